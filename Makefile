@@ -1,0 +1,53 @@
+# MarketPulse: one Makefile as the interface. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+MP := $(BIN)/marketpulse
+# The venv is rebuilt when pyproject.toml changes (the stamp carries its hash).
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install run up down status test test-unit test-integration lint clean
+
+help: ## Show the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-*; touch $@
+
+install: $(STAMP) ## Create .venv, install the package, and install the stack's programs (idempotent)
+	$(MP) stack install
+
+run: install ## Start the platform on the local stack and print where everything is
+	$(MP) stack up
+
+up: install ## Start the local stack only
+	$(MP) stack up
+
+down: ## Stop every service this checkout's stack started
+	@test -x $(MP) && $(MP) stack down || true
+
+status: ## Probe every service of the local stack
+	$(MP) stack status
+
+test: install ## Run the whole suite: unit, then integration against a test stack it starts itself
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-unit: $(STAMP) ## Unit tests only (need nothing)
+	$(BIN)/pytest -m unit $(PYTEST_ARGS)
+
+test-integration: install ## Integration tests only (start the test stack)
+	$(BIN)/pytest -m integration $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff + mypy
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+clean: down ## Stop the stack and remove .venv and .stack (installed programs and all data)
+	rm -rf $(VENV) .stack

@@ -1,0 +1,194 @@
+"""The one Settings object: built once at an entry point (CLI, service, DAG, test) and passed down.
+
+Library code never reads the environment; only `Settings()` does, through pydantic-settings.
+Nested fields use a double underscore: `MARKETPULSE_KAFKA__PORT=19092`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["local", "test", "aws", "gcp", "azure"]
+
+# Secrets that are fine on a laptop and never anywhere else.
+_LOCAL_ONLY_SECRETS = {"marketpulse", "marketpulse-secret", "changeme", ""}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class StackSettings(_Section):
+    """Where the local stack installs its programs and keeps its data."""
+
+    root: Path = Field(Path(".stack"), description="Folder for everything the stack installs and writes.")
+    name: str = Field(
+        "dev",
+        pattern=r"^[a-z0-9][a-z0-9_-]*$",
+        description="Instance name; data, logs and pids live under root/name, so stacks can run side by side.",
+    )
+    host: str = Field("127.0.0.1", description="Address every local service binds to.")
+    startup_timeout_s: float = Field(240.0, gt=0, description="How long `stack up` waits for each service.")
+    stop_timeout_s: float = Field(60.0, gt=0, description="Grace period after SIGTERM before SIGKILL.")
+
+    @field_validator("root")
+    @classmethod
+    def _absolute(cls, root: Path) -> Path:
+        # Generated configs and child processes must not depend on the current directory.
+        return root.expanduser().resolve()
+
+    @property
+    def cache_dir(self) -> Path:
+        """Installed programs and jars, shared by every instance under the same root."""
+        return self.root / "cache"
+
+    @property
+    def run_dir(self) -> Path:
+        """Data, logs, generated configs and pid files of this instance."""
+        return self.root / self.name
+
+
+class KafkaSettings(_Section):
+    """Apache Kafka 4 (KRaft, one combined broker + controller)."""
+
+    version: str = Field("4.1.1", description="Kafka version resolved from Maven Central.")
+    port: int = Field(9092, ge=1, le=65535, description="Client (PLAINTEXT) listener port.")
+    controller_port: int = Field(9093, ge=1, le=65535, description="KRaft controller listener port.")
+    heap_mb: int = Field(512, ge=128, description="JVM heap of the broker, MiB.")
+    bootstrap_servers: str | None = Field(None, description="Override for a remote cluster; default host:port.")
+    default_partitions: int = Field(3, ge=1, description="Partitions of auto-created topics.")
+
+
+class CassandraSettings(_Section):
+    """Apache Cassandra 5 single node."""
+
+    version: str = Field("5.0.8", description="cassandra-all version resolved from Maven Central.")
+    port: int = Field(9042, ge=1, le=65535, description="CQL native transport port.")
+    storage_port: int = Field(7000, ge=1, le=65535, description="Internode port (unused by one node, still bound).")
+    jmx_port: int = Field(7199, ge=1, le=65535, description="Local JMX port (nodetool).")
+    heap_mb: int = Field(512, ge=256, description="Max JVM heap, MiB; explicit because the default takes 1/4 of RAM.")
+    hosts: list[str] | None = Field(None, description="Override contact points for a remote cluster.")
+    keyspace: str = Field("marketpulse", description="Keyspace of the platform's tables.")
+
+
+class RedisSettings(_Section):
+    """Redis (Debian package, run as a process of the stack)."""
+
+    port: int = Field(6379, ge=1, le=65535)
+    url: str | None = Field(None, description="Override, e.g. rediss://host:6380/0 for a managed cache.")
+
+
+class PostgresSettings(_Section):
+    """PostgreSQL (Debian package, run as a process of the stack)."""
+
+    port: int = Field(5432, ge=1, le=65535)
+    user: str = Field("marketpulse")
+    password: SecretStr = Field(SecretStr("marketpulse"))
+    database: str = Field("marketpulse")
+    host: str | None = Field(None, description="Override for a remote server; default the stack host.")
+
+
+class S3Settings(_Section):
+    """S3-compatible object storage (MinIO locally, S3/GCS/Blob interop in clouds)."""
+
+    minio_version: str = Field(
+        "v0.0.0-20260212201848-7aac2a2c5b7c",
+        description="Go module version of github.com/minio/minio built by `go install`.",
+    )
+    port: int = Field(9000, ge=1, le=65535, description="S3 API port.")
+    console_port: int = Field(9001, ge=1, le=65535, description="MinIO web console port.")
+    endpoint_url: str | None = Field(None, description="Override; default http://host:port. Empty for AWS.")
+    access_key: str = Field("marketpulse")
+    secret_key: SecretStr = Field(SecretStr("marketpulse-secret"))
+    region: str = Field("us-east-1")
+    bucket_prefix: str = Field("marketpulse", description="Buckets are <prefix>-raw, -features, -models, ...")
+
+    @property
+    def buckets(self) -> dict[str, str]:
+        """Logical name -> bucket name for each area of the lake."""
+        areas = ("raw", "features", "models", "checkpoints")
+        return {area: f"{self.bucket_prefix}-{area}" for area in areas}
+
+
+class SparkSettings(_Section):
+    """Spark in local mode and its Kafka connector."""
+
+    version: str = Field("4.1.1", description="Must equal the pyspark pin and spark/pom.xml.")
+    master: str = Field("local[2]", description="Spark master; local[N] uses N cores.")
+    driver_memory: str = Field("1g")
+    shuffle_partitions: int = Field(4, ge=1, description="spark.sql.shuffle.partitions; small for 2 cores.")
+
+
+class Settings(BaseSettings):
+    """Everything configurable about MarketPulse, one instance per process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MARKETPULSE_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="forbid",
+        frozen=True,
+    )
+
+    environment: Environment = Field("local", description="Where this runs; non-local refuses default secrets.")
+    stack: StackSettings = StackSettings()
+    kafka: KafkaSettings = KafkaSettings()
+    cassandra: CassandraSettings = CassandraSettings()
+    redis: RedisSettings = RedisSettings()
+    postgres: PostgresSettings = PostgresSettings()
+    s3: S3Settings = S3Settings()
+    spark: SparkSettings = SparkSettings()
+
+    @model_validator(mode="after")
+    def _no_default_secrets_outside_local(self) -> Settings:
+        if self.environment in ("local", "test"):
+            return self
+        weak = [
+            name
+            for name, secret in (
+                ("postgres.password", self.postgres.password),
+                ("s3.secret_key", self.s3.secret_key),
+            )
+            if secret.get_secret_value() in _LOCAL_ONLY_SECRETS
+        ]
+        if weak:
+            raise ValueError(
+                f"environment={self.environment} but {', '.join(weak)} still hold the local default; "
+                "set them through MARKETPULSE_* variables or a secret store"
+            )
+        return self
+
+    # Derived connection strings: one place, so every client agrees.
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.kafka.bootstrap_servers or f"{self.stack.host}:{self.kafka.port}"
+
+    @property
+    def cassandra_hosts(self) -> list[str]:
+        return self.cassandra.hosts or [self.stack.host]
+
+    @property
+    def redis_url(self) -> str:
+        return self.redis.url or f"redis://{self.stack.host}:{self.redis.port}/0"
+
+    @property
+    def postgres_host(self) -> str:
+        return self.postgres.host or self.stack.host
+
+    def postgres_dsn(self, database: str | None = None) -> str:
+        """libpq connection string (password included: never log it)."""
+        pg = self.postgres
+        return (
+            f"host={self.postgres_host} port={pg.port} user={pg.user} "
+            f"password={pg.password.get_secret_value()} dbname={database or pg.database} connect_timeout=3"
+        )
+
+    @property
+    def s3_endpoint(self) -> str:
+        return self.s3.endpoint_url if self.s3.endpoint_url is not None else (
+            f"http://{self.stack.host}:{self.s3.port}"
+        )

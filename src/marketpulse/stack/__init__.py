@@ -1,0 +1,1 @@
+"""The local stack: install, start, check and stop every service as a plain process."""

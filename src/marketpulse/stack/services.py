@@ -1,0 +1,464 @@
+"""The local stack's services: how each is installed, configured, started and checked for real."""
+
+from __future__ import annotations
+
+import base64
+import os
+import pwd
+import shutil
+import stat
+import string
+import uuid
+from abc import ABC, abstractmethod
+from importlib import metadata
+from pathlib import Path
+
+from marketpulse.config import Settings
+from marketpulse.errors import StackError
+from marketpulse.stack import install
+from marketpulse.stack.install import Progress, resource_path
+from marketpulse.stack.process import run_checked
+
+
+class Service(ABC):
+    """One server of the local stack. Subclasses say how to install, start and check it."""
+
+    name: str
+    runs_process = True
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.host = settings.stack.host
+
+    @property
+    def home(self) -> Path:
+        """This instance's folder for the service: data, generated config, log and pid."""
+        return self.settings.stack.run_dir / self.name
+
+    @property
+    def log_path(self) -> Path:
+        return self.home / f"{self.name}.log"
+
+    @property
+    def pid_path(self) -> Path:
+        return self.home / f"{self.name}.pid"
+
+    @property
+    def cache(self) -> Path:
+        return self.settings.stack.cache_dir
+
+    @abstractmethod
+    def ports(self) -> dict[str, int]:
+        """Ports this service binds, by role (the first one is what clients use)."""
+
+    @abstractmethod
+    def install(self, progress: Progress) -> None:
+        """Install whatever is missing into the cache (idempotent)."""
+
+    def prepare(self) -> None:
+        """Write config and initialise data on first start (idempotent)."""
+
+    def command(self) -> list[str]:
+        """The argv that runs the service in the foreground."""
+        raise NotImplementedError
+
+    def env(self) -> dict[str, str]:
+        return {}
+
+    def user(self) -> str | None:
+        """OS user to run as (None: the current one)."""
+        return None
+
+    @abstractmethod
+    def check(self) -> str:
+        """Make a real request; return a short detail (e.g. version) or raise when not ready."""
+
+    def after_ready(self) -> None:
+        """Create what the platform expects to exist (databases, buckets); idempotent."""
+
+    def endpoint(self) -> str:
+        return f"{self.host}:{next(iter(self.ports().values()))}"
+
+
+class KafkaService(Service):
+    """Kafka 4 in KRaft mode: one process that is both broker and controller."""
+
+    name = "kafka"
+
+    @property
+    def jars(self) -> Path:
+        return self.cache / "jars" / f"kafka-{self.settings.kafka.version}"
+
+    def ports(self) -> dict[str, int]:
+        return {"client": self.settings.kafka.port, "controller": self.settings.kafka.controller_port}
+
+    def install(self, progress: Progress) -> None:
+        install.find_java()
+        install.maven_jars(resource_path("kafka", "pom.xml"), self.jars, progress)
+
+    def _java(self, main_class: str, *args: str, heap_mb: int = 256) -> list[str]:
+        return [
+            str(install.find_java()), f"-Xms{heap_mb}m", f"-Xmx{heap_mb}m", "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={resource_path('kafka', 'log4j2.xml')}",
+            "-cp", f"{self.jars}/*", main_class, *args,
+        ]
+
+    def prepare(self) -> None:
+        kafka = self.settings.kafka
+        data = self.home / "data"
+        props = self.home / "server.properties"
+        self.home.mkdir(parents=True, exist_ok=True)
+        props.write_text(
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.voters=1@{self.host}:{kafka.controller_port}",
+                    f"listeners=PLAINTEXT://{self.host}:{kafka.port},CONTROLLER://{self.host}:{kafka.controller_port}",
+                    f"advertised.listeners=PLAINTEXT://{self.host}:{kafka.port}",
+                    "controller.listener.names=CONTROLLER",
+                    "inter.broker.listener.name=PLAINTEXT",
+                    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                    f"log.dirs={data.resolve()}",
+                    f"num.partitions={kafka.default_partitions}",
+                    # One broker: every internal topic must accept replication factor 1.
+                    "offsets.topic.replication.factor=1",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "share.coordinator.state.topic.replication.factor=1",
+                    "share.coordinator.state.topic.min.isr=1",
+                    "group.initial.rebalance.delay.ms=0",
+                    "auto.create.topics.enable=true",
+                    "",
+                ]
+            )
+        )
+        if not (data / "meta.properties").exists():
+            # StorageTool refuses an unformatted KRaft log dir; the id is 16 random bytes, base64url.
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            run_checked(
+                self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(props)),
+                what="formatting Kafka storage", timeout_s=120,
+            )
+
+    def command(self) -> list[str]:
+        return self._java("kafka.Kafka", str(self.home / "server.properties"), heap_mb=self.settings.kafka.heap_mb)
+
+    def check(self) -> str:
+        from confluent_kafka.admin import AdminClient
+
+        # log_level 0: a refused connection while the broker boots is expected, not worth a log line.
+        admin = AdminClient(
+            {"bootstrap.servers": self.settings.kafka_bootstrap, "socket.timeout.ms": 2000, "log_level": 0}
+        )
+        meta = admin.list_topics(timeout=2)
+        if not meta.brokers:
+            raise StackError("no broker in metadata yet")
+        return f"Kafka {self.settings.kafka.version} KRaft, {len(meta.topics)} topics"
+
+
+class CassandraService(Service):
+    """Cassandra 5 single node from Maven Central jars (CassandraDaemon + the jamm agent)."""
+
+    name = "cassandra"
+
+    @property
+    def jars(self) -> Path:
+        return self.cache / "jars" / f"cassandra-{self.settings.cassandra.version}"
+
+    def ports(self) -> dict[str, int]:
+        c = self.settings.cassandra
+        return {"cql": c.port, "storage": c.storage_port, "jmx": c.jmx_port}
+
+    def install(self, progress: Progress) -> None:
+        install.find_java()
+        install.maven_jars(resource_path("cassandra", "pom.xml"), self.jars, progress)
+
+    def _values(self) -> dict[str, str]:
+        """Placeholders of cassandra.yaml.template and jvm_args.txt."""
+        c = self.settings.cassandra
+        jamm = sorted(self.jars.glob("jamm-*.jar"))
+        if not jamm:
+            raise StackError(f"jamm agent jar missing from {self.jars}; run `marketpulse stack install`")
+        return {
+            "cluster_name": f"marketpulse-{self.settings.stack.name}",
+            "data_dir": str(self.home / "data"),
+            "log_dir": str(self.home),
+            "listen_address": self.host,
+            "native_port": str(c.port),
+            "storage_port": str(c.storage_port),
+            "jmx_port": str(c.jmx_port),
+            "jamm_jar": str(jamm[-1]),
+            "cassandra_yaml": str(self.home / "cassandra.yaml"),
+            "logback_xml": str(resource_path("cassandra", "logback.xml")),
+        }
+
+    def prepare(self) -> None:
+        values = self._values()
+        # Cassandra creates data/, commitlog/ ... itself, but warns on every schema change without triggers/.
+        (self.home / "data" / "triggers").mkdir(parents=True, exist_ok=True)
+        template = string.Template(resource_path("cassandra", "cassandra.yaml.template").read_text())
+        (self.home / "cassandra.yaml").write_text(template.substitute(values))
+
+    def command(self) -> list[str]:
+        values = self._values()
+        heap = self.settings.cassandra.heap_mb
+        jvm_args = [
+            string.Template(line.strip()).substitute(values)
+            for line in resource_path("cassandra", "jvm_args.txt").read_text().splitlines()
+            if line.strip() and not line.lstrip().startswith("#")
+        ]
+        java = [
+            str(install.find_java()), f"-Xms{min(heap, 256)}m", f"-Xmx{heap}m", *jvm_args,
+            "-cp", f"{self.jars}/*", "org.apache.cassandra.service.CassandraDaemon",
+        ]
+        setpriv = shutil.which("setpriv")
+        if os.geteuid() == 0 and setpriv:
+            # As root, mlockall succeeds and pins every mapped page (~+300 MiB RSS): drop CAP_IPC_LOCK.
+            return [setpriv, "--inh-caps=-ipc_lock", "--bounding-set=-ipc_lock", "--", *java]
+        return java
+
+    def check(self) -> str:
+        from cassandra.cluster import Cluster
+
+        cluster = Cluster(self.settings.cassandra_hosts, port=self.settings.cassandra.port, connect_timeout=3,
+                          control_connection_timeout=3)
+        try:
+            session = cluster.connect()
+            row = session.execute("SELECT release_version FROM system.local", timeout=5).one()
+        finally:
+            cluster.shutdown()
+        return f"Cassandra {row.release_version}"
+
+    def after_ready(self) -> None:
+        from cassandra.cluster import Cluster
+
+        cluster = Cluster(self.settings.cassandra_hosts, port=self.settings.cassandra.port)
+        try:
+            session = cluster.connect()
+            session.execute(
+                f"CREATE KEYSPACE IF NOT EXISTS {self.settings.cassandra.keyspace} WITH replication = "
+                "{'class': 'SimpleStrategy', 'replication_factor': 1}",
+                timeout=30,
+            )
+        finally:
+            cluster.shutdown()
+
+
+class RedisService(Service):
+    """Redis from Debian's redis-server, with append-only persistence in the stack's folder."""
+
+    name = "redis"
+
+    def ports(self) -> dict[str, int]:
+        return {"redis": self.settings.redis.port}
+
+    def install(self, progress: Progress) -> None:
+        install.ensure_redis(progress)
+
+    def command(self) -> list[str]:
+        data = self.home / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        return [
+            shutil.which("redis-server") or "redis-server",
+            "--bind", self.host, "--port", str(self.settings.redis.port), "--dir", str(data.resolve()),
+            "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+            "--protected-mode", "no", "--daemonize", "no", "--loglevel", "notice",
+        ]
+
+    def check(self) -> str:
+        import redis
+
+        client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        try:
+            info = client.info("server")
+        finally:
+            client.close()
+        return f"Redis {info['redis_version']}"
+
+
+class PostgresService(Service):
+    """PostgreSQL from Debian's binaries, TCP only, scram auth, run as an unprivileged user."""
+
+    name = "postgres"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    def ports(self) -> dict[str, int]:
+        return {"postgres": self.settings.postgres.port}
+
+    def install(self, progress: Progress) -> None:
+        install.ensure_postgres(progress)
+
+    def user(self) -> str | None:
+        # postgres refuses to run as root; Debian's package creates the `postgres` account.
+        if os.geteuid() != 0:
+            return None
+        try:
+            return pwd.getpwnam("postgres").pw_name
+        except KeyError:
+            return "nobody"
+
+    def _bindir(self) -> Path:
+        bindir = install.find_postgres_bindir()
+        if bindir is None:
+            raise StackError("PostgreSQL binaries not found; run `marketpulse stack install`")
+        return bindir
+
+    def prepare(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        user = self.user()
+        if user:
+            _make_reachable_by(self.home, user)
+        if (self.data_dir / "PG_VERSION").exists():
+            return
+        pwfile = self.home / ".initdb-password"
+        pwfile.write_text(self.settings.postgres.password.get_secret_value())
+        if user:
+            shutil.chown(pwfile, user)
+        try:
+            run_checked(
+                [str(self._bindir() / "initdb"), "-D", str(self.data_dir.resolve()),
+                 "-U", self.settings.postgres.user, "--auth=scram-sha-256", f"--pwfile={pwfile.resolve()}",
+                 "-E", "UTF8", "--locale=C"],
+                what="initdb (PostgreSQL data folder)", user=user, timeout_s=120,
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+
+    def command(self) -> list[str]:
+        return [
+            str(self._bindir() / "postgres"), "-D", str(self.data_dir.resolve()),
+            "-p", str(self.settings.postgres.port), "-c", f"listen_addresses={self.host}",
+            # TCP only: a socket path under a deep work folder can exceed the 107-byte limit.
+            "-c", "unix_socket_directories=", "-c", "shared_buffers=128MB", "-c", "max_connections=200",
+        ]
+
+    def check(self) -> str:
+        import psycopg
+
+        with psycopg.connect(self.settings.postgres_dsn("postgres")) as conn:
+            version = conn.execute("SHOW server_version").fetchone()
+        return f"PostgreSQL {version[0] if version else '?'}"
+
+    def after_ready(self) -> None:
+        import psycopg
+        from psycopg import sql
+
+        database = self.settings.postgres.database
+        with psycopg.connect(self.settings.postgres_dsn("postgres"), autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+            if not exists:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+
+
+def _make_reachable_by(folder: Path, user: str) -> None:
+    """Give `user` the folder and the right to traverse its parents (it runs the server inside it)."""
+    shutil.chown(folder, user)
+    for parent in folder.resolve().parents:
+        mode = parent.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            raise StackError(
+                f"PostgreSQL runs as the unprivileged user '{user}', which cannot enter {parent}. "
+                f"Put the stack elsewhere with MARKETPULSE_STACK__ROOT=/some/open/path, or `chmod o+x {parent}`."
+            )
+
+
+class MinioService(Service):
+    """MinIO: a real S3 API server with data on disk (see docs/decisions/0002-object-storage.md)."""
+
+    name = "minio"
+
+    @property
+    def binary(self) -> Path:
+        return self.cache / "bin" / "minio"
+
+    def ports(self) -> dict[str, int]:
+        return {"s3": self.settings.s3.port, "console": self.settings.s3.console_port}
+
+    def install(self, progress: Progress) -> None:
+        install.ensure_minio(self.settings.s3.minio_version, self.binary.parent, progress)
+
+    def command(self) -> list[str]:
+        data = self.home / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        s3 = self.settings.s3
+        return [
+            str(self.binary.resolve()), "server", str(data.resolve()), "--quiet",
+            "--address", f"{self.host}:{s3.port}", "--console-address", f"{self.host}:{s3.console_port}",
+        ]
+
+    def env(self) -> dict[str, str]:
+        s3 = self.settings.s3
+        return {
+            "MINIO_ROOT_USER": s3.access_key,
+            "MINIO_ROOT_PASSWORD": s3.secret_key.get_secret_value(),
+            "MINIO_UPDATE": "off",
+            "MINIO_CI_CD": "1",  # no interactive banners, no update checks (nothing but registries is reachable)
+        }
+
+    def check(self) -> str:
+        import httpx
+
+        response = httpx.get(f"{self.settings.s3_endpoint}/minio/health/ready", timeout=2)
+        if response.status_code != 200:
+            raise StackError(f"health/ready answered {response.status_code}")
+        return "MinIO (S3 API)"
+
+    def after_ready(self) -> None:
+        from marketpulse.stores.objectstore import ensure_buckets
+
+        ensure_buckets(self.settings)
+
+    def endpoint(self) -> str:
+        return self.settings.s3_endpoint
+
+
+class SparkService(Service):
+    """Spark in local mode: nothing to run, but its connector jars and pyspark must agree."""
+
+    name = "spark"
+    runs_process = False
+
+    @property
+    def jars(self) -> Path:
+        return self.cache / "jars" / f"spark-connectors-{self.settings.spark.version}"
+
+    def ports(self) -> dict[str, int]:
+        return {}
+
+    def install(self, progress: Progress) -> None:
+        install.find_java()
+        install.maven_jars(resource_path("spark", "pom.xml"), self.jars, progress)
+
+    def connector_jars(self) -> list[Path]:
+        return sorted(self.jars.glob("*.jar"))
+
+    def check(self) -> str:
+        try:
+            pyspark_version = metadata.version("pyspark")
+        except metadata.PackageNotFoundError as exc:
+            raise StackError("pyspark is not installed (pip install 'marketpulse[spark]')") from exc
+        if pyspark_version != self.settings.spark.version:
+            raise StackError(f"pyspark {pyspark_version} != connector version {self.settings.spark.version}")
+        if not self.connector_jars():
+            raise StackError(f"no connector jars in {self.jars}; run `marketpulse stack install`")
+        return f"Spark {pyspark_version} {self.settings.spark.master}, {len(self.connector_jars())} connector jars"
+
+    def endpoint(self) -> str:
+        return self.settings.spark.master
+
+
+def all_services(settings: Settings) -> list[Service]:
+    """Every service of the stack, in start order."""
+    return [
+        KafkaService(settings),
+        CassandraService(settings),
+        RedisService(settings),
+        PostgresService(settings),
+        MinioService(settings),
+        SparkService(settings),
+    ]

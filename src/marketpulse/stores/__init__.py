@@ -1,0 +1,1 @@
+"""Stores: redis (online), cassandra (history), postgres (reporting), object storage (lake)."""

@@ -1,0 +1,1 @@
+"""Spark Structured Streaming jobs and the Spark session they share."""

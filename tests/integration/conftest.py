@@ -1,0 +1,59 @@
+"""The test stack: started once per session on its own ports and folder, beside any dev stack.
+
+A test stack that is already running and healthy is reused (and left running); one this session
+starts is stopped at the end unless MARKETPULSE_TEST_KEEP_STACK=1.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from marketpulse.config import (
+    CassandraSettings,
+    KafkaSettings,
+    PostgresSettings,
+    RedisSettings,
+    S3Settings,
+    Settings,
+    StackSettings,
+)
+from marketpulse.stack.manager import Stack
+
+
+def make_test_settings(name: str = "test", offset: int = 10000) -> Settings:
+    """Settings of a test stack: every port shifted by `offset`, data under .stack/<name>."""
+    return Settings(
+        environment="test",
+        stack=StackSettings(name=name),
+        kafka=KafkaSettings(port=9092 + offset, controller_port=9093 + offset),
+        cassandra=CassandraSettings(port=9042 + offset, storage_port=7000 + offset, jmx_port=7199 + offset),
+        redis=RedisSettings(port=6379 + offset),
+        postgres=PostgresSettings(port=5432 + offset),
+        s3=S3Settings(port=9000 + offset, console_port=9001 + offset),
+    )
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return make_test_settings()
+
+
+@pytest.fixture(scope="session")
+def stack(settings: Settings) -> Iterator[Stack]:
+    stack = Stack(settings, progress=lambda message: print(f"[test stack] {message}", flush=True))
+    already_running = all(row.healthy for row in stack.status())
+    if not already_running:
+        stack.up()
+    yield stack
+    if not already_running and os.environ.get("MARKETPULSE_TEST_KEEP_STACK") != "1":
+        stack.down()
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique suffix so tests never see each other's topics, tables or keys."""
+    return uuid.uuid4().hex[:10]
