@@ -35,7 +35,7 @@ down: ## Stop every service this checkout's stack started
 status: ## Probe every service of the local stack
 	$(MP) stack status
 
-test: install ## Run the whole suite: unit, then integration against a test stack it starts itself
+test: install lint ## Lint, then the whole suite: unit and integration against a test stack it starts itself
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-unit: $(STAMP) ## Unit tests only (need nothing)

@@ -189,6 +189,6 @@ class Settings(BaseSettings):
 
     @property
     def s3_endpoint(self) -> str:
-        return self.s3.endpoint_url if self.s3.endpoint_url is not None else (
-            f"http://{self.stack.host}:{self.s3.port}"
+        return (
+            self.s3.endpoint_url if self.s3.endpoint_url is not None else (f"http://{self.stack.host}:{self.s3.port}")
         )

@@ -14,21 +14,26 @@ def test_idempotent_producer_round_trip(stack: Stack, settings: Settings, unique
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
     admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])[topic].result(timeout=30)
 
-    producer = Producer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True, "acks": "all"}
-    )
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True, "acks": "all"})
     errors: list[KafkaError] = []
-    sent = {f"{symbol}-{i}" for symbol in ("AAPL", "MSFT", "IBM") for i in range(100)}
-    for value in sorted(sent):
+    in_send_order = [f"{symbol}-{i}" for i in range(100) for symbol in ("AAPL", "MSFT", "IBM")]
+    sent = set(in_send_order)
+    for value in in_send_order:
         producer.produce(
-            topic, key=value.split("-")[0], value=value,
+            topic,
+            key=value.split("-")[0],
+            value=value,
             on_delivery=lambda err, _msg: errors.append(err) if err else None,
         )
     assert producer.flush(30) == 0
     assert errors == []
 
     consumer = Consumer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"it-{unique}", "auto.offset.reset": "earliest"}
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": f"it-{unique}",
+            "auto.offset.reset": "earliest",
+        }
     )
     consumer.subscribe([topic])
     received: dict[str, list[str]] = {}

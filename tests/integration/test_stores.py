@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import s3fs
-from cassandra.cluster import Cluster
 import psycopg
 import redis
+import s3fs
 
 from marketpulse.config import Settings
 from marketpulse.stack.manager import Stack
+from marketpulse.stores.cassandra import cassandra_cluster
 from marketpulse.stores.objectstore import s3_client, s3fs_options
 
 
 def test_cassandra_cql_round_trip(stack: Stack, settings: Settings, unique: str) -> None:
-    cluster = Cluster(settings.cassandra_hosts, port=settings.cassandra.port)
+    cluster = cassandra_cluster(settings)
     try:
         session = cluster.connect(settings.cassandra.keyspace)
         table = f"it_{unique}"
@@ -51,10 +51,12 @@ def test_redis_hash_and_pubsub(stack: Stack, settings: Settings, unique: str) ->
 def test_postgres_idempotent_upsert(stack: Stack, settings: Settings, unique: str) -> None:
     table = f"it_{unique}"
     with psycopg.connect(settings.postgres_dsn()) as conn:
-        conn.execute(f"CREATE TABLE {table} (symbol text, ts timestamptz, close double precision, "
-                     "PRIMARY KEY (symbol, ts))")
-        upsert = (f"INSERT INTO {table} VALUES (%s, %s, %s) "
-                  "ON CONFLICT (symbol, ts) DO UPDATE SET close = EXCLUDED.close")
+        conn.execute(
+            f"CREATE TABLE {table} (symbol text, ts timestamptz, close double precision, PRIMARY KEY (symbol, ts))"
+        )
+        upsert = (
+            f"INSERT INTO {table} VALUES (%s, %s, %s) ON CONFLICT (symbol, ts) DO UPDATE SET close = EXCLUDED.close"
+        )
         for close in (1.0, 2.0):  # the same natural key twice: one row, last value wins
             conn.execute(upsert, ("AAPL", "2024-01-02T14:30:00Z", close))
         rows = conn.execute(f"SELECT symbol, close FROM {table}").fetchall()

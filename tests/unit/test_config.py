@@ -34,7 +34,7 @@ def test_nested_environment_variables_override(monkeypatch: pytest.MonkeyPatch, 
 def test_unknown_setting_is_an_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".env").write_text("MARKETPULSE_KAFKA__PROT=1\n")
-    with pytest.raises(ValidationError, match="PROT|prot"):
+    with pytest.raises(ValidationError, match=r"PROT|prot"):
         Settings()
 
 

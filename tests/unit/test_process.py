@@ -13,7 +13,9 @@ from marketpulse.stack.process import find_process, port_in_use, start_process, 
 def _sleeper(tmp_path: Path) -> psutil.Process:
     return start_process(
         [sys.executable, "-c", "import time; print('ready', flush=True); time.sleep(60)"],
-        log_path=tmp_path / "svc.log", pid_path=tmp_path / "svc.pid", cwd=tmp_path,
+        log_path=tmp_path / "svc.log",
+        pid_path=tmp_path / "svc.pid",
+        cwd=tmp_path,
     )
 
 
@@ -28,8 +30,14 @@ def test_started_process_is_found_then_stopped(tmp_path: Path) -> None:
 
 def test_stop_kills_a_process_that_ignores_sigterm(tmp_path: Path) -> None:
     proc = start_process(
-        [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"],
-        log_path=tmp_path / "svc.log", pid_path=tmp_path / "svc.pid", cwd=tmp_path,
+        [
+            sys.executable,
+            "-c",
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)",
+        ],
+        log_path=tmp_path / "svc.log",
+        pid_path=tmp_path / "svc.pid",
+        cwd=tmp_path,
     )
     stop_process(proc, timeout_s=0.5)
     assert find_process(tmp_path / "svc.pid") is None

@@ -72,9 +72,7 @@ def test_postgres_listens_on_tcp_only(tmp_path: Path, monkeypatch: pytest.Monkey
     assert "listen_addresses=127.0.0.1" in command
 
 
-def test_maven_resolution_is_skipped_when_the_pom_is_unchanged(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_maven_resolution_is_skipped_when_the_pom_is_unchanged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pom = tmp_path / "pom.xml"
     pom.write_text("<project/>")
     calls: list[list[str]] = []

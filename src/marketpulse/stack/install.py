@@ -77,8 +77,16 @@ def maven_jars(pom: Path, dest: Path, progress: Progress) -> Path:
     staging = dest.with_name(dest.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     run_checked(
-        [mvn, "-B", "-q", "-f", str(pom), "dependency:copy-dependencies",
-         f"-DoutputDirectory={staging}", "-DincludeScope=runtime"],
+        [
+            mvn,
+            "-B",
+            "-q",
+            "-f",
+            str(pom),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={staging}",
+            "-DincludeScope=runtime",
+        ],
         what=f"Maven resolution of {pom}",
         timeout_s=1800,
     )
@@ -119,7 +127,9 @@ def apt_install(packages: list[str], progress: Progress) -> None:
     try:
         run_checked(
             [*sudo, "apt-get", "install", "-y", "-q", "--no-install-recommends", *packages],
-            what=f"apt-get install {' '.join(packages)}", env=env, timeout_s=1800,
+            what=f"apt-get install {' '.join(packages)}",
+            env=env,
+            timeout_s=1800,
         )
     finally:
         if added_policy:
@@ -171,7 +181,8 @@ def ensure_minio(version: str, bin_dir: Path, progress: Progress) -> Path:
     bin_dir.mkdir(parents=True, exist_ok=True)
     run_checked(
         [go, "install", f"github.com/minio/minio@{version}"],
-        what="go install github.com/minio/minio", env={"GOBIN": str(bin_dir.resolve())},
+        what="go install github.com/minio/minio",
+        env={"GOBIN": str(bin_dir.resolve())},
         timeout_s=3600,
     )
     stamp_file.write_text(version)

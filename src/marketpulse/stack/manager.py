@@ -78,8 +78,12 @@ class Stack:
                 self.progress(f"starting {service.name}")
                 service.prepare()
                 start_process(
-                    service.command(), log_path=service.log_path, pid_path=service.pid_path,
-                    cwd=service.home, env=service.env(), user=service.user(),
+                    service.command(),
+                    log_path=service.log_path,
+                    pid_path=service.pid_path,
+                    cwd=service.home,
+                    env=service.env(),
+                    user=service.user(),
                 )
                 started.append(service)
             self._wait_ready(services)
@@ -112,7 +116,7 @@ class Stack:
                     raise ServiceStartError(self._failure_paragraph(service, "exited during start-up"))
                 try:
                     service.check()
-                except Exception as exc:  # noqa: BLE001 - any failure of a probe means "not ready yet"
+                except Exception as exc:
                     last_error[service.name] = f"{type(exc).__name__}: {exc}"
                     continue
                 service.after_ready()
@@ -162,10 +166,16 @@ class Stack:
             return ServiceStatus(service.name, service.endpoint(), ports, None, False, "not running", None)
         try:
             detail, healthy = service.check(), True
-        except Exception as exc:  # noqa: BLE001 - status reports whatever the probe says
+        except Exception as exc:
             detail, healthy = f"unhealthy: {type(exc).__name__}: {exc}", False
         return ServiceStatus(
-            service.name, service.endpoint(), ports, proc.pid if proc else None, healthy, detail, _rss_mb(proc)
+            service.name,
+            service.endpoint(),
+            ports,
+            proc.pid if proc else None,
+            healthy,
+            detail,
+            _rss_mb(proc),
         )
 
 

@@ -128,13 +128,27 @@ def tail(path: Path, lines: int = 25) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def run_checked(argv: Sequence[str], *, what: str, cwd: Path | None = None, env: Mapping[str, str] | None = None,
-                timeout_s: float | None = None, user: str | None = None) -> str:
+def run_checked(
+    argv: Sequence[str],
+    *,
+    what: str,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout_s: float | None = None,
+    user: str | None = None,
+) -> str:
     """Run a short command to completion; raise StackError naming `what` with its output on failure."""
     try:
         done = subprocess.run(
-            list(argv), cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True,
-            timeout=timeout_s, check=False, user=user, stdin=subprocess.DEVNULL,
+            list(argv),
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+            user=user,
+            stdin=subprocess.DEVNULL,
         )
     except FileNotFoundError as exc:
         raise StackError(f"{what}: program not found: {argv[0]}") from exc

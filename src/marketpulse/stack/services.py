@@ -18,6 +18,7 @@ from marketpulse.errors import StackError
 from marketpulse.stack import install
 from marketpulse.stack.install import Progress, resource_path
 from marketpulse.stack.process import run_checked
+from marketpulse.stores.cassandra import cassandra_cluster
 
 
 class Service(ABC):
@@ -98,10 +99,16 @@ class KafkaService(Service):
 
     def _java(self, main_class: str, *args: str, heap_mb: int = 256) -> list[str]:
         return [
-            str(install.find_java()), f"-Xms{heap_mb}m", f"-Xmx{heap_mb}m", "-XX:+UseG1GC",
+            str(install.find_java()),
+            f"-Xms{heap_mb}m",
+            f"-Xmx{heap_mb}m",
+            "-XX:+UseG1GC",
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={resource_path('kafka', 'log4j2.xml')}",
-            "-cp", f"{self.jars}/*", main_class, *args,
+            "-cp",
+            f"{self.jars}/*",
+            main_class,
+            *args,
         ]
 
     def prepare(self) -> None:
@@ -139,7 +146,8 @@ class KafkaService(Service):
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             run_checked(
                 self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(props)),
-                what="formatting Kafka storage", timeout_s=120,
+                what="formatting Kafka storage",
+                timeout_s=120,
             )
 
     def command(self) -> list[str]:
@@ -210,8 +218,13 @@ class CassandraService(Service):
             if line.strip() and not line.lstrip().startswith("#")
         ]
         java = [
-            str(install.find_java()), f"-Xms{min(heap, 256)}m", f"-Xmx{heap}m", *jvm_args,
-            "-cp", f"{self.jars}/*", "org.apache.cassandra.service.CassandraDaemon",
+            str(install.find_java()),
+            f"-Xms{min(heap, 256)}m",
+            f"-Xmx{heap}m",
+            *jvm_args,
+            "-cp",
+            f"{self.jars}/*",
+            "org.apache.cassandra.service.CassandraDaemon",
         ]
         setpriv = shutil.which("setpriv")
         if os.geteuid() == 0 and setpriv:
@@ -220,10 +233,7 @@ class CassandraService(Service):
         return java
 
     def check(self) -> str:
-        from cassandra.cluster import Cluster
-
-        cluster = Cluster(self.settings.cassandra_hosts, port=self.settings.cassandra.port, connect_timeout=3,
-                          control_connection_timeout=3)
+        cluster = cassandra_cluster(self.settings, timeout_s=3)
         try:
             session = cluster.connect()
             row = session.execute("SELECT release_version FROM system.local", timeout=5).one()
@@ -232,9 +242,7 @@ class CassandraService(Service):
         return f"Cassandra {row.release_version}"
 
     def after_ready(self) -> None:
-        from cassandra.cluster import Cluster
-
-        cluster = Cluster(self.settings.cassandra_hosts, port=self.settings.cassandra.port)
+        cluster = cassandra_cluster(self.settings)
         try:
             session = cluster.connect()
             session.execute(
@@ -262,9 +270,24 @@ class RedisService(Service):
         data.mkdir(parents=True, exist_ok=True)
         return [
             shutil.which("redis-server") or "redis-server",
-            "--bind", self.host, "--port", str(self.settings.redis.port), "--dir", str(data.resolve()),
-            "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-            "--protected-mode", "no", "--daemonize", "no", "--loglevel", "notice",
+            "--bind",
+            self.host,
+            "--port",
+            str(self.settings.redis.port),
+            "--dir",
+            str(data.resolve()),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            "--protected-mode",
+            "no",
+            "--daemonize",
+            "no",
+            "--loglevel",
+            "notice",
         ]
 
     def check(self) -> str:
@@ -321,20 +344,41 @@ class PostgresService(Service):
             shutil.chown(pwfile, user)
         try:
             run_checked(
-                [str(self._bindir() / "initdb"), "-D", str(self.data_dir.resolve()),
-                 "-U", self.settings.postgres.user, "--auth=scram-sha-256", f"--pwfile={pwfile.resolve()}",
-                 "-E", "UTF8", "--locale=C"],
-                what="initdb (PostgreSQL data folder)", user=user, timeout_s=120,
+                [
+                    str(self._bindir() / "initdb"),
+                    "-D",
+                    str(self.data_dir.resolve()),
+                    "-U",
+                    self.settings.postgres.user,
+                    "--auth=scram-sha-256",
+                    f"--pwfile={pwfile.resolve()}",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                ],
+                what="initdb (PostgreSQL data folder)",
+                user=user,
+                timeout_s=120,
             )
         finally:
             pwfile.unlink(missing_ok=True)
 
     def command(self) -> list[str]:
         return [
-            str(self._bindir() / "postgres"), "-D", str(self.data_dir.resolve()),
-            "-p", str(self.settings.postgres.port), "-c", f"listen_addresses={self.host}",
+            str(self._bindir() / "postgres"),
+            "-D",
+            str(self.data_dir.resolve()),
+            "-p",
+            str(self.settings.postgres.port),
+            "-c",
+            f"listen_addresses={self.host}",
             # TCP only: a socket path under a deep work folder can exceed the 107-byte limit.
-            "-c", "unix_socket_directories=", "-c", "shared_buffers=128MB", "-c", "max_connections=200",
+            "-c",
+            "unix_socket_directories=",
+            "-c",
+            "shared_buffers=128MB",
+            "-c",
+            "max_connections=200",
         ]
 
     def check(self) -> str:
@@ -387,8 +431,14 @@ class MinioService(Service):
         data.mkdir(parents=True, exist_ok=True)
         s3 = self.settings.s3
         return [
-            str(self.binary.resolve()), "server", str(data.resolve()), "--quiet",
-            "--address", f"{self.host}:{s3.port}", "--console-address", f"{self.host}:{s3.console_port}",
+            str(self.binary.resolve()),
+            "server",
+            str(data.resolve()),
+            "--quiet",
+            "--address",
+            f"{self.host}:{s3.port}",
+            "--console-address",
+            f"{self.host}:{s3.console_port}",
         ]
 
     def env(self) -> dict[str, str]:
