@@ -123,6 +123,23 @@ class SparkSettings(_Section):
     shuffle_partitions: int = Field(4, ge=1, description="spark.sql.shuffle.partitions; small for 2 cores.")
 
 
+class StreamSettings(_Section):
+    """The Spark Structured Streaming jobs: triggers, limits and where their checkpoints live."""
+
+    checkpoint_root: str | None = Field(
+        None,
+        description="URI of the checkpoint folder (one sub-folder per query); default <stack run dir>/checkpoints.",
+    )
+    trigger_interval: str = Field("1 second", description="Micro-batch trigger of the market job; '0 seconds' = ASAP.")
+    lake_trigger_interval: str = Field(
+        "10 seconds", description="Trigger of the raw-ticks lake query: fewer, larger parquet files."
+    )
+    max_offsets_per_trigger: int = Field(200_000, ge=1, description="Cap on ticks per micro-batch.")
+    watermark: str = Field("30 seconds", description="How late an event may arrive (event time) before it is dropped.")
+    starting_offsets: Literal["earliest", "latest"] = Field("earliest", description="Where a new query starts.")
+    redis_ttl_s: int = Field(86_400, ge=60, description="TTL of per-symbol latest-state keys in Redis.")
+
+
 class Settings(BaseSettings):
     """Everything configurable about MarketPulse, one instance per process."""
 
@@ -142,6 +159,7 @@ class Settings(BaseSettings):
     postgres: PostgresSettings = PostgresSettings()
     s3: S3Settings = S3Settings()
     spark: SparkSettings = SparkSettings()
+    stream: StreamSettings = StreamSettings()
 
     @model_validator(mode="after")
     def _no_default_secrets_outside_local(self) -> Settings:
@@ -186,6 +204,11 @@ class Settings(BaseSettings):
             f"host={self.postgres_host} port={pg.port} user={pg.user} "
             f"password={pg.password.get_secret_value()} dbname={database or pg.database} connect_timeout=3"
         )
+
+    def checkpoint_location(self, query: str) -> str:
+        """Checkpoint folder of one streaming query (each query owns exactly one)."""
+        root = self.stream.checkpoint_root or str(self.stack.run_dir / "checkpoints")
+        return f"{root.rstrip('/')}/{query}"
 
     @property
     def s3_endpoint(self) -> str:

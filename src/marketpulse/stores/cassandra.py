@@ -25,3 +25,100 @@ def cassandra_cluster(settings: Settings, *, timeout_s: float = 10.0) -> Any:
         connect_timeout=timeout_s,
         control_connection_timeout=timeout_s,
     )
+
+
+INDICATOR_CQL_COLUMNS = (
+    "ret_1",
+    "log_ret_1",
+    "ema_12",
+    "ema_26",
+    "macd",
+    "macd_signal",
+    "macd_hist",
+    "rsi_14",
+    "bb_mid",
+    "bb_upper",
+    "bb_lower",
+    "bb_pctb",
+    "volatility_20",
+)
+
+# Time series partitioned by (symbol, day) so a partition stays bounded, newest first for "latest N" reads.
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS bars (
+        symbol text, interval text, day date, ts timestamp,
+        open double, high double, low double, close double, volume double, vwap double, trades bigint,
+        PRIMARY KEY ((symbol, interval, day), ts)) WITH CLUSTERING ORDER BY (ts DESC)""",
+    f"""CREATE TABLE IF NOT EXISTS indicators (
+        symbol text, interval text, day date, ts timestamp, close double,
+        {", ".join(f"{name} double" for name in INDICATOR_CQL_COLUMNS)},
+        PRIMARY KEY ((symbol, interval, day), ts)) WITH CLUSTERING ORDER BY (ts DESC)""",
+    """CREATE TABLE IF NOT EXISTS predictions (
+        symbol text, day date, feature_ts timestamp, horizon text, model_name text, model_version text,
+        prob_up double, expected_return double, created_at timestamp,
+        PRIMARY KEY ((symbol, day), feature_ts, horizon, model_name)) WITH CLUSTERING ORDER BY (feature_ts DESC)""",
+]
+
+
+def migrate(session: Any, keyspace: str) -> None:
+    """Create the keyspace's tables if missing (idempotent; schema changes are additive)."""
+    session.set_keyspace(keyspace)
+    for statement in SCHEMA:
+        session.execute(statement, timeout=60)
+
+
+class CassandraWriter:
+    """Idempotent writes: Cassandra inserts are upserts keyed by the primary key, so replays overwrite."""
+
+    def __init__(self, settings: Settings) -> None:
+        from cassandra.cluster import Session
+
+        self._cluster = cassandra_cluster(settings)
+        self.session: Session = self._cluster.connect()
+        migrate(self.session, settings.cassandra.keyspace)
+        bar_columns = "symbol, interval, day, ts, open, high, low, close, volume, vwap, trades"
+        self._insert_bar = self.session.prepare(f"INSERT INTO bars ({bar_columns}) VALUES ({', '.join('?' * 11)})")
+        indicator_columns = ["symbol", "interval", "day", "ts", "close", *INDICATOR_CQL_COLUMNS]
+        placeholders = ", ".join("?" * len(indicator_columns))
+        self._insert_indicators = self.session.prepare(
+            f"INSERT INTO indicators ({', '.join(indicator_columns)}) VALUES ({placeholders})"
+        )
+
+    def _write(self, statement: Any, rows: list[tuple[Any, ...]]) -> None:
+        from cassandra.concurrent import execute_concurrent_with_args
+
+        if not rows:
+            return
+        results = execute_concurrent_with_args(self.session, statement, rows, concurrency=64, raise_on_first_error=True)
+        assert all(ok for ok, _ in results)
+
+    def write_bars(self, bars: Any, interval: str) -> None:
+        """bars: a pandas frame with symbol, ts (UTC) and OHLCV columns."""
+        rows = [
+            (
+                r.symbol,
+                interval,
+                r.ts.date(),
+                r.ts.to_pydatetime(),
+                r.open,
+                r.high,
+                r.low,
+                r.close,
+                r.volume,
+                r.vwap,
+                int(r.trades),
+            )
+            for r in bars.itertuples(index=False)
+        ]
+        self._write(self._insert_bar, rows)
+
+    def write_indicators(self, frame: Any, interval: str) -> None:
+        """frame: symbol, ts, close and INDICATOR_CQL_COLUMNS (NaN during warm-up is stored as null)."""
+        rows = []
+        for r in frame.itertuples(index=False):
+            values = [None if v != v else float(v) for v in (getattr(r, name) for name in INDICATOR_CQL_COLUMNS)]
+            rows.append((r.symbol, interval, r.ts.date(), r.ts.to_pydatetime(), float(r.close), *values))
+        self._write(self._insert_indicators, rows)
+
+    def close(self) -> None:
+        self._cluster.shutdown()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import TYPE_CHECKING
 
 from marketpulse.config import Settings
@@ -19,6 +21,8 @@ def spark_session(settings: Settings, app_name: str) -> SparkSession:
     jars = SparkService(settings).connector_jars()
     if not jars:
         raise StackError("Spark connector jars are not installed; run `marketpulse stack install spark`")
+    # Python workers must run this interpreter (the venv with pandas/pyarrow): pyspark reads PYSPARK_PYTHON.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     scratch = settings.stack.run_dir / "spark" / "tmp"
     scratch.mkdir(parents=True, exist_ok=True)
     return (
@@ -30,5 +34,10 @@ def spark_session(settings: Settings, app_name: str) -> SparkSession:
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.local.dir", str(scratch))
         .config("spark.ui.showConsoleProgress", "false")
+        # Local mode talks to itself only: loopback avoids the hostname lookup and its warning.
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .getOrCreate()
     )

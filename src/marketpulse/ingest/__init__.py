@@ -1,0 +1,1 @@
+"""Ingest: sources (replay, synthetic, live providers) -> validated events -> Kafka, rejects -> DLQ."""

@@ -1,0 +1,93 @@
+"""PostgreSQL reporting schema (a star schema Power BI reads) and idempotent upserts into it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marketpulse.config import Settings
+from marketpulse.stores.cassandra import INDICATOR_CQL_COLUMNS
+
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS dim_symbol (
+        symbol text PRIMARY KEY, first_seen timestamptz NOT NULL, last_seen timestamptz NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS fact_bar_1m (
+        symbol text NOT NULL REFERENCES dim_symbol(symbol), ts timestamptz NOT NULL,
+        open double precision, high double precision, low double precision, close double precision,
+        volume double precision, vwap double precision, trades bigint,
+        PRIMARY KEY (symbol, ts))""",
+    f"""CREATE TABLE IF NOT EXISTS fact_indicator_1m (
+        symbol text NOT NULL REFERENCES dim_symbol(symbol), ts timestamptz NOT NULL, close double precision,
+        {", ".join(f"{name} double precision" for name in INDICATOR_CQL_COLUMNS)},
+        PRIMARY KEY (symbol, ts))""",
+    """CREATE TABLE IF NOT EXISTS fact_prediction (
+        symbol text NOT NULL REFERENCES dim_symbol(symbol), feature_ts timestamptz NOT NULL, horizon text NOT NULL,
+        model_name text NOT NULL, model_version text NOT NULL, prob_up double precision,
+        expected_return double precision, created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (symbol, feature_ts, horizon, model_name))""",
+]
+
+
+def migrate(conn: Any) -> None:
+    """Create the reporting tables if missing (idempotent)."""
+    for statement in SCHEMA:
+        conn.execute(statement)
+    conn.commit()
+
+
+class PostgresWriter:
+    """Upserts keyed by natural keys: writing the same micro-batch twice leaves the same rows."""
+
+    def __init__(self, settings: Settings) -> None:
+        import psycopg
+
+        self.conn = psycopg.connect(settings.postgres_dsn())
+        migrate(self.conn)
+
+    def upsert_symbols(self, seen: Any) -> None:
+        """seen: frame with symbol, first (min ts) and last (max ts) of this batch."""
+        rows = [(r.symbol, r.first.to_pydatetime(), r.last.to_pydatetime()) for r in seen.itertuples(index=False)]
+        if rows:
+            with self.conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO dim_symbol VALUES (%s, %s, %s) ON CONFLICT (symbol) DO UPDATE SET "
+                    "first_seen = LEAST(dim_symbol.first_seen, EXCLUDED.first_seen), "
+                    "last_seen = GREATEST(dim_symbol.last_seen, EXCLUDED.last_seen)",
+                    rows,
+                )
+
+    def upsert_bars_1m(self, bars: Any) -> None:
+        columns = ["open", "high", "low", "close", "volume", "vwap", "trades"]
+        rows = [
+            (r.symbol, r.ts.to_pydatetime(), *(getattr(r, c) for c in columns[:-1]), int(r.trades))
+            for r in bars.itertuples(index=False)
+        ]
+        self._upsert("fact_bar_1m", ["symbol", "ts", *columns], ["symbol", "ts"], rows)
+
+    def upsert_indicators_1m(self, frame: Any) -> None:
+        columns = ["close", *INDICATOR_CQL_COLUMNS]
+        rows = [
+            (
+                r.symbol,
+                r.ts.to_pydatetime(),
+                *(None if getattr(r, c) != getattr(r, c) else float(getattr(r, c)) for c in columns),
+            )
+            for r in frame.itertuples(index=False)
+        ]
+        self._upsert("fact_indicator_1m", ["symbol", "ts", *columns], ["symbol", "ts"], rows)
+
+    def _upsert(self, table: str, columns: list[str], key: list[str], rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in key)
+        statement = (
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+        )
+        with self.conn.cursor() as cur:
+            cur.executemany(statement, rows)
+
+    def commit(self) -> None:
+        self.conn.commit()
+
+    def close(self) -> None:
+        self.conn.close()

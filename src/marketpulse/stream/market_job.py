@@ -1,0 +1,232 @@
+"""The market job: Kafka `market.ticks` -> parse/validate -> per-symbol bars and indicators -> every store.
+
+Two streaming queries over the same topic, each with its own checkpoint:
+- `ticks-lake`: rejected rows -> `market.ticks.dlq` (original bytes + reason), valid ticks -> raw parquet lake;
+- `market-features`: valid ticks -> applyInPandasWithState (bars, indicators) -> Cassandra, Postgres, Redis.
+Sinks are idempotent (keyed by symbol + ts, lake files named by batch id), so a batch replayed after a
+crash rewrites the same rows: effectively-once into the stores.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+
+from marketpulse.config import Settings
+from marketpulse.contracts import Tick, Topics, to_wire
+from marketpulse.contracts.spark import parse_wire
+from marketpulse.stream.market_state import OUTPUT_DDL, STATE_DDL, update_symbol
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.streaming.query import StreamingQuery
+
+log = logging.getLogger(__name__)
+
+LAKE_QUERY = "ticks-lake"
+FEATURES_QUERY = "market-features"
+_TIMESTAMP_COLUMNS = ("ts", "last_ts")
+
+
+def read_ticks(spark: SparkSession, settings: Settings, topic: str) -> DataFrame:
+    """The raw Kafka stream of the ticks topic, rate-limited per micro-batch."""
+    return (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
+        .option("subscribe", topic)
+        .option("startingOffsets", settings.stream.starting_offsets)
+        .option("maxOffsetsPerTrigger", settings.stream.max_offsets_per_trigger)
+        .load()
+    )
+
+
+def dlq_records(rejected: DataFrame, source_topic: str, stage: str) -> DataFrame:
+    """Rejected rows as Kafka records: original key and bytes, the reason in headers."""
+    from pyspark.sql import functions as F
+
+    def header(name: str, value: Any) -> Any:
+        return F.struct(F.lit(name).alias("key"), F.encode(value, "UTF-8").alias("value"))
+
+    return rejected.select(
+        F.col("key"),
+        F.col("value"),
+        F.array(
+            header("mp.reason", F.col("reason")),
+            header("mp.stage", F.lit(stage)),
+            header("mp.source_topic", F.lit(source_topic)),
+        ).alias("headers"),
+    )
+
+
+def symbol_updates(ticks: DataFrame, watermark: str) -> DataFrame:
+    """Valid ticks -> the per-symbol state function's rows (bars, indicators, latest, late)."""
+    from pyspark.sql.streaming.state import GroupStateTimeout
+
+    return (
+        ticks.filter("reason IS NULL")
+        .select("symbol", "ts", "price", "size")
+        .withWatermark("ts", watermark)
+        .groupBy("symbol")
+        .applyInPandasWithState(
+            update_symbol,  # type: ignore[arg-type]  # pyspark's stub wants GroupState; ours is duck-typed
+            OUTPUT_DDL,
+            STATE_DDL,
+            "append",
+            GroupStateTimeout.NoTimeout,
+        )
+    )
+
+
+def _utc(frame: pd.DataFrame) -> pd.DataFrame:
+    for column in _TIMESTAMP_COLUMNS:
+        if column in frame:
+            frame[column] = pd.to_datetime(frame[column]).dt.tz_localize("UTC")
+    return frame
+
+
+class MarketSinks:
+    """foreachBatch writers; clients are opened on first use and reused for every batch."""
+
+    def __init__(self, settings: Settings, topic: str) -> None:
+        self.settings = settings
+        self.topic = topic
+        self._clients: dict[str, Any] = {}
+
+    def _client(self, name: str, factory: Callable[[], Any]) -> Any:
+        if name not in self._clients:
+            self._clients[name] = factory()
+        return self._clients[name]
+
+    def write_lake_batch(self, batch: DataFrame, batch_id: int) -> None:
+        """DLQ the rejected rows (in the JVM), land the valid ticks as parquet."""
+        from marketpulse.stores.lake import LakeWriter
+        from marketpulse.stores.redis_store import RedisWriter
+
+        batch = batch.persist()
+        rejected = batch.filter("reason IS NOT NULL")
+        (
+            dlq_records(rejected, self.topic, "stream-parse")
+            .write.format("kafka")
+            .option("kafka.bootstrap.servers", self.settings.kafka_bootstrap)
+            .option("topic", Topics.dlq(self.topic))
+            .save()
+        )
+        valid = _utc(batch.filter("reason IS NULL").drop("key", "value", "reason").toPandas())
+        self._client("lake", lambda: LakeWriter(self.settings)).write_ticks(valid, batch_id)
+        self._client("redis", lambda: RedisWriter(self.settings)).heartbeat(LAKE_QUERY, batch_id, len(valid))
+        batch.unpersist()
+
+    def write_features_batch(self, batch: DataFrame, batch_id: int) -> None:
+        """History first (Cassandra, Postgres), then the live state and fan-out (Redis)."""
+        from marketpulse.stores.cassandra import CassandraWriter
+        from marketpulse.stores.postgres import PostgresWriter
+        from marketpulse.stores.redis_store import RedisWriter
+
+        rows = _utc(batch.toPandas())
+        by_kind = {kind: part for kind, part in rows.groupby("kind")}
+        empty = rows.iloc[0:0]
+        bars_1s, bars_1m = by_kind.get("bar_1s", empty), by_kind.get("bar_1m", empty)
+        indicators, latest, late = (
+            by_kind.get("indicators", empty),
+            by_kind.get("latest", empty),
+            by_kind.get("late", empty),
+        )
+
+        cassandra = self._client("cassandra", lambda: CassandraWriter(self.settings))
+        cassandra.write_bars(bars_1s, "1s")
+        cassandra.write_bars(bars_1m, "1min")
+        cassandra.write_indicators(indicators, "1min")
+
+        postgres = self._client("postgres", lambda: PostgresWriter(self.settings))
+        seen = rows.groupby("symbol")["ts"].agg(first="min", last="max").reset_index()
+        postgres.upsert_symbols(seen)
+        postgres.upsert_bars_1m(bars_1m)
+        postgres.upsert_indicators_1m(indicators)
+        postgres.commit()
+
+        self._dead_letter_late(late)
+        redis = self._client("redis", lambda: RedisWriter(self.settings))
+        redis.update_latest(latest_fields(latest, bars_1s, bars_1m, indicators))
+        redis.heartbeat(FEATURES_QUERY, batch_id, len(rows))
+
+    def _dead_letter_late(self, late: pd.DataFrame) -> None:
+        """Ticks older than an already-closed bar cannot change history: keep them in the DLQ, never drop them."""
+        if late.empty:
+            return
+        from marketpulse.ingest.producer import EventProducer
+
+        producer = self._client("producer", lambda: EventProducer(self.settings, "marketpulse-market-job"))
+        for r in late.itertuples(index=False):
+            tick = Tick(symbol=r.symbol, ts=r.ts.to_pydatetime(), price=r.price, size=r.size, source="stream")
+            producer.reject(
+                self.topic,
+                to_wire(tick),
+                "late: its 1 s bar was already closed",
+                r.symbol.encode(),
+                stage="stream-state",
+            )
+        producer.flush()
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            close = getattr(client, "close", None)
+            if close:
+                close()
+
+
+def latest_fields(
+    latest: pd.DataFrame, bars_1s: pd.DataFrame, bars_1m: pd.DataFrame, indicators: pd.DataFrame
+) -> dict[str, dict[str, Any]]:
+    """symbol -> flat fields of its newest tick, bars and indicators in this batch (for the Redis hash)."""
+    updates: dict[str, dict[str, Any]] = {}
+
+    def newest(frame: pd.DataFrame, prefix: str, columns: list[str]) -> None:
+        if frame.empty:
+            return
+        last_rows = frame.sort_values("ts").groupby("symbol").tail(1)
+        for row in last_rows.itertuples(index=False):
+            fields = updates.setdefault(row.symbol, {})
+            fields[f"{prefix}.ts"] = row.ts.isoformat()
+            for column in columns:
+                value = getattr(row, column)
+                fields[f"{prefix}.{column}"] = None if value != value else value
+
+    newest(latest, "tick", ["price", "size"])
+    newest(bars_1s, "bar_1s", ["open", "high", "low", "close", "volume", "vwap"])
+    newest(bars_1m, "bar_1m", ["open", "high", "low", "close", "volume", "vwap"])
+    from marketpulse.features.indicators import INDICATOR_COLUMNS
+
+    newest(indicators, "ind", ["close", *INDICATOR_COLUMNS])
+    return updates
+
+
+def start_market_job(
+    spark: SparkSession, settings: Settings, *, available_now: bool = False, topic: str = Topics.TICKS
+) -> tuple[list[StreamingQuery], MarketSinks]:
+    """Start both queries; `available_now` processes what is in Kafka now and stops (tests, catch-up)."""
+    parsed = parse_wire(read_ticks(spark, settings, topic), Tick)
+    sinks = MarketSinks(settings, topic)
+
+    def trigger(interval: str) -> dict[str, Any]:
+        return {"availableNow": True} if available_now else {"processingTime": interval}
+
+    lake = (
+        parsed.writeStream.queryName(LAKE_QUERY)
+        .option("checkpointLocation", settings.checkpoint_location(LAKE_QUERY))
+        .trigger(**trigger(settings.stream.lake_trigger_interval))
+        .foreachBatch(sinks.write_lake_batch)
+        .start()
+    )
+    features = (
+        symbol_updates(parsed, settings.stream.watermark)
+        .writeStream.queryName(FEATURES_QUERY)
+        .outputMode("append")
+        .option("checkpointLocation", settings.checkpoint_location(FEATURES_QUERY))
+        .trigger(**trigger(settings.stream.trigger_interval))
+        .foreachBatch(sinks.write_features_batch)
+        .start()
+    )
+    return [lake, features], sinks
