@@ -1,0 +1,101 @@
+"""API errors and the handlers that render every failure as `{"error": {"code": ..., "message": ...}}`.
+
+Handlers raise MarketPulseError subclasses; one handler maps them to their `http_status`. Request validation,
+routing errors (404/405) and store outages are rendered in the same shape, so clients parse one error format.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from marketpulse.errors import MarketPulseError
+
+log = logging.getLogger(__name__)
+
+
+class NotFoundError(MarketPulseError):
+    """The resource (a symbol, say) does not exist."""
+
+    http_status = 404
+
+
+class InvalidRequestError(MarketPulseError):
+    """A parameter is well-formed but not acceptable (range too long, bad cursor); the message says why."""
+
+    http_status = 422
+
+
+class DependencyUnavailableError(MarketPulseError):
+    """Redis or Cassandra could not answer."""
+
+    http_status = 503
+
+
+def error_code(exc: MarketPulseError) -> str:
+    """Stable machine-readable code from the class name: NotFoundError -> not_found."""
+    name = type(exc).__name__.removesuffix("Error") or "MarketPulse"
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def _store_errors() -> tuple[type[Exception], ...]:
+    """Driver exceptions that mean "the store is down or slow", not "the request is wrong"."""
+    from cassandra import OperationTimedOut, RequestExecutionException
+    from cassandra.cluster import NoHostAvailable
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return (NoHostAvailable, OperationTimedOut, RequestExecutionException, RedisConnectionError, RedisTimeoutError)
+
+
+async def _marketpulse_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, MarketPulseError)
+    if exc.http_status >= 500:
+        log.warning("%s %s failed: %s", request.method, request.url.path, exc)
+    return JSONResponse(error_body(error_code(exc), str(exc)), status_code=exc.http_status)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = [
+        {"location": ".".join(str(part) for part in err["loc"]), "message": err["msg"], "type": err["type"]}
+        for err in exc.errors()
+    ]
+    message = "; ".join(f"{d['location']}: {d['message']}" for d in details) or "invalid request"
+    return JSONResponse(error_body("validation_error", message, details=details), status_code=422)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+
+
+async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("%s %s: store unavailable: %r", request.method, request.url.path, exc)
+    message = f"a data store did not answer ({type(exc).__name__}); retry later"
+    return JSONResponse(error_body("dependency_unavailable", message), status_code=503)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("%s %s: unexpected error", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(error_body("internal_error", "internal server error"), status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(MarketPulseError, _marketpulse_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    for store_error in _store_errors():
+        app.add_exception_handler(store_error, _store_unavailable)
+    app.add_exception_handler(Exception, _unexpected_error)

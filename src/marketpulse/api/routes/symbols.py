@@ -1,0 +1,44 @@
+"""Symbols known to the platform and their latest state, from Redis."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from marketpulse.api.deps import RedisDep, Symbol
+from marketpulse.api.errors import NotFoundError
+from marketpulse.api.latest import parse_latest, summarize, summary_field_names
+from marketpulse.api.schemas import LatestState, SymbolList
+from marketpulse.stores.redis_store import SYMBOLS_KEY, latest_key
+
+router = APIRouter(prefix="/v1/symbols", tags=["symbols"])
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+@router.get("", response_model=SymbolList, summary="Symbols seen by the stream, with their latest price")
+def list_symbols(redis: RedisDep) -> SymbolList:
+    symbols = sorted(_text(member) for member in redis.smembers(SYMBOLS_KEY))
+    pipe = redis.pipeline(transaction=False)
+    for symbol in symbols:
+        pipe.hmget(latest_key(symbol), summary_field_names())
+    prices = pipe.execute() if symbols else []
+    return SymbolList(items=[summarize(symbol, values) for symbol, values in zip(symbols, prices, strict=True)])
+
+
+@router.get(
+    "/{symbol}/latest",
+    response_model=LatestState,
+    summary="Latest tick, bars and indicators of a symbol",
+    responses={404: {"description": "Symbol never seen by the stream"}},
+)
+def latest(symbol: Symbol, redis: RedisDep) -> LatestState:
+    pipe = redis.pipeline(transaction=False)
+    pipe.sismember(SYMBOLS_KEY, symbol)
+    pipe.hgetall(latest_key(symbol))
+    known, fields = pipe.execute()
+    if not known:
+        raise NotFoundError(f"unknown symbol {symbol!r}: the stream has not seen it (GET /v1/symbols lists those)")
+    # A known symbol whose hash expired (no tick for a TTL) answers with empty sections, not 404.
+    return parse_latest(symbol, fields)

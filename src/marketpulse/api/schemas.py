@@ -1,0 +1,95 @@
+"""Response bodies. Plain models without the contracts' input validators: stored rows are served as they are."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Generic, Literal, TypeVar
+
+from pydantic import BaseModel, Field
+
+Item = TypeVar("Item", bound=BaseModel)
+
+LatestValue = float | str
+
+
+class Page(BaseModel, Generic[Item]):
+    """Newest first; `next_cursor` is null on the last page."""
+
+    items: list[Item]
+    next_cursor: str | None = Field(description="Pass as `cursor` to get the next (older) page; null when done.")
+
+
+class BarOut(BaseModel):
+    symbol: str
+    interval: str
+    ts: datetime
+    open: float | None
+    high: float | None
+    low: float | None
+    close: float | None
+    volume: float | None
+    vwap: float | None
+    trades: int | None
+
+
+class IndicatorOut(BaseModel):
+    symbol: str
+    interval: str
+    ts: datetime
+    close: float | None
+    ret_1: float | None = None
+    log_ret_1: float | None = None
+    ema_12: float | None = None
+    ema_26: float | None = None
+    macd: float | None = None
+    macd_signal: float | None = None
+    macd_hist: float | None = None
+    rsi_14: float | None = None
+    bb_mid: float | None = None
+    bb_upper: float | None = None
+    bb_lower: float | None = None
+    bb_pctb: float | None = None
+    volatility_20: float | None = None
+
+
+class PredictionOut(BaseModel):
+    symbol: str
+    feature_ts: datetime
+    horizon: str
+    model_name: str
+    model_version: str | None
+    prob_up: float | None
+    expected_return: float | None
+    created_at: datetime | None
+
+
+class SymbolSummary(BaseModel):
+    symbol: str
+    price: float | None = Field(description="Last trade price, else the close of the newest bar; null if expired.")
+    ts: str | None = Field(description="Event time of that price (ISO-8601).")
+
+
+class SymbolList(BaseModel):
+    items: list[SymbolSummary]
+
+
+class LatestState(BaseModel):
+    """The Redis hash mp:latest:{symbol}, nested by kind; numbers as floats, timestamps as ISO strings."""
+
+    symbol: str
+    tick: dict[str, LatestValue] | None = None
+    bar_1s: dict[str, LatestValue] | None = None
+    bar_1m: dict[str, LatestValue] | None = None
+    indicators: dict[str, LatestValue] | None = None
+    other: dict[str, LatestValue] | None = Field(None, description="Fields of kinds this API does not know yet.")
+
+
+class DependencyHealth(BaseModel):
+    status: Literal["up", "down"]
+    latency_ms: float | None = None
+    error: str | None = None
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    dependencies: dict[str, DependencyHealth]
