@@ -23,17 +23,17 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## Create .venv, install the package, and install the stack's programs (idempotent)
 	$(MP) stack install
 
-run: install ## Start the platform on the local stack and print where everything is
-	$(MP) stack up
+run: install ## Start the platform on the local stack (replay ingest + market job) and print where everything is
+	$(MP) platform up
 
 up: install ## Start the local stack only
 	$(MP) stack up
 
-down: ## Stop every service this checkout's stack started
-	@test -x $(MP) && $(MP) stack down || true
+down: ## Stop the platform and every service this checkout's stack started
+	@test -x $(MP) && $(MP) platform down || true
 
-status: ## Probe every service of the local stack
-	$(MP) stack status
+status: ## Probe every service and platform process
+	$(MP) platform status
 
 test: install lint ## Lint, then the whole suite: unit and integration against a test stack it starts itself
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from marketpulse.config import Settings
-from marketpulse.errors import MarketPulseError
+from marketpulse.errors import ConfigError, MarketPulseError
 from marketpulse.stack.manager import ServiceStatus, Stack
 
 # Wide enough for the status table when output goes to a pipe or a CI log.
@@ -31,6 +31,18 @@ stack_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(stack_app, name="stack")
+ingest_app = typer.Typer(
+    help="Ingest market data into Kafka (validated; rejects go to <topic>.dlq).", no_args_is_help=True
+)
+app.add_typer(ingest_app, name="ingest")
+stream_app = typer.Typer(help="Spark Structured Streaming jobs.", no_args_is_help=True)
+app.add_typer(stream_app, name="stream")
+serve_app = typer.Typer(help="Serve results: the REST API (more to come).", no_args_is_help=True)
+app.add_typer(serve_app, name="serve")
+platform_app = typer.Typer(
+    help="The whole platform on the local stack: services, replay ingest and the market job.", no_args_is_help=True
+)
+app.add_typer(platform_app, name="platform")
 
 ServiceNames = Annotated[
     list[str] | None,
@@ -131,6 +143,162 @@ def stack_logs(
                     sys.stdout.flush()
                 else:
                     time.sleep(0.5)
+
+
+@ingest_app.command("replay")
+def ingest_replay(
+    ctx: typer.Context,
+    symbols: Annotated[str, typer.Option(help="Comma-separated: AAPL, IBM, MSFT, GOOG, FB.")] = "AAPL,IBM,MSFT,GOOG,FB",
+    start: Annotated[str | None, typer.Option(help="First day (YYYY-MM-DD); history ends 2013-03-01.")] = None,
+    end: Annotated[str | None, typer.Option(help="Last day (YYYY-MM-DD).")] = None,
+    ticks_per_day: Annotated[int, typer.Option(help="Ticks generated per symbol and day.")] = 2000,
+    speedup: Annotated[float, typer.Option(help="Market time / wall time; 0 = as fast as possible.")] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same ticks.")] = 7,
+) -> None:
+    """Replay real daily bars (bokeh-sampledata) as intraday ticks (Brownian bridge, U-shaped volume)."""
+    from datetime import date
+
+    from marketpulse.ingest.producer import EventProducer
+    from marketpulse.ingest.replay import ReplayProgress, ReplaySource
+    from marketpulse.ingest.service import pump, serve_metrics, stop_on_signals
+
+    settings = _settings(ctx)
+
+    def progress(p: ReplayProgress) -> None:
+        console.print(
+            f"replay {p.day} · day {p.days_done}/{p.days_total} · {p.ticks_done:,}/{p.ticks_total:,} ticks "
+            f"({100 * p.ticks_done / max(p.ticks_total, 1):.1f}%)",
+            highlight=False,
+        )
+
+    try:
+        source = ReplaySource(
+            [s.strip() for s in symbols.split(",") if s.strip()],
+            date.fromisoformat(start) if start else None,
+            date.fromisoformat(end) if end else None,
+            ticks_per_day=ticks_per_day,
+            speedup=speedup,
+            seed=seed,
+            on_progress=progress,
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    stop_on_signals(source)
+    serve_metrics(settings)
+    console.print(f"replaying {len(source.days)} days, {source.total_ticks():,} ticks, speedup {speedup or 'max'}")
+    sent = pump(source, EventProducer(settings, "marketpulse-replay"), "replay")
+    console.print(f"sent {sent:,} ticks{' (stopped early)' if source.stopped else ''}")
+
+
+@ingest_app.command("synthetic")
+def ingest_synthetic(
+    ctx: typer.Context,
+    symbols: Annotated[int, typer.Option(help="Number of synthetic symbols (SYN0001...).")] = 100,
+    rate: Annotated[float, typer.Option(help="Target ticks/s, open loop; 0 = unthrottled.")] = 10_000,
+    count: Annotated[int | None, typer.Option(help="Stop after this many ticks.")] = None,
+    duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for prices.")] = 7,
+) -> None:
+    """Synthetic load: any number of symbols at a target rate (for benchmarks)."""
+    from marketpulse.ingest.producer import EventProducer
+    from marketpulse.ingest.service import pump_wire, stop_on_signals
+    from marketpulse.ingest.synthetic import SyntheticSource
+
+    if count is None and duration is None:
+        raise ConfigError("give --count or --duration, or the generator never stops")
+    source = SyntheticSource(symbols, rate, seed=seed, count=count, duration_s=duration)
+    stop_on_signals(source)
+    started = time.monotonic()
+    sent = pump_wire(source.iter_wire(), EventProducer(_settings(ctx), "marketpulse-synthetic"), "synthetic")
+    elapsed = time.monotonic() - started
+    console.print(f"sent {sent:,} ticks in {elapsed:.1f}s ({sent / max(elapsed, 1e-9):,.0f}/s)")
+
+
+@stream_app.command("market")
+def stream_market(
+    ctx: typer.Context,
+    available_now: Annotated[bool, typer.Option(help="Process what Kafka holds now, then stop.")] = False,
+) -> None:
+    """Run the market job: ticks -> bars, indicators -> Redis, Cassandra, Postgres, S3 lake (+ DLQ)."""
+    import signal
+
+    from marketpulse.stream.market_job import start_market_job
+    from marketpulse.stream.session import spark_session
+
+    settings = _settings(ctx)
+    spark = spark_session(settings, "marketpulse-market")
+    spark.sparkContext.setLogLevel("WARN")
+    queries, sinks = start_market_job(spark, settings, available_now=available_now)
+
+    def stop(_signum: int, _frame: object) -> None:
+        for query in queries:
+            query.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    console.print(f"market job running: {', '.join(q.name for q in queries)}")
+    try:
+        for query in queries:
+            query.awaitTermination()
+    finally:
+        sinks.close()
+        spark.stop()
+
+
+@serve_app.command("api")
+def serve_api(ctx: typer.Context) -> None:
+    """Serve the REST API (OpenAPI docs at /docs, Prometheus at /metrics)."""
+    import uvicorn
+
+    from marketpulse.api import create_app
+
+    settings = _settings(ctx)
+    uvicorn.run(create_app(settings), host=settings.stack.host, port=settings.api.port, log_level="info")
+
+
+def _platform(settings: Settings) -> tuple[Stack, Stack]:
+    from marketpulse.stack.apps import all_apps
+
+    return Stack(settings, _progress), Stack(settings, _progress, services=all_apps(settings))
+
+
+@platform_app.command("up")
+def platform_up(ctx: typer.Context) -> None:
+    """Start the stack, the market job and the replay ingest; print where to look."""
+    settings = _settings(ctx)
+    started = time.monotonic()
+    stack, apps = _platform(settings)
+    rows = stack.up() + apps.up()
+    _print_table(rows, f"MarketPulse platform '{settings.stack.name}' up in {time.monotonic() - started:.1f}s")
+    out.print(
+        "\nWhere to look:\n"
+        f"  API            http://{settings.stack.host}:{settings.api.port}/docs  "
+        f"(e.g. /v1/symbols, /v1/symbols/AAPL/latest, /v1/symbols/AAPL/bars?interval=1min&start=2013-01-02)\n"
+        f"  latest state   redis-cli -p {settings.redis.port} HGETALL mp:latest:AAPL\n"
+        f"  ingest metrics http://{settings.stack.host}:{settings.ingest.metrics_port}/metrics\n"
+        f"  MinIO console  http://{settings.stack.host}:{settings.s3.console_port} "
+        f"({settings.s3.access_key} / see MARKETPULSE_S3__SECRET_KEY)\n"
+        f"  logs           .venv/bin/marketpulse stack logs kafka  (apps: .stack/{settings.stack.name}/<app>/)\n"
+        "  stop           make down"
+    )
+
+
+@platform_app.command("down")
+def platform_down(ctx: typer.Context) -> None:
+    """Stop the platform's processes, then the stack."""
+    stack, apps = _platform(_settings(ctx))
+    stopped = apps.down() + stack.down()
+    console.print(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}")
+
+
+@platform_app.command("status")
+def platform_status(ctx: typer.Context) -> None:
+    """Probe every service and platform process."""
+    stack, apps = _platform(_settings(ctx))
+    rows = stack.status() + apps.status()
+    _print_table(rows, "MarketPulse platform")
+    if not all(row.healthy for row in rows):
+        raise typer.Exit(1)
 
 
 def run() -> None:

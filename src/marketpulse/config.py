@@ -140,6 +140,18 @@ class StreamSettings(_Section):
     redis_ttl_s: int = Field(86_400, ge=60, description="TTL of per-symbol latest-state keys in Redis.")
 
 
+class IngestSettings(_Section):
+    """The ingest service."""
+
+    metrics_port: int = Field(9108, ge=1, le=65535, description="Port of the ingest service's /metrics.")
+
+
+class ApiSettings(_Section):
+    """The FastAPI service."""
+
+    port: int = Field(8000, ge=1, le=65535)
+
+
 class Settings(BaseSettings):
     """Everything configurable about MarketPulse, one instance per process."""
 
@@ -160,6 +172,8 @@ class Settings(BaseSettings):
     s3: S3Settings = S3Settings()
     spark: SparkSettings = SparkSettings()
     stream: StreamSettings = StreamSettings()
+    ingest: IngestSettings = IngestSettings()
+    api: ApiSettings = ApiSettings()
 
     @model_validator(mode="after")
     def _no_default_secrets_outside_local(self) -> Settings:

@@ -42,10 +42,10 @@ def _quiet(_: str) -> None:
 class Stack:
     """The local stack of one Settings instance (its ports, folders and instance name)."""
 
-    def __init__(self, settings: Settings, progress: Progress = _quiet) -> None:
+    def __init__(self, settings: Settings, progress: Progress = _quiet, services: list[Service] | None = None) -> None:
         self.settings = settings
         self.progress = progress
-        self.services = all_services(settings)
+        self.services = services if services is not None else all_services(settings)
 
     def select(self, names: list[str] | None) -> list[Service]:
         """The named services (all when names is empty), or a clear error for an unknown one."""

@@ -1,0 +1,5 @@
+"""`python -m marketpulse` = the `marketpulse` command."""
+
+from marketpulse.cli import run
+
+run()
