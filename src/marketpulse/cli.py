@@ -39,6 +39,10 @@ stream_app = typer.Typer(help="Spark Structured Streaming jobs.", no_args_is_hel
 app.add_typer(stream_app, name="stream")
 serve_app = typer.Typer(help="Serve results: the REST API (more to come).", no_args_is_help=True)
 app.add_typer(serve_app, name="serve")
+train_app = typer.Typer(help="Train models (PyTorch; needs marketpulse[ml]).", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+models_app = typer.Typer(help="The model registry in object storage.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
 platform_app = typer.Typer(
     help="The whole platform on the local stack: services, replay ingest and the market job.", no_args_is_help=True
 )
@@ -256,6 +260,83 @@ def serve_api(ctx: typer.Context) -> None:
     uvicorn.run(create_app(settings), host=settings.stack.host, port=settings.api.port, log_level="info")
 
 
+@train_app.command("price")
+def train_price(
+    ctx: typer.Context,
+    symbols: Annotated[str, typer.Option(help="Comma-separated replay symbols.")] = "AAPL,IBM,MSFT,GOOG,FB",
+    start: Annotated[str, typer.Option(help="First replay day (YYYY-MM-DD).")] = "2012-10-01",
+    end: Annotated[str, typer.Option(help="Last replay day (YYYY-MM-DD).")] = "2012-12-31",
+    ticks_per_day: Annotated[int, typer.Option(help="Replay ticks per symbol and day.")] = 2000,
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 8,
+    seed: Annotated[int, typer.Option(help="Seed for replay and training.")] = 7,
+    promote: Annotated[bool, typer.Option(help="Point `production` at the new version.")] = True,
+) -> None:
+    """Train the price model on the replay history, store it in the registry, optionally promote it."""
+    from datetime import date
+
+    from rich.progress import Progress
+
+    from marketpulse.models.price import MODEL_NAME, replay_minute_bars, train, training_set
+    from marketpulse.models.registry import ModelRegistry
+
+    settings = _settings(ctx)
+    with Progress(console=console) as progress:
+        task = progress.add_task("replay history -> 1-min bars", total=None)
+        bars = replay_minute_bars(
+            [s.strip() for s in symbols.split(",")],
+            date.fromisoformat(start),
+            date.fromisoformat(end),
+            ticks_per_day,
+            seed,
+        )
+        progress.update(task, total=1, completed=1, description=f"{len(bars):,} bars")
+        data = training_set(bars)
+        fit = progress.add_task(f"training on {len(data.x):,} rows", total=epochs)
+        model = train(
+            data,
+            epochs=epochs,
+            seed=seed,
+            on_epoch=lambda epoch, loss: progress.update(fit, completed=epoch, description=f"loss {loss:.4f}"),
+        )
+    registry = ModelRegistry(settings)
+    meta = {**model.meta, "replay": {"symbols": symbols, "start": start, "end": end, "ticks_per_day": ticks_per_day}}
+    version = registry.save(MODEL_NAME, model.weights, meta)
+    m = model.meta["metrics"]
+    out.print(
+        f"{MODEL_NAME} {version}: held-out log-loss {m['log_loss']:.5f} "
+        f"vs climatology {m['log_loss_climatology']:.5f}, "
+        f"AUC {m['auc']:.3f}, directional accuracy {m['directional_accuracy']:.3f} on {m['test_rows']:,} bars"
+        + ("" if m["beats_climatology"] else "  (does NOT beat climatology)")
+    )
+    if promote:
+        registry.promote(MODEL_NAME, version)
+        out.print(f"promoted {version} to production")
+
+
+@models_app.command("list")
+def models_list(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Model name.")] = "price_mlp") -> None:
+    """List a model's versions and which one is in production."""
+    from marketpulse.models.registry import ModelRegistry
+
+    registry = ModelRegistry(_settings(ctx))
+    production = registry.production_version(name)
+    for version in registry.versions(name):
+        out.print(f"{version}{'  <- production' if version == production else ''}")
+
+
+@models_app.command("promote")
+def models_promote(
+    ctx: typer.Context,
+    version: Annotated[str, typer.Argument(help="Version to put in production.")],
+    name: Annotated[str, typer.Option(help="Model name.")] = "price_mlp",
+) -> None:
+    """Point `production` at a version; the running market job switches within a minute."""
+    from marketpulse.models.registry import ModelRegistry
+
+    ModelRegistry(_settings(ctx)).promote(name, version)
+    out.print(f"{name}: production -> {version}")
+
+
 def _platform(settings: Settings) -> tuple[Stack, Stack]:
     from marketpulse.stack.apps import all_apps
 
@@ -268,7 +349,9 @@ def platform_up(ctx: typer.Context) -> None:
     settings = _settings(ctx)
     started = time.monotonic()
     stack, apps = _platform(settings)
-    rows = stack.up() + apps.up()
+    rows = stack.up()
+    _ensure_price_model(ctx, settings)
+    rows += apps.up()
     _print_table(rows, f"MarketPulse platform '{settings.stack.name}' up in {time.monotonic() - started:.1f}s")
     out.print(
         "\nWhere to look:\n"
@@ -281,6 +364,16 @@ def platform_up(ctx: typer.Context) -> None:
         f"  logs           .venv/bin/marketpulse stack logs kafka  (apps: .stack/{settings.stack.name}/<app>/)\n"
         "  stop           make down"
     )
+
+
+def _ensure_price_model(ctx: typer.Context, settings: Settings) -> None:
+    """The market job scores with the production model: train a first one on replay history if none exists."""
+    from marketpulse.models.price import MODEL_NAME
+    from marketpulse.models.registry import ModelRegistry
+
+    if ModelRegistry(settings).production_version(MODEL_NAME) is None:
+        console.print("no production price model yet: training a first one on the replay history")
+        ctx.invoke(train_price, ctx=ctx)
 
 
 @platform_app.command("down")

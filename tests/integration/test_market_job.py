@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,9 @@ from marketpulse.config import Settings, StreamSettings
 from marketpulse.contracts import Tick, Topics, to_wire
 from marketpulse.features.bars import ticks_to_bars
 from marketpulse.features.indicators import INDICATOR_COLUMNS, indicators
+from marketpulse.features.model_inputs import model_inputs
+from marketpulse.models.price import MODEL_NAME, replay_minute_bars, train, training_set
+from marketpulse.models.registry import ModelRegistry
 from marketpulse.stack.manager import Stack
 from marketpulse.stores.cassandra import cassandra_cluster
 from marketpulse.stores.objectstore import s3fs_options
@@ -118,6 +121,10 @@ def test_market_job_stores_equal_batch_features_across_a_restart(
     good = to_wire(Tick(symbol=symbols[0], ts=START, price=1.0, size=1.0, source="test"))
     bad = [b"{not json", good.replace(b'"price":1.0', b'"price":-3.0'), good.replace(b'"v":1', b'"v":7')]
 
+    model = train(training_set(replay_minute_bars(["IBM"], date(2012, 11, 1), date(2012, 11, 9), 200, 1)), epochs=1)
+    registry = ModelRegistry(settings)
+    registry.promote(MODEL_NAME, registry.save(MODEL_NAME, model.weights, model.meta, version=f"it-{unique}"))
+
     _produce(settings, topic, ticks.iloc[:half], bad)
     _run_until_done(spark, job_settings, topic)  # first run stops with state in the checkpoint
     _produce(settings, topic, ticks.iloc[half:], [])
@@ -142,7 +149,33 @@ def test_market_job_stores_equal_batch_features_across_a_restart(
         for column in INDICATOR_COLUMNS:
             np.testing.assert_allclose(got_ind[column].astype(float), want_ind[column], rtol=1e-9, equal_nan=True)
 
+    # Predictions: one per closed bar whose inputs are all defined, in every store.
+    scorable = model_inputs(expected_indicators).notna().all(axis=1)
+    expected_predictions = expected_indicators[scorable & expected_indicators["ts"].isin(closed["ts"])]
+    cluster = cassandra_cluster(settings)
+    try:
+        session = cluster.connect(settings.cassandra.keyspace)
+        for symbol in symbols:
+            rows = list(
+                session.execute(
+                    "SELECT feature_ts, prob_up, model_version FROM predictions WHERE symbol = %s AND day = %s",
+                    (symbol, START.date()),
+                )
+            )
+            want_ts = expected_predictions.loc[expected_predictions["symbol"] == symbol, "ts"]
+            assert len(rows) == len(want_ts) > 0, symbol
+            assert {r.model_version for r in rows} == {f"it-{unique}"}
+            assert all(0 <= r.prob_up <= 1 for r in rows)
+    finally:
+        cluster.shutdown()
+
     import psycopg
+
+    with psycopg.connect(settings.postgres_dsn()) as conn:
+        (predicted,) = conn.execute(
+            "SELECT count(*) FROM fact_prediction WHERE symbol = ANY(%s)", (symbols,)
+        ).fetchone()
+    assert predicted == len(expected_predictions)
 
     with psycopg.connect(settings.postgres_dsn()) as conn:
         pg = conn.execute(
@@ -160,6 +193,7 @@ def test_market_job_stores_equal_batch_features_across_a_restart(
         for symbol in symbols:
             last = ticks[ticks["symbol"] == symbol].iloc[-1]
             assert float(client.hget(latest_key(symbol), "tick.price")) == last["price"]
+            assert 0 <= float(client.hget(latest_key(symbol), "pred.prob_up")) <= 1
     finally:
         client.close()
 

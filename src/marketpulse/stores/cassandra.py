@@ -84,6 +84,11 @@ class CassandraWriter:
             f"INSERT INTO indicators ({', '.join(indicator_columns)}) VALUES ({placeholders})"
         )
 
+        self._insert_prediction = self.session.prepare(
+            "INSERT INTO predictions (symbol, day, feature_ts, horizon, model_name, model_version, prob_up, "
+            "expected_return, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, toTimestamp(now()))"
+        )
+
     def _write(self, statement: Any, rows: list[tuple[Any, ...]]) -> None:
         from cassandra.concurrent import execute_concurrent_with_args
 
@@ -119,6 +124,23 @@ class CassandraWriter:
             values = [None if v != v else float(v) for v in (getattr(r, name) for name in INDICATOR_CQL_COLUMNS)]
             rows.append((r.symbol, interval, r.ts.date(), r.ts.to_pydatetime(), float(r.close), *values))
         self._write(self._insert_indicators, rows)
+
+    def write_predictions(self, frame: Any) -> None:
+        """frame: symbol, feature_ts (UTC), horizon, model_name, model_version, prob_up, expected_return."""
+        rows = [
+            (
+                r.symbol,
+                r.feature_ts.date(),
+                r.feature_ts.to_pydatetime(),
+                r.horizon,
+                r.model_name,
+                r.model_version,
+                float(r.prob_up),
+                float(r.expected_return),
+            )
+            for r in frame.itertuples(index=False)
+        ]
+        self._write(self._insert_prediction, rows)
 
     def close(self) -> None:
         self._cluster.shutdown()

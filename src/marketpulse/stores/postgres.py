@@ -75,6 +75,22 @@ class PostgresWriter:
         ]
         self._upsert("fact_indicator_1m", ["symbol", "ts", *columns], ["symbol", "ts"], rows)
 
+    def upsert_predictions(self, frame: Any) -> None:
+        columns = ["symbol", "feature_ts", "horizon", "model_name", "model_version", "prob_up", "expected_return"]
+        rows = [
+            (
+                r.symbol,
+                r.feature_ts.to_pydatetime(),
+                r.horizon,
+                r.model_name,
+                r.model_version,
+                float(r.prob_up),
+                float(r.expected_return),
+            )
+            for r in frame.itertuples(index=False)
+        ]
+        self._upsert("fact_prediction", columns, ["symbol", "feature_ts", "horizon", "model_name"], rows)
+
     def _upsert(self, table: str, columns: list[str], key: list[str], rows: list[tuple[Any, ...]]) -> None:
         if not rows:
             return

@@ -147,10 +147,61 @@ class MarketSinks:
         postgres.upsert_indicators_1m(indicators)
         postgres.commit()
 
+        predictions = self._score(indicators)
+        if not predictions.empty:
+            cassandra.write_predictions(predictions)
+            postgres.upsert_predictions(predictions)
+            postgres.commit()
+            self._publish_predictions(predictions)
+
         self._dead_letter_late(late)
         redis = self._client("redis", lambda: RedisWriter(self.settings))
-        redis.update_latest(latest_fields(latest, bars_1s, bars_1m, indicators))
+        fields = latest_fields(latest, bars_1s, bars_1m, indicators)
+        for row in predictions.sort_values("feature_ts").itertuples(index=False):
+            fields.setdefault(row.symbol, {}).update(
+                {
+                    "pred.feature_ts": row.feature_ts.isoformat(),
+                    "pred.horizon": row.horizon,
+                    "pred.prob_up": row.prob_up,
+                    "pred.expected_return": row.expected_return,
+                    "pred.model_version": row.model_version,
+                }
+            )
+        redis.update_latest(fields)
         redis.heartbeat(FEATURES_QUERY, batch_id, len(rows))
+
+    def _score(self, indicators: pd.DataFrame) -> pd.DataFrame:
+        """Predictions of the production price model for this batch's closed bars (empty without a model)."""
+        from marketpulse.models.price import MODEL_NAME
+        from marketpulse.models.serving import ProductionModel
+
+        scorer = self._client("model", lambda: ProductionModel(self.settings, MODEL_NAME)).current()
+        if scorer is None or indicators.empty:
+            return pd.DataFrame(columns=["symbol", "feature_ts"])
+        predictions = scorer.score(indicators)
+        predictions["feature_ts"] = pd.to_datetime(predictions["feature_ts"], utc=True)
+        return predictions
+
+    def _publish_predictions(self, predictions: pd.DataFrame) -> None:
+        """signals.predictions, keyed by symbol (consumers dedupe on symbol + feature_ts + horizon)."""
+        from marketpulse.contracts import Prediction
+        from marketpulse.ingest.producer import EventProducer
+
+        producer = self._client("producer", lambda: EventProducer(self.settings, "marketpulse-market-job"))
+        for r in predictions.itertuples(index=False):
+            producer.send(
+                Topics.PREDICTIONS,
+                Prediction(
+                    symbol=r.symbol,
+                    feature_ts=r.feature_ts.to_pydatetime(),
+                    horizon=r.horizon,
+                    prob_up=r.prob_up,
+                    expected_return=r.expected_return,
+                    model_name=r.model_name,
+                    model_version=r.model_version,
+                ),
+            )
+        producer.flush()
 
     def _dead_letter_late(self, late: pd.DataFrame) -> None:
         """Ticks older than an already-closed bar cannot change history: keep them in the DLQ, never drop them."""

@@ -1,0 +1,1 @@
+"""Models: the PyTorch price model, its training, and the registry in object storage."""

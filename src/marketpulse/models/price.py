@@ -1,0 +1,230 @@
+"""The first price model: a small PyTorch MLP over scale-free indicator inputs, predicting the next 1-min bar.
+
+Two heads: the probability that the next bar closes up, and its expected log return. Trained on the
+replay history (the same generator, seed and feature code as the live replay stream), evaluated on the
+last days held out in time against the climatology baseline (always predict the training up-rate).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+
+from marketpulse.features.bars import ticks_to_bars
+from marketpulse.features.indicators import indicators
+from marketpulse.features.model_inputs import MODEL_INPUT_COLUMNS, complete_rows, model_inputs
+
+MODEL_NAME = "price_mlp"
+HORIZON = "1min"
+
+
+def replay_minute_bars(
+    symbols: list[str], start: date | None, end: date | None, ticks_per_day: int, seed: int
+) -> pd.DataFrame:
+    """1-min bars of the replay history: exactly what the replay stream produces for the same seed."""
+    from marketpulse.ingest.replay import day_rng, intraday_ticks, load_daily_bars
+
+    daily = load_daily_bars(symbols, start, end)
+    frames = []
+    for bar in daily.itertuples(index=False):
+        ticks = intraday_ticks(pd.Series(bar._asdict()), ticks_per_day, day_rng(seed, bar.symbol, bar.date))
+        ticks.insert(0, "symbol", bar.symbol)
+        frames.append(ticks_to_bars(ticks, "1min"))
+    return pd.concat(frames, ignore_index=True)
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """Inputs X, labels (up, log return) and the bar times, in time order."""
+
+    x: np.ndarray[Any, np.dtype[np.float64]]
+    up: np.ndarray[Any, np.dtype[np.float64]]
+    ret: np.ndarray[Any, np.dtype[np.float64]]
+    ts: pd.Series
+
+
+def training_set(bars: pd.DataFrame) -> TrainingSet:
+    """Point in time: inputs use bars up to t (indicators look back only); the label is bar t+1 of the same day."""
+    features = indicators(bars)
+    inputs = model_inputs(features)
+    next_close = features.groupby("symbol")["close"].shift(-1)
+    same_day = features.groupby("symbol")["ts"].shift(-1).dt.date == features["ts"].dt.date
+    label = np.log(next_close / features["close"])
+    usable = complete_rows(inputs) & same_day & label.notna()
+    ordered = features[usable].sort_values("ts", kind="stable").index
+    return TrainingSet(
+        x=inputs.loc[ordered, MODEL_INPUT_COLUMNS].to_numpy(),
+        up=(label.loc[ordered] > 0).to_numpy(dtype=np.float64),
+        ret=label.loc[ordered].to_numpy(dtype=np.float64),
+        ts=features.loc[ordered, "ts"].reset_index(drop=True),
+    )
+
+
+def build_network(n_inputs: int, mean: np.ndarray[Any, Any], std: np.ndarray[Any, Any]) -> Any:
+    """The MLP with input standardisation built in (so the saved state carries it)."""
+    import torch
+    from torch import nn
+
+    mean_values, std_values = mean, std
+
+    class PriceNet(nn.Module):
+        mean: torch.Tensor
+        std: torch.Tensor
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("mean", torch.tensor(mean_values, dtype=torch.float32))
+            self.register_buffer("std", torch.tensor(std_values, dtype=torch.float32))
+            self.body = nn.Sequential(
+                nn.Linear(n_inputs, 32), nn.ReLU(), nn.Linear(32, 16), nn.ReLU(), nn.Linear(16, 2)
+            )
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.body((x - self.mean) / self.std)  # type: ignore[no-any-return]
+
+    return PriceNet()
+
+
+def log_loss(p: np.ndarray[Any, Any], y: np.ndarray[Any, Any]) -> float:
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def auc(p: np.ndarray[Any, Any], y: np.ndarray[Any, Any]) -> float:
+    """Area under the ROC curve via the rank-sum (Mann-Whitney) identity."""
+    ranks = pd.Series(p).rank().to_numpy()
+    positives = y == 1
+    n_pos, n_neg = positives.sum(), (~positives).sum()
+    if n_pos == 0 or n_neg == 0:
+        return math.nan
+    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """Weights (torch state_dict bytes) and the validation report."""
+
+    weights: bytes
+    meta: dict[str, Any]
+
+
+def train(
+    data: TrainingSet,
+    *,
+    epochs: int = 8,
+    seed: int = 7,
+    holdout: float = 0.2,
+    on_epoch: Callable[[int, float], None] | None = None,
+) -> TrainedModel:
+    """Fit on the first (1 - holdout) of time, report on the rest against climatology."""
+    import torch
+
+    torch.manual_seed(seed)
+    split = int(len(data.x) * (1 - holdout))
+    if split < 100 or len(data.x) - split < 50:
+        raise ValueError(f"too little data to train and hold out ({len(data.x)} rows): replay more days")
+    x_train, x_test = data.x[:split], data.x[split:]
+    mean, std = x_train.mean(axis=0), x_train.std(axis=0) + 1e-12
+    ret_scale = float(np.std(data.ret[:split]) + 1e-12)  # returns are ~1e-4: scale the regression target to ~1
+    net = build_network(x_train.shape[1], mean, std)
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-5)
+    xt = torch.tensor(x_train, dtype=torch.float32)
+    up_t = torch.tensor(data.up[:split], dtype=torch.float32)
+    ret_t = torch.tensor(data.ret[:split] / ret_scale, dtype=torch.float32)
+    generator = torch.Generator().manual_seed(seed)
+    for epoch in range(epochs):
+        order = torch.randperm(len(xt), generator=generator)
+        total = 0.0
+        for start in range(0, len(xt), 512):
+            batch = order[start : start + 512]
+            out = net(xt[batch])
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(out[:, 0], up_t[batch])
+            loss = loss + 0.5 * torch.nn.functional.mse_loss(out[:, 1], ret_t[batch])
+            optimizer.zero_grad()
+            loss.backward()  # type: ignore[no-untyped-call]
+            optimizer.step()
+            total += float(loss) * len(batch)
+        if on_epoch:
+            on_epoch(epoch + 1, total / len(xt))
+
+    with torch.no_grad():
+        out = net(torch.tensor(x_test, dtype=torch.float32))
+        p_test = torch.sigmoid(out[:, 0]).numpy().astype(np.float64)
+    y_test = data.up[split:]
+    base_rate = float(data.up[:split].mean())
+    climatology = np.full_like(y_test, base_rate)
+    metrics = {
+        "log_loss": log_loss(p_test, y_test),
+        "log_loss_climatology": log_loss(climatology, y_test),
+        "brier": float(np.mean((p_test - y_test) ** 2)),
+        "brier_climatology": float(np.mean((climatology - y_test) ** 2)),
+        "auc": auc(p_test, y_test),
+        "directional_accuracy": float(np.mean((p_test > 0.5) == (y_test == 1))),
+        "test_rows": len(y_test),
+    }
+    metrics["beats_climatology"] = metrics["log_loss"] < metrics["log_loss_climatology"]
+    buffer = io.BytesIO()
+    torch.save(net.state_dict(), buffer)
+    meta = {
+        "features": MODEL_INPUT_COLUMNS,
+        "horizon": HORIZON,
+        "ret_scale": ret_scale,
+        "train_range": [str(data.ts.iloc[0]), str(data.ts.iloc[split - 1])],
+        "test_range": [str(data.ts.iloc[split]), str(data.ts.iloc[-1])],
+        "train_rows": split,
+        "epochs": epochs,
+        "seed": seed,
+        "metrics": metrics,
+    }
+    return TrainedModel(buffer.getvalue(), meta)
+
+
+class PriceScorer:
+    """Scores indicator rows with a stored model; `from_artifact` rebuilds it from registry bytes."""
+
+    def __init__(self, net: Any, meta: dict[str, Any], version: str) -> None:
+        self.net = net.eval()
+        self.meta = meta
+        self.version = version
+
+    @classmethod
+    def from_artifact(cls, weights: bytes, meta: dict[str, Any], version: str) -> PriceScorer:
+        import torch
+
+        state = torch.load(io.BytesIO(weights), weights_only=True)
+        n_inputs = len(meta["features"])
+        net = build_network(n_inputs, np.zeros(n_inputs), np.ones(n_inputs))
+        net.load_state_dict(state)
+        return cls(net, meta, version)
+
+    def score(self, indicator_rows: pd.DataFrame) -> pd.DataFrame:
+        """Predictions for every row with complete inputs: symbol, feature_ts, horizon, prob_up, expected_return."""
+        import torch
+
+        inputs = model_inputs(indicator_rows)
+        usable = complete_rows(inputs)
+        rows = indicator_rows[usable]
+        if rows.empty:
+            return pd.DataFrame(
+                columns=["symbol", "feature_ts", "horizon", "prob_up", "expected_return", "model_name", "model_version"]
+            )
+        with torch.no_grad():
+            out = self.net(torch.tensor(inputs[usable][self.meta["features"]].to_numpy(), dtype=torch.float32))
+        return pd.DataFrame(
+            {
+                "symbol": rows["symbol"].to_numpy(),
+                "feature_ts": rows["ts"].to_numpy(),
+                "horizon": self.meta["horizon"],
+                "prob_up": torch.sigmoid(out[:, 0]).numpy().astype(np.float64),
+                "expected_return": out[:, 1].numpy().astype(np.float64) * float(self.meta["ret_scale"]),
+                "model_name": MODEL_NAME,
+                "model_version": self.version,
+            }
+        )
