@@ -226,10 +226,13 @@ def stream_market(
     """Run the market job: ticks -> bars, indicators -> Redis, Cassandra, Postgres, S3 lake (+ DLQ)."""
     import signal
 
+    from prometheus_client import start_http_server
+
     from marketpulse.stream.market_job import start_market_job
     from marketpulse.stream.session import spark_session
 
     settings = _settings(ctx)
+    start_http_server(settings.stream.metrics_port, addr=settings.stack.host)
     spark = spark_session(settings, "marketpulse-market")
     spark.sparkContext.setLogLevel("WARN")
     queries, sinks = start_market_job(spark, settings, available_now=available_now)
@@ -358,7 +361,9 @@ def platform_up(ctx: typer.Context) -> None:
         f"  API            http://{settings.stack.host}:{settings.api.port}/docs  "
         f"(e.g. /v1/symbols, /v1/symbols/AAPL/latest, /v1/symbols/AAPL/bars?interval=1min&start=2013-01-02)\n"
         f"  latest state   redis-cli -p {settings.redis.port} HGETALL mp:latest:AAPL\n"
-        f"  ingest metrics http://{settings.stack.host}:{settings.ingest.metrics_port}/metrics\n"
+        f"  metrics        http://{settings.stack.host}:{settings.ingest.metrics_port}/metrics (ingest), "
+        f"http://{settings.stack.host}:{settings.stream.metrics_port}/metrics (market job), "
+        f"http://{settings.stack.host}:{settings.api.port}/metrics (API)\n"
         f"  MinIO console  http://{settings.stack.host}:{settings.s3.console_port} "
         f"({settings.s3.access_key} / see MARKETPULSE_S3__SECRET_KEY)\n"
         f"  logs           .venv/bin/marketpulse stack logs kafka  (apps: .stack/{settings.stack.name}/<app>/)\n"

@@ -138,6 +138,7 @@ class StreamSettings(_Section):
     watermark: str = Field("30 seconds", description="How late an event may arrive (event time) before it is dropped.")
     starting_offsets: Literal["earliest", "latest"] = Field("earliest", description="Where a new query starts.")
     redis_ttl_s: int = Field(86_400, ge=60, description="TTL of per-symbol latest-state keys in Redis.")
+    metrics_port: int = Field(9109, ge=1, le=65535, description="Port of the market job's Prometheus /metrics.")
 
 
 class IngestSettings(_Section):

@@ -58,7 +58,7 @@ class MarketJobApp(_App):
     cli_args: ClassVar[list[str]] = ["stream", "market"]
 
     def ports(self) -> dict[str, int]:
-        return {}
+        return {"metrics": self.settings.stream.metrics_port}
 
     def check(self) -> str:
         from marketpulse.stores.redis_store import heartbeat_key, redis_client

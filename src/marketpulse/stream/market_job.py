@@ -10,10 +10,12 @@ crash rewrites the same rows: effectively-once into the stores.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+from prometheus_client import Histogram
 
 from marketpulse.config import Settings
 from marketpulse.contracts import Tick, Topics, to_wire
@@ -26,9 +28,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+STREAM_LATENCY = Histogram(
+    "marketpulse_stream_e2e_latency_seconds",
+    "Kafka CreateTime of a symbol's oldest tick in a micro-batch -> its bars/state written to every store",
+    buckets=(0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0),
+)
+
 LAKE_QUERY = "ticks-lake"
 FEATURES_QUERY = "market-features"
-_TIMESTAMP_COLUMNS = ("ts", "last_ts")
+_TIMESTAMP_COLUMNS = ("ts", "last_ts", "kafka_ts_min")
+#: How many recent end-to-end latency samples the sinks keep (for the benchmark and /metrics).
+LATENCY_SAMPLES = 100_000
 
 
 def read_ticks(spark: SparkSession, settings: Settings, topic: str) -> DataFrame:
@@ -67,7 +77,7 @@ def symbol_updates(ticks: DataFrame, watermark: str) -> DataFrame:
 
     return (
         ticks.filter("reason IS NULL")
-        .select("symbol", "ts", "price", "size")
+        .select("symbol", "ts", "price", "size", "kafka_ts")
         .withWatermark("ts", watermark)
         .groupBy("symbol")
         .applyInPandasWithState(
@@ -94,6 +104,8 @@ class MarketSinks:
         self.settings = settings
         self.topic = topic
         self._clients: dict[str, Any] = {}
+        #: Seconds from Kafka CreateTime of each symbol's oldest tick in a batch to the end of that batch's writes.
+        self.latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
 
     def _client(self, name: str, factory: Callable[[], Any]) -> Any:
         if name not in self._clients:
@@ -169,6 +181,15 @@ class MarketSinks:
             )
         redis.update_latest(fields)
         redis.heartbeat(FEATURES_QUERY, batch_id, len(rows))
+        self._record_latency(latest)
+
+    def _record_latency(self, latest: pd.DataFrame) -> None:
+        if latest.empty or latest["kafka_ts_min"].isna().all():
+            return
+        written = pd.Timestamp.now(tz="UTC")
+        for seconds in (written - latest["kafka_ts_min"].dropna()).dt.total_seconds():
+            self.latencies.append(float(seconds))
+            STREAM_LATENCY.observe(float(seconds))
 
     def _score(self, indicators: pd.DataFrame) -> pd.DataFrame:
         """Predictions of the production price model for this batch's closed bars (empty without a model)."""

@@ -37,6 +37,8 @@ OUTPUT_COLUMNS: list[tuple[str, str]] = [
     ("last_ts", "timestamp"),
     ("price", "double"),
     ("size", "double"),
+    # kind=latest only: Kafka CreateTime of the oldest tick of this symbol in the batch (end-to-end latency).
+    ("kafka_ts_min", "timestamp"),
     *[(name, "double") for name in INDICATOR_COLUMNS],
 ]
 OUTPUT_DDL = ", ".join(f"{name} {kind}" for name, kind in OUTPUT_COLUMNS)
@@ -132,7 +134,9 @@ def advance(state: SymbolState, ticks: pd.DataFrame) -> pd.DataFrame:
         values, state.tail = latest_indicators(state.tail, closed["1min"])
         emitted.append(_rows("indicators", values, "1min"))
 
-    last = fresh.iloc[[-1]][["symbol", "ts", "price", "size"]]
+    last = fresh.iloc[[-1]][["symbol", "ts", "price", "size"]].copy()
+    if "kafka_ts" in ticks:
+        last["kafka_ts_min"] = ticks["kafka_ts"].min()
     emitted.append(_rows("latest", last))
     return _concat(emitted)
 
@@ -148,7 +152,9 @@ def update_symbol(key: tuple[Any, ...], batches: Iterator[pd.DataFrame], group_s
     """applyInPandasWithState function: one symbol, every tick of this micro-batch."""
     state = SymbolState(group_state.get[0] if group_state.exists else None)
     ticks = pd.concat(list(batches), ignore_index=True)
-    ticks["ts"] = pd.to_datetime(ticks["ts"], utc=True).dt.as_unit("ns")
+    for column in ("ts", "kafka_ts"):
+        if column in ticks:
+            ticks[column] = pd.to_datetime(ticks[column], utc=True).dt.as_unit("ns")
     rows = advance(state, ticks)
     group_state.update((state.to_json(),))
     yield rows
