@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -192,6 +193,52 @@ def ingest_replay(
     console.print(f"replaying {len(source.days)} days, {source.total_ticks():,} ticks, speedup {speedup or 'max'}")
     sent = pump(source, EventProducer(settings, "marketpulse-replay"), "replay")
     console.print(f"sent {sent:,} ticks{' (stopped early)' if source.stopped else ''}")
+
+
+@ingest_app.command("live")
+def ingest_live(
+    ctx: typer.Context,
+    provider: Annotated[str, typer.Argument(help="finnhub or alpaca.")],
+    symbols: Annotated[str | None, typer.Option(help="Comma-separated; default providers.symbols.")] = None,
+    fake: Annotated[bool, typer.Option(help="Stream from a local fake replaying a recording; no keys needed.")] = False,
+    recording: Annotated[Path | None, typer.Option(help="Default tests/fixtures/providers/<provider>.jsonl.")] = None,
+) -> None:
+    """Stream live trades (Finnhub or Alpaca WebSocket) into market.ticks (rejects to the DLQ) until Ctrl-C."""
+    import asyncio
+
+    from marketpulse.ingest.producer import EventProducer
+    from marketpulse.ingest.providers.base import ProviderHealth
+    from marketpulse.ingest.providers.live import run_live
+    from marketpulse.ingest.service import serve_metrics
+
+    settings = _settings(ctx)
+
+    def report(h: ProviderHealth) -> None:
+        console.print(
+            f"{h['provider']} {h['state']} · {h['trades']:,} trades · {h['rejected']:,} rejected · "
+            f"last message {h['last_message_age_s']}s ago · {h['reconnects']} reconnects",
+            highlight=False,
+        )
+
+    chosen = [s.strip() for s in symbols.split(",") if s.strip()] if symbols else None
+    if fake and recording is None:
+        recording = Path("tests/fixtures/providers") / f"{provider}.jsonl"
+    serve_metrics(settings)
+    producer = EventProducer(settings, f"marketpulse-live-{provider}")
+    try:
+        health = asyncio.run(
+            run_live(
+                provider,
+                settings.providers,
+                producer,
+                symbols=chosen,
+                fake_recording=recording if fake else None,
+                report=report,
+            )
+        )
+    finally:
+        producer.flush()
+    report(health)
 
 
 @ingest_app.command("synthetic")

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from marketpulse.ingest.providers.settings import ProviderSettings
+
 Environment = Literal["local", "test", "aws", "gcp", "azure"]
 
 # Secrets that are fine on a laptop and never anywhere else.
@@ -174,6 +176,7 @@ class Settings(BaseSettings):
     spark: SparkSettings = SparkSettings()
     stream: StreamSettings = StreamSettings()
     ingest: IngestSettings = IngestSettings()
+    providers: ProviderSettings = ProviderSettings()
     api: ApiSettings = ApiSettings()
 
     @model_validator(mode="after")

@@ -1,0 +1,130 @@
+"""Alpaca market data v2 stream (`wss://stream.data.alpaca.markets/v2/{iex|sip}`): trades only.
+
+Every server frame is a JSON array of messages tagged by "T". The handshake is: server `success/connected`,
+client `{"action":"auth",...}`, server `success/authenticated` or `error` 402 (bad keys) / 409 (plan lacks
+the feed), which we report as auth_failed.
+
+Decisions:
+- Quotes are not subscribed: the market job makes bars from every tick as a trade, so quote mid-prices and
+  bid+ask sizes would corrupt OHLC and volume. Quote, bar and status messages, should any arrive, are counted
+  as `ignored`.
+- Trade corrections ("c") and cancel/errors ("x") come with a trade subscription but cannot be expressed as a
+  Tick; they go to the DLQ with a reason, so they are visible and replayable rather than lost.
+- Trade id "i" is not used as Tick.seq: ids are per exchange (on SIP they interleave across venues) and restart
+  daily, so the per-(source, symbol) increasing-seq guard would reject real trades. seq is None.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection
+
+from marketpulse.errors import ConfigError
+from marketpulse.ingest.providers.base import (
+    Control,
+    ControlKind,
+    Item,
+    MarketDataProvider,
+    Parsed,
+    Sink,
+    compact_json,
+    make_tick,
+)
+
+SOURCE = "alpaca"
+
+#: Error codes that mean "these credentials will not work": bad keys, or a plan without this feed.
+AUTH_ERROR_CODES = frozenset({402, 409})
+
+#: Message types that exist on the stream but are not trades; we never subscribe to them.
+_NOT_TRADES = {"q": "quote", "b": "bar", "d": "daily bar", "u": "updated bar", "s": "status", "l": "LULD"}
+_UNSUPPORTED = {"c": "trade correction", "x": "trade cancel/error"}
+
+
+def parse_alpaca(frame: bytes, source: str = SOURCE) -> list[Parsed]:
+    """Every message of one Alpaca frame, in order."""
+    try:
+        messages = json.loads(frame)
+    except ValueError as exc:
+        return [Item(None, frame, f"not JSON: {exc}")]
+    if not isinstance(messages, list):
+        return [Item(None, frame, f"expected a JSON array of messages, got {type(messages).__name__}")]
+    return [_message(message, source) for message in messages]
+
+
+def _message(message: Any, source: str) -> Parsed:
+    raw = compact_json(message)
+    if not isinstance(message, dict):
+        return Item(None, raw, "message is not a JSON object")
+    kind = message.get("T")
+    if kind == "t":
+        return _trade(message, raw, source)
+    if kind in ("success", "error", "subscription"):
+        return _control(kind, message)
+    if kind in _NOT_TRADES:
+        return Control(ControlKind.IGNORED, _NOT_TRADES[kind])
+    if kind in _UNSUPPORTED:
+        return Item(None, raw, f"{_UNSUPPORTED[kind]} (T={kind}) is not representable as a Tick")
+    return Item(None, raw, f"unknown message type T={kind!r}")
+
+
+def _trade(message: dict[str, Any], raw: bytes, source: str) -> Item:
+    # "t" is RFC 3339 with up to nanoseconds; Python 3.11's fromisoformat (inside Tick) keeps microseconds.
+    return make_tick(
+        raw, symbol=message.get("S"), ts=message.get("t"), price=message.get("p"), size=message.get("s"), source=source
+    )
+
+
+def _control(kind: str, message: dict[str, Any]) -> Control:
+    if kind == "subscription":
+        return Control(ControlKind.SUBSCRIBED, f"trades={message.get('trades', [])}")
+    text = str(message.get("msg", ""))
+    if kind == "success":
+        known = {"connected": ControlKind.CONNECTED, "authenticated": ControlKind.AUTHENTICATED}
+        return Control(known.get(text, ControlKind.IGNORED), text)
+    code = message.get("code")
+    detail = f"{code} {text}".strip()
+    return Control(ControlKind.AUTH_FAILED if code in AUTH_ERROR_CODES else ControlKind.ERROR, detail)
+
+
+class AlpacaProvider(MarketDataProvider):
+    """Alpaca real-time trades (feed iex or sip)."""
+
+    name = SOURCE
+
+    def check_credentials(self) -> None:
+        alpaca = self._settings.alpaca
+        if not (alpaca.key_id and alpaca.key_id.get_secret_value()) or not (
+            alpaca.secret_key and alpaca.secret_key.get_secret_value()
+        ):
+            raise ConfigError(
+                "Alpaca needs keys: set MARKETPULSE_PROVIDERS__ALPACA__KEY_ID and "
+                "MARKETPULSE_PROVIDERS__ALPACA__SECRET_KEY"
+            )
+
+    def connect_url(self) -> str:
+        return self._settings.alpaca.stream_url
+
+    @property
+    def redacted_url(self) -> str:
+        return self._settings.alpaca.stream_url
+
+    async def authenticate(self, ws: ClientConnection, sink: Sink) -> None:
+        alpaca = self._settings.alpaca
+        assert alpaca.key_id is not None and alpaca.secret_key is not None, "check_credentials ran in __init__"
+        await self._expect(ws, sink, ControlKind.CONNECTED)
+        key, secret = alpaca.key_id.get_secret_value(), alpaca.secret_key.get_secret_value()
+        await ws.send(json.dumps({"action": "auth", "key": key, "secret": secret}))
+        await self._expect(ws, sink, ControlKind.AUTHENTICATED)
+
+    def parse(self, frame: bytes) -> list[Parsed]:
+        return parse_alpaca(frame, self.name)
+
+    def subscribe_messages(self, symbols: Sequence[str]) -> list[str]:
+        return [json.dumps({"action": "subscribe", "trades": list(symbols)})]
+
+    def unsubscribe_messages(self, symbols: Sequence[str]) -> list[str]:
+        return [json.dumps({"action": "unsubscribe", "trades": list(symbols)})]
