@@ -238,3 +238,13 @@ def test_unknown_routes_use_the_error_shape(offline_client: TestClient) -> None:
     response = offline_client.get("/v1/nothing-here")
     assert response.status_code == 404
     assert response.json() == {"error": {"code": "not_found", "message": "Not Found"}}
+
+
+def test_response_bodies_carry_exactly_the_contract_fields() -> None:
+    """The API's plain output models may drop the input validators, never drift from the contracts."""
+    from marketpulse.api.schemas import BarOut, IndicatorOut, PredictionOut
+    from marketpulse.contracts import Bar, IndicatorSnapshot, Prediction
+
+    assert set(BarOut.model_fields) == set(Bar.model_fields)
+    assert set(IndicatorOut.model_fields) == set(IndicatorSnapshot.model_fields)
+    assert set(PredictionOut.model_fields) == set(Prediction.model_fields) | {"created_at"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from marketpulse.config import Settings
+from marketpulse.features.indicators import INDICATOR_COLUMNS
 
 
 def cassandra_cluster(settings: Settings, *, timeout_s: float = 10.0) -> Any:
@@ -27,21 +28,8 @@ def cassandra_cluster(settings: Settings, *, timeout_s: float = 10.0) -> Any:
     )
 
 
-INDICATOR_CQL_COLUMNS = (
-    "ret_1",
-    "log_ret_1",
-    "ema_12",
-    "ema_26",
-    "macd",
-    "macd_signal",
-    "macd_hist",
-    "rsi_14",
-    "bb_mid",
-    "bb_upper",
-    "bb_lower",
-    "bb_pctb",
-    "volatility_20",
-)
+#: The indicator columns, in the one order `marketpulse.features` defines them.
+INDICATOR_CQL_COLUMNS = tuple(INDICATOR_COLUMNS)
 
 # Time series partitioned by (symbol, day) so a partition stays bounded, newest first for "latest N" reads.
 SCHEMA = [
