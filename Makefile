@@ -49,5 +49,8 @@ lint: $(STAMP) ## ruff + mypy
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
 
+bench: install ## Benchmark the market pipeline on its own 'bench' stack, ~9 min (options: BENCH_ARGS="--help")
+	$(BIN)/python -m bench.market_pipeline $(BENCH_ARGS)
+
 clean: down ## Stop the stack and remove .venv and .stack (installed programs and all data)
 	rm -rf $(VENV) .stack

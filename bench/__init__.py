@@ -1,0 +1,1 @@
+"""Benchmarks of the MarketPulse pipeline (run with `make bench`)."""
