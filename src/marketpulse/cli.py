@@ -275,27 +275,19 @@ def stream_market(
 
     from prometheus_client import start_http_server
 
-    from marketpulse.stream.market_job import start_market_job
+    from marketpulse.stream.market_job import MarketJobRunner
     from marketpulse.stream.session import spark_session
 
     settings = _settings(ctx)
     start_http_server(settings.stream.metrics_port, addr=settings.stack.host)
     spark = spark_session(settings, "marketpulse-market")
     spark.sparkContext.setLogLevel("WARN")
-    queries, sinks = start_market_job(spark, settings, available_now=available_now)
-
-    def stop(_signum: int, _frame: object) -> None:
-        for query in queries:
-            query.stop()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    console.print(f"market job running: {', '.join(q.name for q in queries)}")
+    runner = MarketJobRunner(spark, settings, available_now=available_now, report=lambda m: console.print(m))
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: runner.stop())
+    signal.signal(signal.SIGINT, lambda _signum, _frame: runner.stop())
     try:
-        for query in queries:
-            query.awaitTermination()
+        runner.run()
     finally:
-        sinks.close()
         spark.stop()
 
 

@@ -141,6 +141,7 @@ class StreamSettings(_Section):
     starting_offsets: Literal["earliest", "latest"] = Field("earliest", description="Where a new query starts.")
     redis_ttl_s: int = Field(86_400, ge=60, description="TTL of per-symbol latest-state keys in Redis.")
     metrics_port: int = Field(9109, ge=1, le=65535, description="Port of the market job's Prometheus /metrics.")
+    max_restarts: int = Field(3, ge=0, description="In-process restarts from the checkpoints after a query fails.")
 
 
 class IngestSettings(_Section):

@@ -80,7 +80,9 @@ def test_killed_job_resumes_from_checkpoint_without_gaps_or_duplicates(
         text=True,
         timeout=600,
     )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (tmp_path / "restart.log").write_text(done.stdout + done.stderr)
+    errors = [line for line in done.stderr.splitlines() if "Error" in line or "Exception" in line or "\tat " in line]
+    assert done.returncode == 0, f"log: {tmp_path / 'restart.log'}\n" + "\n".join(errors[:60])
 
     bars = ticks_to_bars(ticks, "1min")
     closed = bars[bars.groupby("symbol")["ts"].transform("max") != bars["ts"]].reset_index(drop=True)

@@ -10,6 +10,7 @@ crash rewrites the same rows: effectively-once into the stores.
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -302,3 +303,58 @@ def start_market_job(
         .start()
     )
     return [lake, features], sinks
+
+
+class MarketJobRunner:
+    """Runs both queries and restarts them from their checkpoints when one fails, up to max_restarts times.
+
+    Why in-process: Spark 4.1's Kafka source can fail a query with a NullPointerException in its progress
+    metrics right after re-running an uncommitted batch (SPARK-55271), i.e. on the first trigger after a
+    crash. Restarting from the checkpoint is the documented recovery; a failure that repeats still ends
+    the job with its error, for the supervisor to see.
+    """
+
+    def __init__(
+        self,
+        spark: SparkSession,
+        settings: Settings,
+        *,
+        available_now: bool = False,
+        report: Callable[[str], None] = log.info,
+    ) -> None:
+        self.spark = spark
+        self.settings = settings
+        self.available_now = available_now
+        self.report = report
+        self.restarts = 0
+        self._stopping = False
+        self._queries: list[StreamingQuery] = []
+
+    def stop(self) -> None:
+        """Stop the running queries (from a signal handler); run() then returns normally."""
+        self._stopping = True
+        for query in self._queries:
+            query.stop()
+
+    def run(self) -> None:
+        """Block until the queries finish (availableNow), are stopped, or fail more than max_restarts times."""
+        from pyspark.errors import StreamingQueryException
+
+        while True:
+            self._queries, sinks = start_market_job(self.spark, self.settings, available_now=self.available_now)
+            self.report(f"market job running: {', '.join(str(q.name) for q in self._queries)}")
+            try:
+                for query in self._queries:
+                    query.awaitTermination()
+                return
+            except StreamingQueryException as exc:
+                for query in self._queries:
+                    query.stop()
+                if self._stopping or self.restarts >= self.settings.stream.max_restarts:
+                    raise
+                self.restarts += 1
+                first_line = str(exc).splitlines()[0][:300]
+                self.report(f"a query failed ({first_line}); restart {self.restarts} from the checkpoints")
+                time.sleep(min(30.0, 2.0**self.restarts))
+            finally:
+                sinks.close()
