@@ -214,6 +214,9 @@ def test_latest_returns_the_hash_nested_and_symbols_lists_it(
         "bar_1m.ts": "2024-03-07T23:58:00+00:00",
         "ind.rsi_14": "61.5",
         "ind.macd": "0.12",
+        "pred.prob_up": "0.61",
+        "pred.model_version": "v20240307T000000",
+        "future.field": "7",
     }
     redis_client.hset(latest_key(symbol), mapping=fields)
     redis_client.sadd(SYMBOLS_KEY, symbol)
@@ -230,7 +233,8 @@ def test_latest_returns_the_hash_nested_and_symbols_lists_it(
         "bar_1s": {"close": 185.2, "ts": "2024-03-07T23:59:58+00:00"},
         "bar_1m": {"close": 185.0, "volume": 12000.0, "ts": "2024-03-07T23:58:00+00:00"},
         "indicators": {"rsi_14": 61.5, "macd": 0.12},
-        "other": None,
+        "prediction": {"prob_up": 0.61, "model_version": "v20240307T000000"},
+        "other": {"future.field": 7.0},
     }
     symbols = [item["symbol"] for item in listed.json()["items"]]
     assert symbols == sorted(symbols)

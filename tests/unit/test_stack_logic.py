@@ -94,3 +94,39 @@ def test_maven_resolution_is_skipped_when_the_pom_is_unchanged(tmp_path: Path, m
     pom.write_text("<project><!-- changed --></project>")
     install.maven_jars(pom, dest, lambda _m: None)
     assert len(calls) == 2
+
+
+class _FakeRedis:
+    """Just enough of a Redis client for resume_day's reads (the real Redis is covered in integration tests)."""
+
+    def __init__(self, latest: dict[str, str | None]) -> None:
+        self.latest = latest
+
+    def smembers(self, _key: str) -> set[str]:
+        return set(self.latest)
+
+    def hget(self, key: str, _field: str) -> str | None:
+        return self.latest[key.rsplit(":", 1)[1]]
+
+    def close(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("latest", "expected"),
+    [
+        ({}, "2013-01-02"),  # nothing streamed yet: from the start
+        ({"AAPL": "2013-01-09T20:59:00+00:00", "IBM": "2013-01-08T15:00:00+00:00", "FB": None}, "2013-01-10"),
+        ({"AAPL": "2013-03-01T20:59:00+00:00"}, "2013-01-02"),  # history exhausted: start over
+    ],
+)
+def test_replay_resumes_after_the_newest_streamed_day(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, latest: dict[str, str | None], expected: str
+) -> None:
+    from marketpulse.stack.apps import ReplayIngestApp
+    from marketpulse.stores import redis_store
+
+    monkeypatch.setattr(redis_store, "redis_client", lambda _settings: _FakeRedis(latest))
+    app = ReplayIngestApp(_settings(tmp_path))
+    assert str(app.resume_day()) == expected
+    assert app.command()[-2:] == ["--start", expected]

@@ -134,6 +134,11 @@ class EventProducer:
             count += 1
         return count
 
+    def close(self) -> None:
+        """Flush, then drop the client so librdkafka's threads end (no reconnect noise after the broker is gone)."""
+        self.flush()
+        del self._producer
+
     def flush(self, timeout_s: float = 60.0) -> None:
         """Wait for every record to be acknowledged; raise DeliveryError if any was finally refused."""
         remaining = self._producer.flush(timeout_s)

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import date, datetime, timedelta
 from typing import ClassVar
 
 from marketpulse.config import Settings
 from marketpulse.errors import StackError
 from marketpulse.stack.install import Progress
+from marketpulse.stack.process import find_process
 from marketpulse.stack.services import Service
+
+#: bokeh-sampledata's daily history ends here; past it the replay starts over (after `make clean`).
+LAST_REPLAY_DAY = date(2013, 3, 1)
 
 
 class _App(Service):
@@ -32,10 +37,28 @@ class _App(Service):
 
 
 class ReplayIngestApp(_App):
-    """Replays real daily history (bokeh-sampledata) as intraday ticks into Kafka, paced in real time."""
+    """Replays real daily history (bokeh-sampledata) as intraday ticks into Kafka, paced at 60x market time."""
 
     name = "ingest"
-    cli_args: ClassVar[list[str]] = ["ingest", "replay", "--speedup", "60", "--start", "2013-01-02"]
+    first_day = date(2013, 1, 2)
+
+    def command(self) -> list[str]:
+        start = self.resume_day()
+        return [sys.executable, "-m", "marketpulse", "ingest", "replay", "--speedup", "60", "--start", str(start)]
+
+    def resume_day(self) -> date:
+        """The day after the newest tick the stream already holds: replaying older days would only be late."""
+        from marketpulse.stores.redis_store import SYMBOLS_KEY, latest_key, redis_client
+
+        client = redis_client(self.settings)
+        try:
+            stamps = [client.hget(latest_key(symbol), "tick.ts") for symbol in client.smembers(SYMBOLS_KEY)]
+        finally:
+            client.close()
+        seen = [datetime.fromisoformat(stamp).date() for stamp in stamps if stamp]
+        if not seen or max(seen) >= LAST_REPLAY_DAY:
+            return self.first_day
+        return max(seen) + timedelta(days=1)
 
     def ports(self) -> dict[str, int]:
         return {"metrics": self.settings.ingest.metrics_port}
@@ -72,6 +95,9 @@ class MarketJobApp(_App):
         if not beat:
             raise StackError("no micro-batch yet")
         age = time.time() - float(beat["at"])
+        proc = find_process(self.pid_path)
+        if proc is not None and float(beat["at"]) < proc.create_time():
+            raise StackError("no micro-batch from this run yet")
         if age > 120:
             raise StackError(f"last micro-batch {age:.0f}s ago")
         return f"Spark market job, batch {beat['batch_id']} {age:.0f}s ago"
