@@ -9,6 +9,7 @@ from typing import Protocol
 
 from marketpulse.config import Settings
 from marketpulse.contracts import Tick, Topics
+from marketpulse.errors import ConfigError
 from marketpulse.ingest import metrics
 from marketpulse.ingest.producer import EventProducer
 
@@ -69,4 +70,11 @@ def serve_metrics(settings: Settings) -> None:
     """Expose /metrics for Prometheus on the ingest metrics port."""
     from prometheus_client import start_http_server
 
-    start_http_server(settings.ingest.metrics_port, addr=settings.stack.host)
+    port = settings.ingest.metrics_port
+    try:
+        start_http_server(port, addr=settings.stack.host)
+    except OSError as exc:
+        raise ConfigError(
+            f"the ingest /metrics port {port} is taken ({exc.strerror}), probably by another ingest process; "
+            "give this one its own with MARKETPULSE_INGEST__METRICS_PORT=<port>"
+        ) from exc
