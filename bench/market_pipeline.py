@@ -41,15 +41,10 @@ from typing import Any
 import psutil
 
 from marketpulse.config import (
-    CassandraSettings,
-    KafkaSettings,
-    PostgresSettings,
-    RedisSettings,
-    S3Settings,
     Settings,
-    StackSettings,
     StreamSettings,
 )
+from marketpulse.stack.instances import side_by_side_settings
 from marketpulse.stack.manager import Stack
 
 #: Ports of the bench stack are the defaults shifted by this much (the test stack uses 10000).
@@ -74,15 +69,7 @@ def log(message: str) -> None:
 
 def bench_settings(offset: int = PORT_OFFSET) -> Settings:
     """The "bench" stack instance: every port shifted by `offset`, data under .stack/bench."""
-    return Settings(
-        environment="test",
-        stack=StackSettings(name="bench"),
-        kafka=KafkaSettings(port=9092 + offset, controller_port=9093 + offset),
-        cassandra=CassandraSettings(port=9042 + offset, storage_port=7000 + offset, jmx_port=7199 + offset),
-        redis=RedisSettings(port=6379 + offset),
-        postgres=PostgresSettings(port=5432 + offset),
-        s3=S3Settings(port=9000 + offset, console_port=9001 + offset),
-    )
+    return side_by_side_settings("bench", offset)
 
 
 def with_stream(settings: Settings, checkpoint_root: Path, max_offsets: int, trigger: str) -> Settings:

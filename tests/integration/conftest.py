@@ -12,29 +12,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from marketpulse.config import (
-    CassandraSettings,
-    KafkaSettings,
-    PostgresSettings,
-    RedisSettings,
-    S3Settings,
-    Settings,
-    StackSettings,
-)
+from marketpulse.config import Settings
+from marketpulse.stack.instances import side_by_side_settings
 from marketpulse.stack.manager import Stack
 
 
 def make_test_settings(name: str = "test", offset: int = 10000) -> Settings:
     """Settings of a test stack: every port shifted by `offset`, data under .stack/<name>."""
-    return Settings(
-        environment="test",
-        stack=StackSettings(name=name),
-        kafka=KafkaSettings(port=9092 + offset, controller_port=9093 + offset),
-        cassandra=CassandraSettings(port=9042 + offset, storage_port=7000 + offset, jmx_port=7199 + offset),
-        redis=RedisSettings(port=6379 + offset),
-        postgres=PostgresSettings(port=5432 + offset),
-        s3=S3Settings(port=9000 + offset, console_port=9001 + offset),
-    )
+    return side_by_side_settings(name, offset)
 
 
 @pytest.fixture(scope="session")
