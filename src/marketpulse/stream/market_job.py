@@ -158,13 +158,14 @@ class MarketSinks:
         postgres.upsert_symbols(seen)
         postgres.upsert_bars_1m(bars_1m)
         postgres.upsert_indicators_1m(indicators)
-        postgres.commit()
 
         predictions = self._score(indicators)
         if not predictions.empty:
             cassandra.write_predictions(predictions)
             postgres.upsert_predictions(predictions)
-            postgres.commit()
+        # One transaction per batch: a bar, its indicators and its prediction become visible to Power BI together.
+        postgres.commit()
+        if not predictions.empty:
             self._publish_predictions(predictions)
 
         self._dead_letter_late(late)
