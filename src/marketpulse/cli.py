@@ -38,8 +38,10 @@ ingest_app = typer.Typer(
 app.add_typer(ingest_app, name="ingest")
 stream_app = typer.Typer(help="Spark Structured Streaming jobs.", no_args_is_help=True)
 app.add_typer(stream_app, name="stream")
-serve_app = typer.Typer(help="Serve results: the REST API (more to come).", no_args_is_help=True)
+serve_app = typer.Typer(help="Serve results: the REST + WebSocket API and the Dash dashboard.", no_args_is_help=True)
 app.add_typer(serve_app, name="serve")
+apikeys_app = typer.Typer(help="API keys (stored hashed in PostgreSQL, with scopes).", no_args_is_help=True)
+app.add_typer(apikeys_app, name="apikeys")
 train_app = typer.Typer(help="Train models (PyTorch; needs marketpulse[ml]).", no_args_is_help=True)
 app.add_typer(train_app, name="train")
 models_app = typer.Typer(help="The model registry in object storage.", no_args_is_help=True)
@@ -302,6 +304,72 @@ def serve_api(ctx: typer.Context) -> None:
     uvicorn.run(create_app(settings), host=settings.stack.host, port=settings.api.port, log_level="info")
 
 
+@serve_app.command("dashboard")
+def serve_dashboard(ctx: typer.Context) -> None:
+    """Serve the Dash dashboard; it reads through the API with dashboard.api_key (MARKETPULSE_DASHBOARD__API_KEY)."""
+    from marketpulse.dashboard.app import create_dashboard
+
+    settings = _settings(ctx)
+    create_dashboard(settings).run(host=settings.stack.host, port=settings.dashboard.port, debug=False)
+
+
+@apikeys_app.command("create")
+def apikeys_create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Who or what uses the key (shown in lists).")],
+    scope: Annotated[list[str] | None, typer.Option("--scope", help="read or admin; repeat for both.")] = None,
+    rate: Annotated[float | None, typer.Option(help="Requests/s allowed; default api.rate_limit_per_s.")] = None,
+) -> None:
+    """Create a key and print it once (only its hash is stored)."""
+    from marketpulse.auth.keys import ApiKeyStore
+
+    store = ApiKeyStore(_settings(ctx))
+    try:
+        key, plain = store.create(name, scope or ["read"], rate)
+    finally:
+        store.close()
+    console.print(f"created key {key.key_id} ({name}, scopes {', '.join(key.scopes)}); it is shown only now:")
+    out.print(plain, markup=False, highlight=False)
+
+
+@apikeys_app.command("revoke")
+def apikeys_revoke(ctx: typer.Context, key_id: Annotated[str, typer.Argument(help="Key id (apikeys list).")]) -> None:
+    """Revoke a key; running APIs refuse it within api.key_cache_ttl_s seconds."""
+    from marketpulse.auth.keys import ApiKeyStore
+
+    store = ApiKeyStore(_settings(ctx))
+    try:
+        key = store.revoke(key_id)
+    finally:
+        store.close()
+    out.print(f"revoked {key.key_id} ({key.name})")
+
+
+@apikeys_app.command("list")
+def apikeys_list(ctx: typer.Context) -> None:
+    """List keys: id, name, scopes, rate limit, created, revoked (never the keys themselves)."""
+    from marketpulse.auth.keys import ApiKeyStore
+
+    store = ApiKeyStore(_settings(ctx))
+    try:
+        keys = store.list()
+    finally:
+        store.close()
+    table = Table(title="API keys")
+    for column in ("id", "name", "scopes", "rate/s", "created", "revoked"):
+        table.add_column(column)
+    for key in keys:
+        table.add_row(
+            key.key_id,
+            key.name,
+            ",".join(key.scopes),
+            f"{key.rate_limit_per_s:g}" if key.rate_limit_per_s else "default",
+            key.created_at.isoformat(timespec="seconds"),
+            key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "-",
+        )
+    out.print(table)
+
+
 @train_app.command("price")
 def train_price(
     ctx: typer.Context,
@@ -353,6 +421,32 @@ def train_price(
     if promote:
         registry.promote(MODEL_NAME, version)
         out.print(f"promoted {version} to production")
+
+
+@train_app.command("sentiment")
+def train_sentiment_cmd(
+    ctx: typer.Context,
+    data: Annotated[Path, typer.Option(help="CSV with text,label (e.g. ../shared/data/sentiment/...train.csv).")],
+    seed: Annotated[int, typer.Option(help="Seed for the split and the head's training.")] = 7,
+    validation: Annotated[float, typer.Option(help="Share of each label held out for validation.")] = 0.2,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Head file to write; default the one shipped in the package.")
+    ] = None,
+    threads: Annotated[int, typer.Option(help="Torch threads (the machine's cores are shared).")] = 2,
+) -> None:
+    """Train the sentiment head on MiniLM embeddings; report it and the VADER baseline on the validation split."""
+    from marketpulse.models.sentiment_training import run_sentiment_training
+
+    run_sentiment_training(
+        data,
+        seed=seed,
+        validation=validation,
+        out_path=out_path,
+        threads=threads,
+        cache_dir=_settings(ctx).stack.cache_dir / "sentiment",
+        console=console,
+        out=out,
+    )
 
 
 @models_app.command("list")

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from marketpulse.ingest.providers.settings import ProviderSettings
+from marketpulse.ingest.social.settings import SentimentSettings, SocialSettings
 
 Environment = Literal["local", "test", "aws", "gcp", "azure"]
 
@@ -151,9 +152,59 @@ class IngestSettings(_Section):
 
 
 class ApiSettings(_Section):
-    """The FastAPI service."""
+    """The FastAPI service: REST, WebSocket, API keys, rate limits, CORS and the embedded alert engine."""
 
     port: int = Field(8000, ge=1, le=65535)
+    cors_origins: list[str] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8050", "http://localhost:8050"],
+        description="Origins browsers may call the API from (the Dash dashboard by default); ['*'] allows any.",
+    )
+    rate_limit_per_s: float = Field(
+        200.0, gt=0, description="Default sustained requests/s per API key (a key may carry its own)."
+    )
+    rate_limit_burst: int = Field(400, ge=1, description="Requests a key may send at once before being limited.")
+    key_cache_ttl_s: float = Field(
+        5.0, ge=0, description="How long a verified key is trusted without asking Postgres (revocation delay)."
+    )
+    ws_queue_size: int = Field(
+        256, ge=1, description="Messages queued per WebSocket client; a client that lets it fill is dropped."
+    )
+    ws_heartbeat_s: float = Field(15.0, gt=0, description="Seconds between heartbeat messages on idle WebSockets.")
+    alerts_enabled: bool = Field(True, description="Run the alert engine inside the API process.")
+    webhook_attempts: int = Field(4, ge=1, description="Tries per alert webhook (exponential backoff between).")
+    webhook_backoff_s: float = Field(0.5, gt=0, description="Wait before the second webhook try; doubles after.")
+    webhook_timeout_s: float = Field(5.0, gt=0, description="Timeout of one webhook request.")
+
+
+class DashboardSettings(_Section):
+    """The Dash dashboard: it reads everything through the API with its own key."""
+
+    port: int = Field(8050, ge=1, le=65535)
+    api_url: str | None = Field(None, description="API base URL; default http://<stack host>:<api.port>.")
+    api_key: SecretStr = Field(SecretStr(""), description="Read key the dashboard sends (marketpulse apikeys create).")
+    refresh_s: float = Field(2.0, gt=0, description="Seconds between live updates of the open page.")
+
+
+class ModelSettings(_Section):
+    """Price models: training data, walk-forward evaluation, promotion, serving and the live scorecard."""
+
+    price_name: str = Field("price", description="Registry name of the market price model the stream serves.")
+    ensemble_name: str = Field("ensemble", description="Registry name of the market + sentiment ensemble.")
+    symbols: list[str] = Field(["AAPL", "IBM", "MSFT", "GOOG", "FB"], description="Symbols retraining uses.")
+    horizons: list[str] = Field(["1min", "5min", "1d"], description="Label horizons: <n>min, <n>h or <n>d.")
+    primary_horizon: str = Field("1min", description="Horizon whose held-out log-loss decides promotion.")
+    data_source: Literal["auto", "lake", "replay"] = Field(
+        "auto", description="Training bars: the raw lake, the replay history, or auto (lake if it holds enough)."
+    )
+    train_sessions: int = Field(60, ge=5, description="Trading sessions of history a retrain uses (newest last).")
+    replay_end: str = Field("2012-12-31", description="Last day of replay history used when the lake is too thin.")
+    ticks_per_day: int = Field(2000, ge=4, description="Replay ticks per symbol and day (as the replay stream).")
+    folds: int = Field(3, ge=1, description="Walk-forward folds (rolling test blocks at the end of the range).")
+    test_sessions: int = Field(5, ge=1, description="Sessions per walk-forward test block.")
+    epochs: int = Field(4, ge=1, description="Training epochs of the sequence model.")
+    seed: int = Field(7, description="Seed for replay and training: same seed, same model.")
+    cost_bps: float = Field(1.0, ge=0, description="Backtest cost per position change, basis points.")
+    reload_s: float = Field(30.0, gt=0, description="How often the stream re-reads the production pointers.")
 
 
 class Settings(BaseSettings):
@@ -178,7 +229,11 @@ class Settings(BaseSettings):
     stream: StreamSettings = StreamSettings()
     ingest: IngestSettings = IngestSettings()
     providers: ProviderSettings = ProviderSettings()
+    social: SocialSettings = SocialSettings()
+    sentiment: SentimentSettings = SentimentSettings()
     api: ApiSettings = ApiSettings()
+    dashboard: DashboardSettings = DashboardSettings()
+    models: ModelSettings = ModelSettings()
 
     @model_validator(mode="after")
     def _no_default_secrets_outside_local(self) -> Settings:
@@ -223,6 +278,10 @@ class Settings(BaseSettings):
             f"host={self.postgres_host} port={pg.port} user={pg.user} "
             f"password={pg.password.get_secret_value()} dbname={database or pg.database} connect_timeout=3"
         )
+
+    @property
+    def api_base_url(self) -> str:
+        return self.dashboard.api_url or f"http://{self.stack.host}:{self.api.port}"
 
     def checkpoint_location(self, query: str) -> str:
         """Checkpoint folder of one streaming query (each query owns exactly one)."""

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from marketpulse.api import create_app
+from marketpulse.api.auth import require_read
 from marketpulse.api.errors import DependencyUnavailableError, InvalidRequestError, NotFoundError, error_code
 from marketpulse.api.latest import parse_latest, summarize, summary_field_names
 from marketpulse.api.paging import (
@@ -25,7 +26,8 @@ from marketpulse.api.paging import (
     to_epoch_ms,
     to_utc,
 )
-from marketpulse.config import CassandraSettings, RedisSettings, Settings, StackSettings
+from marketpulse.auth.keys import ApiKey
+from marketpulse.config import CassandraSettings, PostgresSettings, RedisSettings, Settings, StackSettings
 
 NOW = datetime(2024, 3, 5, 12, 30, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -189,8 +191,14 @@ def offline_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCli
         stack=StackSettings(root=Path(root)),
         redis=RedisSettings(port=1),
         cassandra=CassandraSettings(port=1),
+        postgres=PostgresSettings(port=1),
     )
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+    app = create_app(settings)
+    # Authentication is tested against the real Postgres (tests/integration/test_api_auth.py); here a key is
+    # taken as verified so that validation and store failures are what answers.
+    reader = ApiKey("0123456789ab", "unit", ("read",), None, datetime.now(UTC), None)
+    app.dependency_overrides[require_read] = lambda: reader
+    with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 
 

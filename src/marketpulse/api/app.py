@@ -1,29 +1,62 @@
-"""The read API: `create_app(settings)` builds a FastAPI app over Redis (latest state) and Cassandra (history)."""
+"""The API: `create_app(settings)` builds a FastAPI app over Redis (latest state, live fan-out), Cassandra
+(history) and PostgreSQL (API keys, alert rules).
+
+Every route under /v1 is included with the read-scope dependency, so a router added later is authenticated
+without doing anything; only /healthz, /metrics and the docs are open.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from types import ModuleType
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
 from marketpulse import __version__
+from marketpulse.alerts.engine import AlertEngine
+from marketpulse.alerts.store import AlertStore
+from marketpulse.api import routes
+from marketpulse.api.auth import API_KEY_HEADER, Authenticator, require_read
 from marketpulse.api.deps import Resources
 from marketpulse.api.errors import DependencyUnavailableError, install_error_handlers
 from marketpulse.api.history import History
+from marketpulse.api.live import LiveHub
+from marketpulse.api.logs import redact_api_keys_in_logs
 from marketpulse.api.metrics import ApiMetrics, MetricsMiddleware
-from marketpulse.api.routes import bars, health, indicators, predictions, symbols
+from marketpulse.api.routes import admin, alerts, bars, health, indicators, pipeline, predictions, symbols, ws
+from marketpulse.auth.keys import ApiKeyStore
 from marketpulse.config import Settings
 from marketpulse.stores.redis_store import redis_client
 
 log = logging.getLogger(__name__)
 
+#: Routers whose routes all live under /v1 and need a read key (admin routes also check the admin scope).
+DATA_ROUTERS = [symbols, bars, indicators, predictions, alerts, pipeline, admin]
+#: Routers of the other engineers' resources, included when their modules exist.
+OPTIONAL_DATA_ROUTERS = ("sentiment", "scorecard", "models")
+
+
+def _optional_routers() -> list[ModuleType]:
+    import importlib
+
+    found: list[ModuleType] = []
+    for name in OPTIONAL_DATA_ROUTERS:
+        try:
+            found.append(importlib.import_module(f"{routes.__name__}.{name}"))
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{routes.__name__}.{name}":
+                raise  # the module exists but is broken: say so
+    return found
+
 
 def create_app(settings: Settings) -> FastAPI:
     """The API app; clients are opened by its lifespan (serve it with uvicorn or enter a TestClient)."""
     metrics = ApiMetrics()
+    redact_api_keys_in_logs()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -34,20 +67,46 @@ def create_app(settings: Settings) -> FastAPI:
         except DependencyUnavailableError as exc:
             log.warning("starting without Cassandra, will retry on use: %s", exc)
         app.state.resources = Resources(settings=settings, redis=redis, history=history, metrics=metrics)
+        hub = app.state.hub = LiveHub(settings.redis_url, metrics)
+        hub.start()
+        engine = None
+        if settings.api.alerts_enabled:
+            engine = app.state.alert_engine = AlertEngine(settings, app.state.alert_store, metrics)
+            await engine.start()
         try:
             yield
         finally:
+            if engine is not None:
+                await engine.stop()
+            await hub.stop()
             redis.close()
             await run_in_threadpool(history.close)
+            await run_in_threadpool(app.state.authenticator.store.close)
+            await run_in_threadpool(app.state.alert_store.close)
 
     app = FastAPI(
         title="MarketPulse API",
         version=__version__,
-        summary="Latest state and history of stock symbols.",
+        summary="Latest state, history, live updates and alerts of stock symbols.",
+        description=f"Every /v1 route needs an API key in the `{API_KEY_HEADER}` header "
+        "(`marketpulse apikeys create`). Lists are pages `{items, next_cursor}`; errors are "
+        "`{error: {code, message}}`. Live updates: WebSocket `/v1/ws`.",
         lifespan=lifespan,
     )
+    app.state.settings = settings
+    app.state.authenticator = Authenticator(ApiKeyStore(settings), settings.api)
+    app.state.alert_store = AlertStore(settings)
+    app.state.alert_engine = None
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.api.cors_origins,
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=[API_KEY_HEADER, "Content-Type"],
+    )
     install_error_handlers(app)
-    for module in (health, symbols, bars, indicators, predictions):
-        app.include_router(module.router)
+    app.include_router(health.router)
+    app.include_router(ws.router)  # authenticates itself: WebSocket routes take no HTTP dependencies
+    for module in [*DATA_ROUTERS, *_optional_routers()]:
+        app.include_router(module.router, dependencies=[Depends(require_read)])
     return app

@@ -62,7 +62,8 @@ async def _marketpulse_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, MarketPulseError)
     if exc.http_status >= 500:
         log.warning("%s %s failed: %s", request.method, request.url.path, exc)
-    return JSONResponse(error_body(error_code(exc), str(exc)), status_code=exc.http_status)
+    headers = getattr(exc, "headers", None)  # WWW-Authenticate on 401, Retry-After on 429
+    return JSONResponse(error_body(error_code(exc), str(exc)), status_code=exc.http_status, headers=headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

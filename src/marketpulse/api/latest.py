@@ -7,7 +7,14 @@ import math
 from marketpulse.api.schemas import LatestState, LatestValue, SymbolSummary
 
 #: Hash prefix -> LatestState section.
-SECTIONS = {"tick": "tick", "bar_1s": "bar_1s", "bar_1m": "bar_1m", "ind": "indicators", "pred": "prediction"}
+SECTIONS = {
+    "tick": "tick",
+    "bar_1s": "bar_1s",
+    "bar_1m": "bar_1m",
+    "ind": "indicators",
+    "pred": "prediction",
+    "sent": "sentiment",
+}
 
 #: Fields read for the symbol list: price candidates, newest-kind first, each with its timestamp field.
 PRICE_FIELDS = (("tick.price", "tick.ts"), ("bar_1s.close", "bar_1s.ts"), ("bar_1m.close", "bar_1m.ts"))

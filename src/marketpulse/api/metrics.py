@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -27,6 +27,36 @@ class ApiMetrics:
             "Time to answer an HTTP request, by method and route template",
             ["method", "route"],
             buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.auth_refused = Counter(
+            "marketpulse_api_auth_refused_total",
+            "Requests refused by authentication, by reason (401 unauthenticated, 403 forbidden, 429 rate limited)",
+            ["status"],
+            registry=self.registry,
+        )
+        self.ws_connections = Gauge("marketpulse_ws_connections", "Open WebSocket connections", registry=self.registry)
+        self.ws_messages = Counter(
+            "marketpulse_ws_messages_total",
+            "Messages queued to WebSocket clients, by channel",
+            ["channel"],
+            registry=self.registry,
+        )
+        self.ws_dropped = Counter(
+            "marketpulse_ws_dropped_total", "WebSocket clients dropped, by reason", ["reason"], registry=self.registry
+        )
+        self.stage_latency = Histogram(
+            "marketpulse_pipeline_stage_latency_seconds",
+            "Latency of one pipeline stage (seen by the API: Redis publish -> WebSocket fan-out, data -> alert)",
+            ["stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.alerts_fired = Counter("marketpulse_alerts_fired_total", "Alert rules that fired", registry=self.registry)
+        self.webhooks = Counter(
+            "marketpulse_alert_webhooks_total",
+            "Alert webhook deliveries by outcome",
+            ["outcome"],
             registry=self.registry,
         )
 
@@ -58,4 +88,6 @@ class MetricsMiddleware:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             method = scope["method"]
             self.metrics.requests.labels(method, route, str(status)).inc()
+            if status in (401, 403, 429):
+                self.metrics.auth_refused.labels(str(status)).inc()
             self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)

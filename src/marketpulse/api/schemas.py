@@ -82,6 +82,7 @@ class LatestState(BaseModel):
     bar_1m: dict[str, LatestValue] | None = None
     indicators: dict[str, LatestValue] | None = None
     prediction: dict[str, LatestValue] | None = Field(None, description="The newest prediction of the price model.")
+    sentiment: dict[str, LatestValue] | None = Field(None, description="The newest sentiment of the symbol.")
     other: dict[str, LatestValue] | None = Field(None, description="Fields of kinds this API does not know yet.")
 
 

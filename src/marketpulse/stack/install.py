@@ -187,3 +187,15 @@ def ensure_minio(version: str, bin_dir: Path, progress: Progress) -> Path:
     )
     stamp_file.write_text(version)
     return binary
+
+
+def ensure_debian_program(program: str, package: str, progress: Progress) -> Path:
+    """A program from a Debian package (e.g. chromium for browser tests, prometheus for the observability test),
+    installed with apt when missing."""
+    found = shutil.which(program)
+    if not found:
+        apt_install([package], progress)
+        found = shutil.which(program)
+    if not found:
+        raise InstallError(f"{package} was installed with apt but {program} is not on PATH")
+    return Path(found)

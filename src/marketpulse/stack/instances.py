@@ -5,6 +5,7 @@ from __future__ import annotations
 from marketpulse.config import (
     ApiSettings,
     CassandraSettings,
+    DashboardSettings,
     IngestSettings,
     KafkaSettings,
     PostgresSettings,
@@ -33,5 +34,9 @@ def side_by_side_settings(name: str, offset: int) -> Settings:
         s3=S3Settings(port=defaults.s3.port + offset, console_port=defaults.s3.console_port + offset),
         stream=StreamSettings(metrics_port=defaults.stream.metrics_port + offset),
         ingest=IngestSettings(metrics_port=defaults.ingest.metrics_port + offset),
-        api=ApiSettings(port=defaults.api.port + offset),
+        api=ApiSettings(
+            port=defaults.api.port + offset,
+            cors_origins=[f"http://{defaults.stack.host}:{defaults.dashboard.port + offset}"],
+        ),
+        dashboard=DashboardSettings(port=defaults.dashboard.port + offset),
     )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from marketpulse.api.deps import RedisDep, Symbol
+from marketpulse.api.deps import CursorParam, Limit, RedisDep, Symbol
 from marketpulse.api.errors import NotFoundError
 from marketpulse.api.latest import parse_latest, summarize, summary_field_names
-from marketpulse.api.schemas import LatestState, SymbolList
+from marketpulse.api.paging import DEFAULT_LIMIT, Cursor, decode_cursor, encode_cursor
+from marketpulse.api.schemas import LatestState, Page, SymbolSummary
 from marketpulse.stores.redis_store import SYMBOLS_KEY, latest_key
 
 router = APIRouter(prefix="/v1/symbols", tags=["symbols"])
@@ -17,14 +18,18 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-@router.get("", response_model=SymbolList, summary="Symbols seen by the stream, with their latest price")
-def list_symbols(redis: RedisDep) -> SymbolList:
-    symbols = sorted(_text(member) for member in redis.smembers(SYMBOLS_KEY))
+@router.get("", response_model=Page[SymbolSummary], summary="Symbols seen by the stream, with their latest price")
+def list_symbols(redis: RedisDep, limit: Limit = DEFAULT_LIMIT, cursor: CursorParam = None) -> Page[SymbolSummary]:
+    """Alphabetical, `limit` per page; pass `next_cursor` back as `cursor` for the next page."""
+    after = decode_cursor(cursor, key_count=1).keys[0] if cursor else ""
+    symbols = sorted(s for s in (_text(member) for member in redis.smembers(SYMBOLS_KEY)) if s > after)
+    page, more = symbols[:limit], len(symbols) > limit
     pipe = redis.pipeline(transaction=False)
-    for symbol in symbols:
+    for symbol in page:
         pipe.hmget(latest_key(symbol), summary_field_names())
-    prices = pipe.execute() if symbols else []
-    return SymbolList(items=[summarize(symbol, values) for symbol, values in zip(symbols, prices, strict=True)])
+    prices = pipe.execute() if page else []
+    items = [summarize(symbol, values) for symbol, values in zip(page, prices, strict=True)]
+    return Page[SymbolSummary](items=items, next_cursor=encode_cursor(Cursor(0, (page[-1],))) if more else None)
 
 
 @router.get(

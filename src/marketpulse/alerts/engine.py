@@ -1,0 +1,182 @@
+"""The alert engine: reads the same Redis pub/sub updates as the WebSocket, keeps each symbol's merged state,
+steps every rule of that symbol, and for each firing stores the event, publishes it on `mp:alerts:{key_id}`
+(the WebSocket's alerts channel) and posts the signed webhook in the background.
+
+It runs inside the API process (`api.alerts_enabled`); rules are reloaded from PostgreSQL every few seconds and
+at once after a change made through this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from starlette.concurrency import run_in_threadpool
+
+from marketpulse.alerts.rules import Memory, State, observed_values, step
+from marketpulse.alerts.store import AlertEvent, AlertRule, AlertStore, AlertStoreUnavailableError
+from marketpulse.alerts.webhook import deliver
+from marketpulse.api.live import LIVE_PATTERN, alerts_channel, split_update
+from marketpulse.api.metrics import ApiMetrics
+from marketpulse.config import Settings
+
+log = logging.getLogger(__name__)
+RELOAD_EVERY_S = 5.0
+
+#: WebSocket channel -> latest-state section names used by conditions (bars keep the interval apart).
+_CHANNEL_SECTIONS = {"ticks": "tick", "indicators": "indicators", "predictions": "prediction", "sentiment": "sentiment"}
+
+
+@dataclass
+class _Armed:
+    rule: AlertRule
+    secret: str | None
+    memory: Memory
+    last_fired: float = 0.0
+
+
+def merge_update(state: State, update: dict[str, Any]) -> None:
+    """Fold one published update into a symbol's state, by section."""
+    for channel, _symbol, data in split_update(update):
+        if channel == "bars":
+            section = "bar_1s" if data.get("interval") == "1s" else "bar_1m"
+        else:
+            section = _CHANNEL_SECTIONS.get(channel, channel)
+        state.setdefault(section, {}).update(data)
+
+
+class AlertEngine:
+    def __init__(self, settings: Settings, store: AlertStore, metrics: ApiMetrics) -> None:
+        self.settings = settings
+        self.store = store
+        self.metrics = metrics
+        self.states: dict[str, State] = {}
+        self.armed: dict[str, _Armed] = {}  # rule_id -> rule with its memory
+        self._by_symbol: dict[str, list[_Armed]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._deliveries: set[asyncio.Task[None]] = set()
+        self._http: httpx.AsyncClient | None = None
+        self.ready = asyncio.Event()
+
+    async def start(self) -> None:
+        self._http = httpx.AsyncClient(timeout=self.settings.api.webhook_timeout_s)
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="alerts-listen"),
+            asyncio.create_task(self._reload_forever(), name="alerts-reload"),
+        ]
+
+    async def stop(self) -> None:
+        for task in [*self._tasks, *self._deliveries]:
+            task.cancel()
+        for task in [*self._tasks, *self._deliveries]:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._http is not None:
+            await self._http.aclose()
+
+    async def reload(self) -> None:
+        """Arm new rules (their memory starts empty), disarm deleted ones, keep the memory of the others."""
+        rules = await run_in_threadpool(self.store.active_rules)
+        armed = {rule.rule_id: self.armed.get(rule.rule_id) or _Armed(rule, secret, Memory()) for rule, secret in rules}
+        by_symbol: dict[str, list[_Armed]] = {}
+        for entry in armed.values():
+            by_symbol.setdefault(entry.rule.symbol, []).append(entry)
+        self.armed, self._by_symbol = armed, by_symbol
+
+    async def _reload_forever(self) -> None:
+        while True:
+            try:
+                await self.reload()
+            except AlertStoreUnavailableError as exc:
+                log.warning("alert rules not reloaded: %s", exc)
+            await asyncio.sleep(RELOAD_EVERY_S)
+
+    async def _listen(self) -> None:
+        import redis.asyncio as aioredis
+        from redis.exceptions import ConnectionError as RedisConnectionError
+
+        while True:
+            client = aioredis.Redis.from_url(self.settings.redis_url, decode_responses=True)
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.psubscribe(LIVE_PATTERN)
+                self.ready.set()
+                async for message in pubsub.listen():
+                    if message.get("type") == "pmessage":
+                        await self.on_update(str(message["data"]))
+            except (RedisConnectionError, OSError) as exc:
+                self.ready.clear()
+                log.warning("alert engine lost Redis (%s); resubscribing in 1 s", exc)
+                await asyncio.sleep(1.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await client.aclose()
+
+    async def on_update(self, payload: str) -> list[AlertEvent]:
+        """Evaluate one published update; returns the events it fired."""
+        started = time.perf_counter()
+        try:
+            update = json.loads(payload)
+        except ValueError:
+            return []
+        if not isinstance(update, dict) or not isinstance(update.get("symbol"), str):
+            return []
+        symbol = update["symbol"]
+        state = self.states.setdefault(symbol, {})
+        merge_update(state, update)
+        fired = []
+        now = time.monotonic()
+        for entry in self._by_symbol.get(symbol, []):
+            if step(entry.rule.condition, state, entry.memory) and now - entry.last_fired >= entry.rule.cooldown_s:
+                entry.last_fired = now
+                fired.append(await self._fire(entry, state))
+        self.metrics.stage_latency.labels("alert_evaluation").observe(time.perf_counter() - started)
+        return fired
+
+    async def _fire(self, entry: _Armed, state: State) -> AlertEvent:
+        rule = entry.rule
+        event = await run_in_threadpool(self.store.record_event, rule, observed_values(state))
+        self.metrics.alerts_fired.inc()
+        message = {
+            "event_id": event.event_id,
+            "rule_id": rule.rule_id,
+            "name": rule.name,
+            "symbol": rule.symbol,
+            "fired_at": event.fired_at.isoformat(),
+            "observed": event.observed,
+            "condition": rule.condition.model_dump(mode="json"),
+        }
+        import redis.asyncio as aioredis
+
+        publisher = aioredis.Redis.from_url(self.settings.redis_url, decode_responses=True)
+        try:
+            await publisher.publish(alerts_channel(rule.key_id), json.dumps(message))
+        finally:
+            await publisher.aclose()
+        if rule.webhook_url and entry.secret and self._http is not None:
+            task = asyncio.create_task(self._deliver(rule.webhook_url, entry.secret, message, event.event_id))
+            self._deliveries.add(task)
+            task.add_done_callback(self._deliveries.discard)
+        return event
+
+    async def _deliver(self, url: str, secret: str, message: dict[str, Any], event_id: int) -> None:
+        assert self._http is not None
+        api = self.settings.api
+        status, attempts = await deliver(
+            self._http,
+            url,
+            secret,
+            json.dumps(message).encode(),
+            attempts=api.webhook_attempts,
+            backoff_s=api.webhook_backoff_s,
+            event_id=event_id,
+        )
+        self.metrics.webhooks.labels(status).inc()
+        await run_in_threadpool(self.store.record_delivery, event_id, status, attempts)

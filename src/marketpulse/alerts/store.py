@@ -1,0 +1,210 @@
+"""Alert rules and fired alerts in PostgreSQL (tables alert_rules, alert_events), owned by an API key."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+from marketpulse.alerts.rules import Condition
+from marketpulse.config import Settings
+from marketpulse.errors import MarketPulseError
+
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS alert_rules (
+        rule_id text PRIMARY KEY,
+        key_id text NOT NULL,
+        name text NOT NULL,
+        symbol text NOT NULL,
+        condition jsonb NOT NULL,
+        webhook_url text,
+        webhook_secret text,
+        cooldown_s double precision NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        deleted_at timestamptz)""",
+    "CREATE INDEX IF NOT EXISTS alert_rules_by_key ON alert_rules (key_id, created_at)",
+    """CREATE TABLE IF NOT EXISTS alert_events (
+        event_id bigserial PRIMARY KEY,
+        rule_id text NOT NULL REFERENCES alert_rules(rule_id),
+        key_id text NOT NULL,
+        symbol text NOT NULL,
+        fired_at timestamptz NOT NULL DEFAULT now(),
+        observed jsonb NOT NULL,
+        webhook_status text NOT NULL DEFAULT 'none',
+        webhook_attempts integer NOT NULL DEFAULT 0)""",
+    "CREATE INDEX IF NOT EXISTS alert_events_by_key ON alert_events (key_id, event_id DESC)",
+]
+
+_conditions: TypeAdapter[Any] = TypeAdapter(Condition)
+
+
+class AlertStoreUnavailableError(MarketPulseError):
+    """PostgreSQL, where alert rules live, did not answer."""
+
+    http_status = 503
+
+
+class AlertRule(BaseModel):
+    rule_id: str
+    key_id: str
+    name: str
+    symbol: str
+    condition: Condition
+    webhook_url: str | None = None
+    cooldown_s: float
+    created_at: datetime
+
+
+class AlertEvent(BaseModel):
+    event_id: int
+    rule_id: str
+    symbol: str
+    fired_at: datetime
+    observed: dict[str, Any] = Field(description="The values the conditions read when the rule fired.")
+    webhook_status: str = Field(description="none (no webhook), pending, delivered or failed.")
+    webhook_attempts: int
+
+
+_RULE_COLUMNS = "rule_id, key_id, name, symbol, condition, webhook_url, cooldown_s, created_at"
+_EVENT_COLUMNS = "event_id, rule_id, symbol, fired_at, observed, webhook_status, webhook_attempts"
+
+
+def _rule(row: Any) -> AlertRule:
+    rule_id, key_id, name, symbol, condition, webhook_url, cooldown_s, created_at = row
+    return AlertRule(
+        rule_id=rule_id,
+        key_id=key_id,
+        name=name,
+        symbol=symbol,
+        condition=_conditions.validate_python(condition),
+        webhook_url=webhook_url,
+        cooldown_s=cooldown_s,
+        created_at=created_at,
+    )
+
+
+def _event(row: Any) -> AlertEvent:
+    event_id, rule_id, symbol, fired_at, observed, status, attempts = row
+    return AlertEvent(
+        event_id=event_id,
+        rule_id=rule_id,
+        symbol=symbol,
+        fired_at=fired_at,
+        observed=observed,
+        webhook_status=status,
+        webhook_attempts=attempts,
+    )
+
+
+class AlertStore:
+    """One autocommit connection guarded by a lock, reopened after a failure (like ApiKeyStore)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._dsn = settings.postgres_dsn()
+        self._lock = threading.Lock()
+        self._conn: Any = None
+
+    def _execute(self, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        import psycopg
+
+        with self._lock:
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = psycopg.connect(self._dsn, autocommit=True)
+                    from marketpulse.auth.keys import SCHEMA as KEY_SCHEMA
+
+                    for ddl in (*KEY_SCHEMA, *SCHEMA):
+                        self._conn.execute(ddl)
+                cursor = self._conn.execute(statement, params)
+                return cursor.fetchall() if cursor.description else []
+            except psycopg.OperationalError as exc:
+                if self._conn is not None:
+                    self._conn.close()
+                self._conn = None
+                raise AlertStoreUnavailableError(f"PostgreSQL (alerts) is not available: {exc}") from exc
+
+    def create(
+        self,
+        key_id: str,
+        name: str,
+        symbol: str,
+        condition: Any,
+        webhook_url: str | None,
+        cooldown_s: float,
+    ) -> tuple[AlertRule, str | None]:
+        """Store a rule; returns it and the webhook signing secret (shown once), if it has a webhook."""
+        rule_id = "rule_" + secrets.token_hex(8)
+        secret = "whsec_" + secrets.token_urlsafe(24) if webhook_url else None
+        rows = self._execute(
+            f"INSERT INTO alert_rules (rule_id, key_id, name, symbol, condition, webhook_url, webhook_secret, "
+            f"cooldown_s) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_RULE_COLUMNS}",
+            (
+                rule_id,
+                key_id,
+                name,
+                symbol,
+                json.dumps(condition.model_dump(mode="json")),
+                webhook_url,
+                secret,
+                cooldown_s,
+            ),
+        )
+        return _rule(rows[0]), secret
+
+    def list_rules(self, key_id: str, limit: int, after: str | None) -> list[AlertRule]:
+        """Rules of a key, oldest first, after the rule id `after` (keyset paging)."""
+        rows = self._execute(
+            f"SELECT {_RULE_COLUMNS} FROM alert_rules WHERE key_id = %s AND deleted_at IS NULL "
+            "AND (%s::text IS NULL OR rule_id > %s) ORDER BY rule_id LIMIT %s",
+            (key_id, after, after, limit),
+        )
+        return [_rule(row) for row in rows]
+
+    def delete(self, key_id: str, rule_id: str) -> bool:
+        rows = self._execute(
+            "UPDATE alert_rules SET deleted_at = now() WHERE key_id = %s AND rule_id = %s AND deleted_at IS NULL "
+            "RETURNING rule_id",
+            (key_id, rule_id),
+        )
+        return bool(rows)
+
+    def active_rules(self) -> list[tuple[AlertRule, str | None]]:
+        """Every live rule with its webhook secret (for the engine)."""
+        rows = self._execute(
+            f"SELECT {_RULE_COLUMNS}, webhook_secret FROM alert_rules WHERE deleted_at IS NULL ORDER BY rule_id"
+        )
+        return [(_rule(row[:8]), row[8]) for row in rows]
+
+    def record_event(self, rule: AlertRule, observed: dict[str, Any]) -> AlertEvent:
+        status = "pending" if rule.webhook_url else "none"
+        rows = self._execute(
+            f"INSERT INTO alert_events (rule_id, key_id, symbol, observed, webhook_status) "
+            f"VALUES (%s, %s, %s, %s, %s) RETURNING {_EVENT_COLUMNS}",
+            (rule.rule_id, rule.key_id, rule.symbol, json.dumps(observed, default=str), status),
+        )
+        return _event(rows[0])
+
+    def record_delivery(self, event_id: int, status: str, attempts: int) -> None:
+        self._execute(
+            "UPDATE alert_events SET webhook_status = %s, webhook_attempts = %s WHERE event_id = %s",
+            (status, attempts, event_id),
+        )
+
+    def list_events(self, key_id: str, limit: int, before: int | None) -> list[AlertEvent]:
+        """Fired alerts of a key, newest first, older than event id `before` (keyset paging)."""
+        rows = self._execute(
+            f"SELECT {_EVENT_COLUMNS} FROM alert_events WHERE key_id = %s "
+            "AND (%s::bigint IS NULL OR event_id < %s) ORDER BY event_id DESC LIMIT %s",
+            (key_id, before, before, limit),
+        )
+        return [_event(row) for row in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None

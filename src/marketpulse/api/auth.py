@@ -1,0 +1,151 @@
+"""Authentication and rate limiting of every /v1 route and the WebSocket.
+
+Clients send `X-API-Key: mpk_...` (WebSocket clients may pass `?api_key=` instead, as browsers cannot set headers
+there; access logs redact it). A verified key is cached for `api.key_cache_ttl_s` so the hot path never waits
+on PostgreSQL; revocation therefore takes effect within that many seconds. Rate limits are token buckets per key
+and per API process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Annotated, ClassVar
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
+from starlette.concurrency import run_in_threadpool
+
+from marketpulse.auth.keys import ApiKey, ApiKeyStore, Scope, redact
+from marketpulse.config import ApiSettings
+from marketpulse.errors import MarketPulseError
+
+log = logging.getLogger(__name__)
+
+API_KEY_HEADER = "X-API-Key"
+api_key_header = APIKeyHeader(
+    name=API_KEY_HEADER, auto_error=False, description="An API key from `marketpulse apikeys create`."
+)
+
+
+class UnauthenticatedError(MarketPulseError):
+    """No API key, or one that is unknown or revoked."""
+
+    http_status = 401
+    headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": "ApiKey"}
+
+
+class ForbiddenError(MarketPulseError):
+    """The key is valid but lacks the scope this route needs."""
+
+    http_status = 403
+
+
+class RateLimitedError(MarketPulseError):
+    """The key sent more requests than its rate limit allows; retry after the Retry-After header."""
+
+    http_status = 429
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(max(1, math.ceil(retry_after_s)))}
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+@dataclass
+class RateLimiter:
+    """Token buckets: `rate` tokens per second up to `burst`; one request takes one token."""
+
+    burst: int
+    buckets: dict[str, _Bucket] = field(default_factory=dict)
+
+    def take(self, key_id: str, rate: float, now: float) -> float:
+        """0 if the request may go, else seconds until a token is available."""
+        bucket = self.buckets.get(key_id)
+        if bucket is None:
+            bucket = self.buckets[key_id] = _Bucket(float(self.burst), now)
+        bucket.tokens = min(float(self.burst), bucket.tokens + (now - bucket.updated) * rate)
+        bucket.updated = now
+        if bucket.tokens >= 1:
+            bucket.tokens -= 1
+            return 0.0
+        return (1 - bucket.tokens) / rate
+
+
+class Authenticator:
+    """Verifies keys through the store, caching the answer (valid or not) for a few seconds."""
+
+    def __init__(self, store: ApiKeyStore, settings: ApiSettings) -> None:
+        self.store = store
+        self.settings = settings
+        self.limiter = RateLimiter(settings.rate_limit_burst)
+        self._cache: dict[str, tuple[ApiKey | None, float]] = {}
+
+    async def authenticate(self, plain: str | None) -> ApiKey:
+        if not plain:
+            raise UnauthenticatedError(f"this route needs an API key in the {API_KEY_HEADER} header")
+        digest = hashlib.sha256(plain.encode()).hexdigest()  # the cache never holds the plain key
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and cached[1] > now:
+            key = cached[0]
+        else:
+            key = await run_in_threadpool(self.store.verify, plain)
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[digest] = (key, now + self.settings.key_cache_ttl_s)
+        if key is None:
+            log.info("refused an unknown or revoked API key %s", redact(plain[:20]))
+            raise UnauthenticatedError("the API key is unknown or revoked")
+        return key
+
+    def check_rate(self, key: ApiKey) -> None:
+        rate = key.rate_limit_per_s or self.settings.rate_limit_per_s
+        wait = self.limiter.take(key.key_id, rate, time.monotonic())
+        if wait > 0:
+            raise RateLimitedError(f"rate limit of {rate:g} requests/s exceeded for key {key.key_id}", wait)
+
+    def forget(self) -> None:
+        """Drop cached verdicts (after a revocation in this process)."""
+        self._cache.clear()
+
+
+def get_authenticator(request: Request) -> Authenticator:
+    authenticator = request.app.state.authenticator
+    assert isinstance(authenticator, Authenticator), "create_app builds the authenticator"
+    return authenticator
+
+
+def require_scope(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
+    """Dependency: the caller's key, refused (401/403/429) unless it is valid, has `scope` and is within its rate."""
+
+    async def dependency(request: Request, plain: Annotated[str | None, Security(api_key_header)] = None) -> ApiKey:
+        authenticator = get_authenticator(request)
+        key = await authenticator.authenticate(plain)
+        if not key.allows(scope):
+            raise ForbiddenError(f"this route needs the {scope!r} scope; key {key.key_id} has {', '.join(key.scopes)}")
+        if getattr(request.state, "rate_checked", False) is False:
+            authenticator.check_rate(key)  # once per request even when several scopes are checked
+            request.state.rate_checked = True
+        request.state.api_key = key
+        return key
+
+    dependency.__name__ = f"require_{scope}_scope"
+    return dependency
+
+
+require_read = require_scope("read")
+require_admin = require_scope("admin")
+
+#: The caller's key on a route under the read-scope router (FastAPI runs the dependency once per request).
+ReadKey = Annotated[ApiKey, Depends(require_read)]
+AdminKey = Annotated[ApiKey, Depends(require_admin)]

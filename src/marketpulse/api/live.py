@@ -1,0 +1,191 @@
+"""Live fan-out for the WebSocket: one Redis pub/sub subscription per API process, many clients.
+
+The market job publishes one JSON object per symbol and micro-batch on `mp:live:{symbol}` with flat
+`kind.field` keys (tick.price, bar_1m.close, ind.rsi_14, pred.prob_up, sent.score); the alert engine publishes
+fired alerts on `mp:alerts:{key_id}`. The hub splits each message into channels and offers it to every
+subscribed client's bounded queue without ever waiting: a client whose queue is full is dropped (close code
+4001), so one slow reader never delays the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+from marketpulse.api.latest import SECTIONS, parse_value
+from marketpulse.api.metrics import ApiMetrics
+
+log = logging.getLogger(__name__)
+
+Channel = Literal["ticks", "bars", "indicators", "predictions", "sentiment", "alerts"]
+CHANNELS: tuple[str, ...] = get_args(Channel)
+ALL_SYMBOLS = "*"
+SLOW_CONSUMER_CLOSE = 4001  # application close code: "you did not read fast enough"
+LIVE_PATTERN = "mp:live:*"
+ALERTS_PATTERN = "mp:alerts:*"
+
+#: latest-state section -> (WebSocket channel, extra fields that tell same-channel sections apart).
+_SECTION_CHANNELS: dict[str, tuple[str, dict[str, str]]] = {
+    "tick": ("ticks", {}),
+    "bar_1s": ("bars", {"interval": "1s"}),
+    "bar_1m": ("bars", {"interval": "1min"}),
+    "indicators": ("indicators", {}),
+    "prediction": ("predictions", {}),
+    "sentiment": ("sentiment", {}),
+}
+
+
+def alerts_channel(key_id: str) -> str:
+    return f"mp:alerts:{key_id}"
+
+
+def split_update(update: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """A published latest-state update -> (channel, symbol, data) per section it carries."""
+    symbol = str(update.get("symbol", ""))
+    sections: dict[str, dict[str, Any]] = {}
+    for key, raw in update.items():
+        prefix, dot, name = key.partition(".")
+        section = SECTIONS.get(prefix) if dot else None
+        if section is None or section not in _SECTION_CHANNELS:
+            continue
+        value = parse_value(name, str(raw)) if isinstance(raw, str) else raw
+        sections.setdefault(section, {})[name] = value
+    out = []
+    for section, data in sections.items():
+        channel, extra = _SECTION_CHANNELS[section]
+        out.append((channel, symbol, {**extra, **data}))
+    return out
+
+
+@dataclass(eq=False)  # hashed by identity: clients live in sets
+class Client:
+    """One WebSocket connection: its key, its subscriptions and its outgoing queue."""
+
+    key_id: str
+    queue: asyncio.Queue[str]
+    #: (symbol or "*", channel) -> fields kept (None = all).
+    subscriptions: dict[tuple[str, str], frozenset[str] | None] = field(default_factory=dict)
+    dropped: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def fields_for(self, symbol: str, channel: str) -> tuple[bool, frozenset[str] | None]:
+        for key in ((symbol, channel), (ALL_SYMBOLS, channel)):
+            if key in self.subscriptions:
+                return True, self.subscriptions[key]
+        return False, None
+
+
+def filter_fields(data: dict[str, Any], fields: frozenset[str] | None) -> dict[str, Any]:
+    """Only the asked fields, plus what identifies the row (ts, interval)."""
+    if fields is None:
+        return data
+    return {k: v for k, v in data.items() if k in fields or k in ("ts", "interval", "feature_ts")}
+
+
+class LiveHub:
+    """Subscribes to Redis once and fans out to the clients; never blocks on a client."""
+
+    def __init__(self, redis_url: str, metrics: ApiMetrics) -> None:
+        self.redis_url = redis_url
+        self.metrics = metrics
+        self.clients: set[Client] = set()
+        self._task: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()
+
+    def add(self, client: Client) -> None:
+        self.clients.add(client)
+        self.metrics.ws_connections.set(len(self.clients))
+
+    def remove(self, client: Client) -> None:
+        self.clients.discard(client)
+        self.metrics.ws_connections.set(len(self.clients))
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="live-hub")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        """Subscribe and dispatch forever; reconnect with a pause when Redis goes away."""
+        import redis.asyncio as aioredis
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+
+        while True:
+            client = aioredis.Redis.from_url(self.redis_url, decode_responses=True)
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.psubscribe(LIVE_PATTERN, ALERTS_PATTERN)
+                self.ready.set()
+                async for message in pubsub.listen():
+                    if message.get("type") == "pmessage":
+                        self.dispatch(str(message["channel"]), str(message["data"]))
+                        await asyncio.sleep(0)  # let client senders run between messages of a burst
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                self.ready.clear()
+                log.warning("live hub lost Redis (%s); resubscribing in 1 s", exc)
+                await asyncio.sleep(1.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await client.aclose()
+
+    def dispatch(self, redis_channel: str, payload: str) -> None:
+        """Offer one pub/sub message to every client subscribed to any of its parts."""
+        try:
+            body = json.loads(payload)
+        except ValueError:
+            log.warning("ignored a non-JSON message on %s", redis_channel)
+            return
+        if not isinstance(body, dict):
+            return
+        if redis_channel.startswith("mp:alerts:"):
+            key_id = redis_channel.removeprefix("mp:alerts:")
+            self._fan_out("alerts", str(body.get("symbol", "")), body, only_key=key_id)
+            return
+        for channel, symbol, data in split_update(body):
+            self._fan_out(channel, symbol, data)
+
+    def _fan_out(self, channel: str, symbol: str, data: dict[str, Any], only_key: str | None = None) -> None:
+        encoded: dict[frozenset[str] | None, str] = {}  # encode once per distinct field filter
+        for client in list(self.clients):
+            if only_key is not None and client.key_id != only_key:
+                continue
+            wanted, fields = client.fields_for(symbol, channel)
+            if not wanted:
+                continue
+            text = encoded.get(fields)
+            if text is None:
+                message = {"type": "data", "channel": channel, "symbol": symbol, "data": filter_fields(data, fields)}
+                text = encoded[fields] = json.dumps(message, default=str)
+            self.offer(client, text, channel)
+
+    def offer(self, client: Client, text: str, channel: str) -> None:
+        if client.dropped.is_set():
+            return
+        try:
+            client.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            client.dropped.set()  # the connection's handler closes it with SLOW_CONSUMER_CLOSE
+            self.remove(client)
+            self.metrics.ws_dropped.labels("slow_consumer").inc()
+            log.warning("dropped a WebSocket client of key %s: %d messages unread", client.key_id, client.queue.qsize())
+            return
+        self.metrics.ws_messages.labels(channel).inc()
+
+
+def subscription_keys(symbols: Iterable[str], channels: Iterable[str]) -> list[tuple[str, str]]:
+    return [(symbol, channel) for symbol in symbols for channel in channels]
+
+
+def heartbeat_message() -> str:
+    return json.dumps({"type": "heartbeat", "ts": time.time()})

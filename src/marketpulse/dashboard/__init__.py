@@ -1,0 +1,1 @@
+"""The Dash dashboard: multi-page, live, reading everything through the API."""

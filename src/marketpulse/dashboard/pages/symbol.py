@@ -1,0 +1,131 @@
+"""One symbol: live price, 1-minute candlesticks, RSI and MACD, predictions with their confidence, sentiment."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import dash
+import plotly.graph_objects as go
+from dash import Input, Output, State, callback, dcc, html
+from plotly.subplots import make_subplots
+
+from marketpulse.dashboard.client import ApiUnavailableError, api
+
+dash.register_page(__name__, path_template="/symbol/<symbol>", name="Symbol")
+
+WINDOW = timedelta(hours=2)
+
+
+def layout(symbol: str = "AAPL", **_: Any) -> html.Div:
+    return html.Div(
+        [
+            dcc.Store(id="symbol-name", data=symbol),
+            html.H2(symbol),
+            html.Div(
+                [html.Span("last price "), html.Strong(id="symbol-price"), html.Span(" at "), html.Span(id="symbol-ts")]
+            ),
+            html.Div(id="symbol-prediction"),
+            html.Div(id="symbol-status"),
+            dcc.Graph(id="symbol-chart", style={"height": "640px"}),
+            dcc.Graph(id="symbol-sentiment", style={"height": "240px"}),
+        ]
+    )
+
+
+def _window_end(latest: dict[str, Any]) -> datetime:
+    """Charts end at the newest bar the stream holds (replayed history is years old), not at the wall clock."""
+    stamp = (latest.get("bar_1m") or {}).get("ts") or (latest.get("tick") or {}).get("ts")
+    return datetime.fromisoformat(str(stamp)) + timedelta(minutes=1) if stamp else datetime.now().astimezone()
+
+
+def symbol_figure(
+    bars: list[dict[str, Any]], indicators: list[dict[str, Any]], predictions: list[dict[str, Any]]
+) -> go.Figure:
+    fig = make_subplots(rows=4, cols=1, shared_xaxes=True, row_heights=[0.5, 0.17, 0.17, 0.16], vertical_spacing=0.03)
+    bars = sorted(bars, key=lambda b: b["ts"])
+    fig.add_trace(
+        go.Candlestick(
+            x=[b["ts"] for b in bars],
+            open=[b["open"] for b in bars],
+            high=[b["high"] for b in bars],
+            low=[b["low"] for b in bars],
+            close=[b["close"] for b in bars],
+            name="1 min",
+        ),
+        row=1,
+        col=1,
+    )
+    indicators = sorted(indicators, key=lambda i: i["ts"])
+    x = [i["ts"] for i in indicators]
+    fig.add_trace(go.Scatter(x=x, y=[i.get("bb_upper") for i in indicators], name="BB upper", line={"width": 1}), 1, 1)
+    fig.add_trace(go.Scatter(x=x, y=[i.get("bb_lower") for i in indicators], name="BB lower", line={"width": 1}), 1, 1)
+    fig.add_trace(go.Scatter(x=x, y=[i.get("rsi_14") for i in indicators], name="RSI 14"), row=2, col=1)
+    fig.add_trace(go.Bar(x=x, y=[i.get("macd_hist") for i in indicators], name="MACD hist"), row=3, col=1)
+    fig.add_trace(go.Scatter(x=x, y=[i.get("macd") for i in indicators], name="MACD"), row=3, col=1)
+    predictions = sorted(predictions, key=lambda p: p["feature_ts"])
+    fig.add_trace(
+        go.Scatter(x=[p["feature_ts"] for p in predictions], y=[p["prob_up"] for p in predictions], name="P(up)"),
+        row=4,
+        col=1,
+    )
+    fig.update_layout(xaxis_rangeslider_visible=False, margin={"t": 20, "b": 20}, uirevision="keep-zoom")
+    return fig
+
+
+def sentiment_figure(points: list[dict[str, Any]]) -> go.Figure:
+    fig = go.Figure()
+    points = sorted(points, key=lambda p: str(p.get("ts") or p.get("window_end") or ""))
+    fig.add_trace(
+        go.Scatter(
+            x=[p.get("ts") or p.get("window_end") for p in points],
+            y=[p.get("score") for p in points],
+            name="sentiment",
+            mode="lines+markers",
+        )
+    )
+    fig.update_layout(title="Sentiment" if points else "Sentiment (no data yet)", margin={"t": 40, "b": 20})
+    return fig
+
+
+@callback(
+    Output("symbol-price", "children"),
+    Output("symbol-ts", "children"),
+    Output("symbol-prediction", "children"),
+    Output("symbol-chart", "figure"),
+    Output("symbol-sentiment", "figure"),
+    Output("symbol-status", "children"),
+    Input("clock", "n_intervals"),
+    State("symbol-name", "data"),
+)
+def refresh(_: int | None, symbol: str) -> tuple[Any, ...]:
+    try:
+        latest = api().get(f"/v1/symbols/{symbol}/latest")
+        if latest is None:
+            return "-", "-", "", go.Figure(), go.Figure(), f"unknown symbol {symbol}"
+        end = _window_end(latest)
+        window = {"start": (end - WINDOW).isoformat(), "end": end.isoformat(), "limit": 500}
+        bars = api().get(f"/v1/symbols/{symbol}/bars", interval="1min", **window)["items"]
+        indicators = api().get(f"/v1/symbols/{symbol}/indicators", interval="1min", **window)["items"]
+        predictions = api().get(f"/v1/symbols/{symbol}/predictions", **window)["items"]
+        sentiment = api().get(f"/v1/symbols/{symbol}/sentiment", **window) or {"items": []}
+    except ApiUnavailableError as exc:
+        return "-", "-", "", go.Figure(), go.Figure(), str(exc)
+    tick = latest.get("tick") or latest.get("bar_1s") or {}
+    price = tick.get("price", tick.get("close"))
+    prediction = latest.get("prediction") or {}
+    prob = prediction.get("prob_up")
+    confidence = (
+        f"P(up, {prediction.get('horizon', '?')}) = {prob:.3f} · confidence {abs(prob - 0.5) * 2:.2f} "
+        f"· model {prediction.get('model_version', '?')}"
+        if isinstance(prob, int | float)
+        else "no prediction yet"
+    )
+    return (
+        f"{price:.2f}" if isinstance(price, int | float) else "-",
+        str(tick.get("ts", "-")),
+        confidence,
+        symbol_figure(bars, indicators, predictions),
+        sentiment_figure(sentiment.get("items", [])),
+        "",
+    )
