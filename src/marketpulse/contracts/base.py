@@ -84,6 +84,10 @@ def _spark_type(annotation: Any, *, timestamps_as_long: bool) -> Any:
         return T.LongType() if timestamps_as_long else T.TimestampType()
     if get_origin(annotation) is typing.Literal:
         return T.StringType()
+    if get_origin(annotation) is list:
+        # Lists of simple values (the symbols a text mentions) become arrays of the element's type.
+        (element,) = get_args(annotation)
+        return T.ArrayType(_spark_type(element, timestamps_as_long=timestamps_as_long), False)
     simple = {str: T.StringType(), float: T.DoubleType(), int: T.LongType(), bool: T.BooleanType()}
     if annotation in simple:
         return simple[annotation]

@@ -7,7 +7,7 @@ each `Field(gt=..., pattern=...)` becomes a Column that is true when a row break
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, get_origin
 
 import annotated_types as at
 
@@ -20,6 +20,8 @@ def _field_rules(name: str, info: Any, column: Any) -> list[tuple[str, Any]]:
 
     annotation, optional = _unwrap_optional(info.annotation)
     rules: list[tuple[str, Any]] = []
+    # Length limits count characters of a string and elements of a list (the symbols of a text).
+    length = F.size(column) if get_origin(annotation) is list else F.length(column)
     if not optional:
         rules.append((f"{name}: missing or not a {getattr(annotation, '__name__', 'value')}", column.isNull()))
     if annotation is float:
@@ -41,9 +43,9 @@ def _field_rules(name: str, info: Any, column: Any) -> list[tuple[str, Any]]:
         elif isinstance(constraint, at.Le):
             rules.append((f"{name}: must be at most {constraint.le}", column > constraint.le))
         elif isinstance(constraint, at.MinLen):
-            rules.append((f"{name}: shorter than {constraint.min_length}", F.length(column) < constraint.min_length))
+            rules.append((f"{name}: shorter than {constraint.min_length}", length < constraint.min_length))
         elif isinstance(constraint, at.MaxLen):
-            rules.append((f"{name}: longer than {constraint.max_length}", F.length(column) > constraint.max_length))
+            rules.append((f"{name}: longer than {constraint.max_length}", length > constraint.max_length))
         elif getattr(constraint, "pattern", None):
             rules.append((f"{name}: does not match {constraint.pattern}", ~column.rlike(constraint.pattern)))
     return rules
