@@ -110,8 +110,7 @@ class LocalEnvironment:
     def adopt_existing(self) -> list[str]:
         """Import buckets and topics that exist on the stack but not in the state; return their addresses."""
         terraform = self.terraform()
-        listed = terraform.run(["state", "list"], ok_codes=(0, 1)).stdout
-        in_state = set(listed.split())
+        in_state = set(self._state_addresses())
         existing_buckets = self._existing_buckets()
         existing_topics = self._existing_topics()
         wanted = [
@@ -159,8 +158,28 @@ class LocalEnvironment:
 
     def destroy(self) -> None:
         """`terraform destroy`: removes the buckets (with their objects) and topics this state holds."""
+        self._empty_managed_buckets()
         self.progress("terraform destroy (local environment)")
         self.terraform().run(["destroy", "-auto-approve", "-input=false", *self._var_args()])
+
+    def _empty_managed_buckets(self) -> None:
+        # aminueza/minio 2.5.1's force_destroy deletes the objects, then its listing goroutine hits a cancelled
+        # context and the provider exits (log.Fatal): destroy fails half-way. Emptying first avoids that path.
+        from marketpulse.stores.objectstore import s3_client
+
+        in_state = set(self._state_addresses())
+        client = s3_client(self.settings)
+        existing = self._existing_buckets()
+        for area, name in self.catalog.buckets(self.settings.s3.bucket_prefix).items():
+            if bucket_address(area) not in in_state or name not in existing:
+                continue
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
+                keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+                if keys:
+                    client.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
+
+    def _state_addresses(self) -> list[str]:
+        return self.terraform().run(["state", "list"], ok_codes=(0, 1)).stdout.split()
 
     def outputs(self) -> dict[str, Any]:
         return self.terraform().outputs()

@@ -27,8 +27,9 @@ module "object_store" {
   source = "../../modules/object_store/minio"
 
   buckets = module.catalog.buckets
-  # Local data is disposable: `destroy` empties and removes the buckets.
-  force_destroy = true
+  # Not force_destroy: aminueza/minio 2.5.1 crashes on that path. `marketpulse infra destroy` empties the
+  # buckets first; by hand, empty them (mc rm --recursive --force) before `terraform destroy`.
+  force_destroy = false
 }
 
 module "streaming_bus" {
