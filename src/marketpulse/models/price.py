@@ -1,4 +1,5 @@
-"""The first price model: a small PyTorch MLP over scale-free indicator inputs, predicting the next 1-min bar.
+"""The first price model (kept for artifacts already in registries): a small PyTorch MLP over the newest bar's
+scale-free inputs, predicting the next 1-min bar. New models are the sequence model of `forecasters`.
 
 Two heads: the probability that the next bar closes up, and its expected log return. Trained on the
 replay history (the same generator, seed and feature code as the live replay stream), evaluated on the
@@ -8,36 +9,23 @@ last days held out in time against the climatology baseline (always predict the 
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
-from marketpulse.features.bars import ticks_to_bars
 from marketpulse.features.indicators import indicators
 from marketpulse.features.model_inputs import MODEL_INPUT_COLUMNS, complete_rows, model_inputs
+from marketpulse.models.data import Dataset, replay_minute_bars
+from marketpulse.models.forecasters import Forecaster, Predictions
+from marketpulse.models.metrics import auc, log_loss
 
-MODEL_NAME = "price_mlp"
+#: The registry name the stream serves by default (Settings.models.price_name); any kind of price model lives here.
+MODEL_NAME = "price"
 HORIZON = "1min"
-
-
-def replay_minute_bars(
-    symbols: list[str], start: date | None, end: date | None, ticks_per_day: int, seed: int
-) -> pd.DataFrame:
-    """1-min bars of the replay history: exactly what the replay stream produces for the same seed."""
-    from marketpulse.ingest.replay import day_rng, intraday_ticks, load_daily_bars
-
-    daily = load_daily_bars(symbols, start, end)
-    frames = []
-    for bar in daily.itertuples(index=False):
-        ticks = intraday_ticks(pd.Series(bar._asdict()), ticks_per_day, day_rng(seed, bar.symbol, bar.date))
-        ticks.insert(0, "symbol", bar.symbol)
-        frames.append(ticks_to_bars(ticks, "1min"))
-    return pd.concat(frames, ignore_index=True)
+__all__ = ["HORIZON", "MODEL_NAME", "MlpForecaster", "PriceScorer", "auc", "log_loss", "replay_minute_bars"]
 
 
 @dataclass(frozen=True)
@@ -92,21 +80,6 @@ def build_network(n_inputs: int, mean: np.ndarray[Any, Any], std: np.ndarray[Any
     return PriceNet()
 
 
-def log_loss(p: np.ndarray[Any, Any], y: np.ndarray[Any, Any]) -> float:
-    p = np.clip(p, 1e-7, 1 - 1e-7)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
-
-
-def auc(p: np.ndarray[Any, Any], y: np.ndarray[Any, Any]) -> float:
-    """Area under the ROC curve via the rank-sum (Mann-Whitney) identity."""
-    ranks = pd.Series(p).rank().to_numpy()
-    positives = y == 1
-    n_pos, n_neg = positives.sum(), (~positives).sum()
-    if n_pos == 0 or n_neg == 0:
-        return math.nan
-    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
 @dataclass(frozen=True)
 class TrainedModel:
     """Weights (torch state_dict bytes) and the validation report."""
@@ -150,7 +123,7 @@ def train(
             optimizer.zero_grad()
             loss.backward()  # type: ignore[no-untyped-call]
             optimizer.step()
-            total += float(loss) * len(batch)
+            total += float(loss.detach()) * len(batch)
         if on_epoch:
             on_epoch(epoch + 1, total / len(xt))
 
@@ -193,6 +166,7 @@ class PriceScorer:
         self.net = net.eval()
         self.meta = meta
         self.version = version
+        self.name = MODEL_NAME
 
     @classmethod
     def from_artifact(cls, weights: bytes, meta: dict[str, Any], version: str) -> PriceScorer:
@@ -204,8 +178,14 @@ class PriceScorer:
         net.load_state_dict(state)
         return cls(net, meta, version)
 
-    def score(self, indicator_rows: pd.DataFrame) -> pd.DataFrame:
-        """Predictions for every row with complete inputs: symbol, feature_ts, horizon, prob_up, expected_return."""
+    @property
+    def window(self) -> int:
+        return 1
+
+    def score(self, indicator_rows: pd.DataFrame, context: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Predictions for every row with complete inputs: symbol, feature_ts, horizon, prob_up, expected_return.
+
+        `context` (earlier rows, for sequence models) is not needed: this model reads the newest bar only."""
         import torch
 
         inputs = model_inputs(indicator_rows)
@@ -224,7 +204,29 @@ class PriceScorer:
                 "horizon": self.meta["horizon"],
                 "prob_up": torch.sigmoid(out[:, 0]).numpy().astype(np.float64),
                 "expected_return": out[:, 1].numpy().astype(np.float64) * float(self.meta["ret_scale"]),
-                "model_name": MODEL_NAME,
+                "model_name": self.name,
                 "model_version": self.version,
             }
         )
+
+
+class MlpForecaster(Forecaster):
+    """A stored MLP as a walk-forward forecaster (for comparing a legacy production model on held-out data)."""
+
+    kind = "mlp"
+
+    def __init__(self, scorer: PriceScorer) -> None:
+        self.scorer = scorer
+
+    @classmethod
+    def from_artifact(cls, weights: bytes, meta: dict[str, Any]) -> MlpForecaster:
+        return cls(PriceScorer.from_artifact(weights, meta, str(meta.get("version", ""))))
+
+    def predict(self, data: Dataset, rows: np.ndarray[Any, Any]) -> Predictions:
+        import torch
+
+        with torch.no_grad():
+            out = self.scorer.net(torch.tensor(data.inputs[rows], dtype=torch.float32))
+        prob = torch.sigmoid(out[:, 0]).numpy().astype(np.float64)
+        expected = out[:, 1].numpy().astype(np.float64) * float(self.scorer.meta["ret_scale"])
+        return {str(self.scorer.meta.get("horizon", HORIZON)): (prob, expected)}

@@ -1,4 +1,5 @@
-"""Model registry in object storage: `models/<name>/<version>/{model.pt,meta.json}` and a `production` pointer.
+"""Model registry in object storage: `models/<name>/<version>/{model.pt,meta.json}`, a `production` pointer
+and its promotion history (for rollback).
 
 Versions are UTC timestamps (sortable, unique per second); promotion rewrites one small pointer object,
 so a reader sees either the old or the new production version, never a half-written one.
@@ -61,11 +62,68 @@ class ModelRegistry:
                     found.add(parts[2])
         return sorted(found)
 
-    def promote(self, name: str, version: str) -> None:
-        """Point `production` at version (which must exist)."""
+    def promote(self, name: str, version: str, reason: str = "manual") -> None:
+        """Point `production` at version (which must exist) and append it to the promotion history."""
         if version not in self.versions(name):
             raise ModelNotFoundError(f"model {name} has no version {version}; known: {self.versions(name)}")
+        history = self.history(name)
+        history.append({"version": version, "at": datetime.now(UTC).isoformat(), "reason": reason})
+        self._put_json(self._key(name, "production.history.json"), history)
+        # The pointer is written last: readers only ever follow it, so they never see a half-done promotion.
         self.client.put_object(Bucket=self.bucket, Key=self._key(name, "production"), Body=version.encode())
+
+    def history(self, name: str) -> list[dict[str, Any]]:
+        """Every promotion of `name`, oldest first (version, at, reason)."""
+        found = self._get_json(self._key(name, "production.history.json"))
+        return list(found) if isinstance(found, list) else []
+
+    def rollback(self, name: str) -> str:
+        """Point `production` back at the version promoted before the current one; return it."""
+        current = self.production_version(name)
+        earlier = [entry["version"] for entry in self.history(name) if entry["version"] != current]
+        if current is None or not earlier:
+            raise ModelNotFoundError(f"model {name} has no earlier production version to roll back to")
+        self.promote(name, earlier[-1], reason=f"rollback from {current}")
+        return str(earlier[-1])
+
+    def meta(self, name: str, version: str) -> dict[str, Any]:
+        """A version's metadata only (cheap: no weights)."""
+        found = self._get_json(self._key(name, version, "meta.json"))
+        if not isinstance(found, dict):
+            raise ModelNotFoundError(f"model {name} has no version {version}")
+        return found
+
+    def names(self) -> list[str]:
+        """Every model name in the registry."""
+        response = self.client.list_objects_v2(Bucket=self.bucket, Prefix="models/", Delimiter="/")
+        return sorted(p["Prefix"].split("/")[1] for p in response.get("CommonPrefixes", []))
+
+    def put_bytes(self, key: str, body: bytes, content_type: str = "application/octet-stream") -> None:
+        """Any other object of the models bucket (evaluation reports)."""
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            return bytes(self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+        except self.client.exceptions.NoSuchKey as exc:
+            raise ModelNotFoundError(f"no object {key} in the registry") from exc
+
+    def list_keys(self, prefix: str) -> list[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        return [
+            obj["Key"]
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix)
+            for obj in page.get("Contents", [])
+        ]
+
+    def _put_json(self, key: str, value: Any) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=json.dumps(value, indent=2, default=str).encode())
+
+    def _get_json(self, key: str) -> Any:
+        try:
+            return json.loads(self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+        except self.client.exceptions.NoSuchKey:
+            return None
 
     def production_version(self, name: str) -> str | None:
         """The version `production` points at, or None when nothing was promoted yet."""

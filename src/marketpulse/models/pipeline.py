@@ -1,0 +1,199 @@
+"""Retraining end to end: training data from our stores -> walk-forward evaluation against the baselines and
+the production model -> report in object storage -> candidate in the registry -> promotion only on improvement.
+
+`retrain` is what Airflow calls; `marketpulse train price` and `marketpulse evaluate` call the same steps.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from marketpulse import __version__
+from marketpulse.config import Settings
+from marketpulse.models.data import Dataset, NotEnoughDataError, TrainingBars, build_dataset, training_bars
+from marketpulse.models.forecasters import WINDOW, EpochCallback, Forecaster, SequenceModel
+from marketpulse.models.registry import ModelNotFoundError, ModelRegistry
+from marketpulse.models.report import build_report, store_report
+from marketpulse.models.walk_forward import (
+    CANDIDATE,
+    Decision,
+    Evaluation,
+    evaluate,
+    promotion_decision,
+    walk_forward_splits,
+)
+
+log = logging.getLogger(__name__)
+
+#: progress(stage, done, total): stages are "data", "fold k/n: ...", "scoring", "report", "registry".
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class RetrainResult:
+    """What a retrain did: the candidate it stored, whether it was promoted and why, and its held-out scores."""
+
+    promoted: bool
+    candidate_version: str | None
+    production_version: str | None
+    metrics: dict[str, Any]
+    reason: str
+    report_prefix: str | None = None
+    data_source: str = ""
+    training_range: list[str] = field(default_factory=list)
+
+
+def code_version() -> str:
+    """Package version plus the git commit of the checkout, when running from one."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return __version__
+    return f"{__version__}+g{sha}" if sha else __version__
+
+
+def production_forecaster(registry: ModelRegistry, name: str) -> tuple[str | None, Forecaster | None, dict[str, Any]]:
+    """(version, forecaster, meta) of the production model, or Nones when there is none."""
+    version = registry.production_version(name)
+    if version is None:
+        return None, None, {}
+    try:
+        artifact = registry.load(name, version)
+    except ModelNotFoundError:
+        log.warning("production pointer of %s names %s, which is missing: evaluating without it", name, version)
+        return version, None, {}
+    if artifact.meta.get("kind") == CANDIDATE:
+        return version, SequenceModel.from_artifact(artifact.weights, artifact.meta), artifact.meta
+    from marketpulse.models.price import MlpForecaster
+
+    return version, MlpForecaster.from_artifact(artifact.weights, artifact.meta), artifact.meta
+
+
+@dataclass
+class EvaluationRun:
+    bars: TrainingBars
+    data: Dataset
+    evaluation: Evaluation
+    decision: Decision
+    production_version: str | None
+    report_id: str
+    report_prefix: str
+
+
+def run_evaluation(
+    settings: Settings,
+    *,
+    symbols: Sequence[str] | None = None,
+    progress: Progress | None = None,
+    on_epoch: EpochCallback | None = None,
+) -> EvaluationRun:
+    """Walk-forward evaluation of a fresh candidate against the baselines and production; report stored."""
+    cfg = settings.models
+    registry = ModelRegistry(settings)
+    if progress:
+        progress("data", 0, 1)
+    bars = training_bars(settings, symbols)
+    data = build_dataset(bars.bars, cfg.horizons, WINDOW)
+    if progress:
+        progress(f"data: {len(bars.bars):,} bars from {bars.source} {bars.start}..{bars.end}", 1, 1)
+    sessions = sorted(set(data.sessions.tolist()))
+    splits = walk_forward_splits(sessions, cfg.folds, cfg.test_sessions)
+    production_version, production, production_meta = production_forecaster(registry, cfg.price_name)
+    evaluation = evaluate(
+        data,
+        splits,
+        epochs=cfg.epochs,
+        seed=cfg.seed,
+        cost_bps=cfg.cost_bps,
+        production=production,
+        progress=progress,
+        on_epoch=on_epoch,
+    )
+    decision = promotion_decision(evaluation.metrics, cfg.primary_horizon, len(splits))
+    report_id = datetime.now(UTC).strftime("r%Y%m%dT%H%M%S")
+    last = splits[-1]
+    context = {
+        "data": f"{bars.source}, {', '.join(sorted(set(bars.bars['symbol'])))}, {bars.start}..{bars.end}",
+        "folds": f"{len(splits)} x {cfg.test_sessions} sessions; last fold trains {last.fit[0]}..{last.cal[-1]}",
+        "candidate": f"{CANDIDATE} over {WINDOW} bars, {cfg.epochs} epochs, seed {cfg.seed}",
+        "production": production_version or "none",
+        "production_trained": production_meta.get("train_range", "-"),
+        "cost_bps": cfg.cost_bps,
+        "decision": ("PROMOTE: " if decision.promote else "KEEP PRODUCTION: ") + decision.reason,
+    }
+    if progress:
+        progress("report", 0, 1)
+    report = build_report(evaluation, f"Walk-forward evaluation of {cfg.price_name} ({report_id})", context)
+    prefix = store_report(registry, cfg.price_name, report_id, report, evaluation.metrics)
+    return EvaluationRun(bars, data, evaluation, decision, production_version, report_id, prefix)
+
+
+def save_candidate(settings: Settings, run: EvaluationRun) -> str:
+    """Store the last fold's candidate (held out from that fold's test block) with everything we know about it."""
+    assert run.evaluation.candidate is not None
+    model = run.evaluation.candidate
+    last = run.evaluation.splits[-1]
+    meta = {
+        **model.meta(),
+        "train_range": [str(last.fit[0]), str(last.fit[-1])],
+        "calibration_range": [str(last.cal[0]), str(last.cal[-1])],
+        "test_range": [str(last.test[0]), str(last.test[-1])],
+        "data_source": run.bars.source,
+        "symbols": sorted(set(run.bars.bars["symbol"])),
+        "metrics": {m: {h: e["pooled"] for h, e in by_h.items()} for m, by_h in run.evaluation.metrics.items()},
+        "decision": {"promote": run.decision.promote, "reason": run.decision.reason},
+        "report": run.report_prefix,
+        "code_version": code_version(),
+        "seed": settings.models.seed,
+        "epochs": settings.models.epochs,
+    }
+    return ModelRegistry(settings).save(settings.models.price_name, model.weights(), meta)
+
+
+def retrain(
+    settings: Settings, *, symbols: Sequence[str] | None = None, progress: Progress | None = None
+) -> RetrainResult:
+    """Build training data, train, evaluate walk-forward against production and the baselines, store the
+    candidate and the report, and promote the candidate only when it beats them on held-out periods."""
+    cfg = settings.models
+    try:
+        run = run_evaluation(settings, symbols=symbols, progress=progress)
+    except NotEnoughDataError as exc:
+        registry = ModelRegistry(settings)
+        return RetrainResult(False, None, registry.production_version(cfg.price_name), {}, str(exc))
+    if progress:
+        progress("registry", 0, 1)
+    version = save_candidate(settings, run)
+    registry = ModelRegistry(settings)
+    if run.decision.promote:
+        registry.promote(cfg.price_name, version, reason=run.decision.reason)
+    production = registry.production_version(cfg.price_name)
+    primary = {
+        model: by_h[cfg.primary_horizon]["pooled"]
+        for model, by_h in run.evaluation.metrics.items()
+        if cfg.primary_horizon in by_h
+    }
+    last = run.evaluation.splits[-1]
+    return RetrainResult(
+        promoted=run.decision.promote,
+        candidate_version=version,
+        production_version=production,
+        metrics=primary,
+        reason=run.decision.reason,
+        report_prefix=run.report_prefix,
+        data_source=run.bars.source,
+        training_range=[str(last.fit[0]), str(last.cal[-1])],
+    )

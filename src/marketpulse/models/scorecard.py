@@ -1,0 +1,258 @@
+"""The live scorecard: every stored prediction is scored once its target bar exists, in PostgreSQL.
+
+A prediction for horizon h made at bar t is resolved with the same label definition training uses
+(`data.forward_labels`: the bar h later in the session, or at the same local time n sessions later), from the
+1-min bars the stream wrote to `fact_bar_1m`. Outcomes go to `scorecard_outcome` (one row per prediction,
+idempotent upserts); the views `scorecard_summary` and `scorecard_calibration` aggregate them per symbol,
+horizon, model and version (Power BI and `/v1/scorecard` read them).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+
+from marketpulse.config import Settings
+from marketpulse.models.data import Horizon, forward_labels
+
+log = logging.getLogger(__name__)
+
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS scorecard_outcome (
+        symbol text NOT NULL, feature_ts timestamptz NOT NULL, horizon text NOT NULL, model_name text NOT NULL,
+        model_version text NOT NULL, prob_up double precision NOT NULL, expected_return double precision,
+        realized_return double precision NOT NULL, up smallint NOT NULL, hit smallint NOT NULL,
+        brier double precision NOT NULL, target_ts timestamptz NOT NULL, scored_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (symbol, feature_ts, horizon, model_name))""",
+    """CREATE INDEX IF NOT EXISTS scorecard_outcome_model ON scorecard_outcome (model_name, model_version, horizon)""",
+    """CREATE TABLE IF NOT EXISTS ensemble_input (
+        symbol text NOT NULL, feature_ts timestamptz NOT NULL, horizon text NOT NULL, sentiment jsonb NOT NULL,
+        PRIMARY KEY (symbol, feature_ts, horizon))""",
+    """CREATE OR REPLACE VIEW scorecard_summary AS
+        SELECT symbol, horizon, model_name, model_version, count(*) AS n, avg(hit::float8) AS hit_rate,
+               avg(brier) AS brier, avg(prob_up) AS mean_prob, avg(up::float8) AS up_rate,
+               min(feature_ts) AS first_ts, max(feature_ts) AS last_ts
+        FROM scorecard_outcome GROUP BY symbol, horizon, model_name, model_version""",
+    """CREATE OR REPLACE VIEW scorecard_calibration AS
+        SELECT symbol, horizon, model_name, model_version,
+               least(width_bucket(prob_up, 0, 1, 10), 10) AS bin, count(*) AS n,
+               avg(prob_up) AS mean_prob, avg(up::float8) AS up_rate
+        FROM scorecard_outcome GROUP BY symbol, horizon, model_name, model_version, bin""",
+]
+
+#: Predictions older than the newest bar by more than this are not looked at again (their target bar is
+#: missing for good: a minute without trades, or a symbol that stopped).
+LOOKBACK = timedelta(days=7)
+
+
+def migrate_scorecard(conn: Any) -> None:
+    """Create the scorecard tables and views if missing (idempotent)."""
+    for statement in SCHEMA:
+        conn.execute(statement)
+    conn.commit()
+
+
+def write_ensemble_inputs(conn: Any, inputs: pd.DataFrame) -> None:
+    """Upsert the sentiment inputs of ensemble predictions (in the caller's transaction)."""
+    if inputs.empty:
+        return
+    rows = [(r.symbol, r.feature_ts.to_pydatetime(), r.horizon, r.sentiment) for r in inputs.itertuples(index=False)]
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO ensemble_input VALUES (%s, %s, %s, %s::jsonb) ON CONFLICT (symbol, feature_ts, horizon) "
+            "DO UPDATE SET sentiment = EXCLUDED.sentiment",
+            rows,
+        )
+
+
+@dataclass(frozen=True)
+class ScorecardUpdate:
+    scored: int
+    pending: int
+
+
+def score_predictions(predictions: pd.DataFrame, bars: pd.DataFrame) -> pd.DataFrame:
+    """Outcomes of predictions (symbol, feature_ts, horizon, prob_up, ...) whose target bar is in `bars`
+    (symbol, ts, close): realized log return, up, hit (side of 0.5 = sign) and Brier score."""
+    if predictions.empty or bars.empty:
+        return pd.DataFrame()
+    bars = bars.sort_values(["symbol", "ts"]).reset_index(drop=True)
+    frames = []
+    for horizon, part in predictions.groupby("horizon"):
+        labels = forward_labels(bars, Horizon.parse(str(horizon)))
+        keyed = pd.DataFrame(
+            {
+                "symbol": bars["symbol"],
+                "feature_ts": pd.to_datetime(bars["ts"], utc=True),
+                "realized_return": labels["ret"],
+                "target_ts": labels["end_ts"],
+            }
+        ).dropna(subset=["realized_return"])
+        frames.append(part.merge(keyed, on=["symbol", "feature_ts"], how="inner"))
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if out.empty:
+        return out
+    out["up"] = (out["realized_return"] > 0).astype(int)
+    out["hit"] = ((out["prob_up"] > 0.5).astype(int) == out["up"]).astype(int)
+    out["brier"] = (out["prob_up"] - out["up"]) ** 2
+    return out
+
+
+def update_scorecard(settings: Settings, *, symbols: list[str] | None = None) -> ScorecardUpdate:
+    """Score every stored prediction whose target bar now exists and has not been scored yet (idempotent)."""
+    import psycopg
+
+    from marketpulse.stores.postgres import migrate
+
+    with psycopg.connect(settings.postgres_dsn()) as conn:
+        migrate(conn)  # fact_prediction and fact_bar_1m, in case no stream has written yet
+        migrate_scorecard(conn)
+        symbol_filter = "AND p.symbol = ANY(%(symbols)s)" if symbols else ""
+        pending = pd.DataFrame(
+            conn.execute(
+                "SELECT p.symbol, p.feature_ts, p.horizon, p.model_name, p.model_version, p.prob_up, p.expected_return "
+                "FROM fact_prediction p LEFT JOIN scorecard_outcome o ON o.symbol = p.symbol "
+                "AND o.feature_ts = p.feature_ts AND o.horizon = p.horizon AND o.model_name = p.model_name "
+                "WHERE o.symbol IS NULL AND p.feature_ts >= "
+                f"(SELECT max(ts) FROM fact_bar_1m b WHERE b.symbol = p.symbol) - %(lookback)s {symbol_filter}",
+                {"lookback": LOOKBACK, "symbols": symbols},
+            ).fetchall(),
+            columns=["symbol", "feature_ts", "horizon", "model_name", "model_version", "prob_up", "expected_return"],
+        )
+        if pending.empty:
+            return ScorecardUpdate(0, 0)
+        pending["feature_ts"] = pd.to_datetime(pending["feature_ts"], utc=True)
+        longest = max((_span(h) for h in pending["horizon"].unique()), default=timedelta(0))
+        bars = pd.DataFrame(
+            conn.execute(
+                "SELECT symbol, ts, close FROM fact_bar_1m WHERE symbol = ANY(%s) AND ts >= %s AND ts <= %s",
+                (
+                    sorted(pending["symbol"].unique()),
+                    pending["feature_ts"].min().to_pydatetime(),
+                    (pending["feature_ts"].max() + longest).to_pydatetime(),
+                ),
+            ).fetchall(),
+            columns=["symbol", "ts", "close"],
+        )
+        bars["ts"] = pd.to_datetime(bars["ts"], utc=True)
+        outcomes = score_predictions(pending, bars)
+        _upsert_outcomes(conn, outcomes)
+        conn.commit()
+    scored = len(outcomes)
+    log.info("scorecard: scored %d predictions, %d still wait for their target bar", scored, len(pending) - scored)
+    return ScorecardUpdate(scored, len(pending) - scored)
+
+
+def _span(horizon: str) -> timedelta:
+    """How far after feature_ts a target bar can lie (sessions: allow weekends and holidays)."""
+    parsed = Horizon.parse(horizon)
+    return timedelta(minutes=parsed.minutes) if parsed.minutes else timedelta(days=4 * parsed.sessions + 3)
+
+
+def _upsert_outcomes(conn: Any, outcomes: pd.DataFrame) -> None:
+    if outcomes.empty:
+        return
+    rows = [
+        (
+            r.symbol,
+            r.feature_ts.to_pydatetime(),
+            r.horizon,
+            r.model_name,
+            r.model_version,
+            float(r.prob_up),
+            None if r.expected_return is None or r.expected_return != r.expected_return else float(r.expected_return),
+            float(r.realized_return),
+            int(r.up),
+            int(r.hit),
+            float(r.brier),
+            pd.Timestamp(r.target_ts).to_pydatetime(),
+        )
+        for r in outcomes.itertuples(index=False)
+    ]
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO scorecard_outcome (symbol, feature_ts, horizon, model_name, model_version, prob_up, "
+            "expected_return, realized_return, up, hit, brier, target_ts) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (symbol, feature_ts, horizon, model_name) DO UPDATE SET "
+            "model_version = EXCLUDED.model_version, "
+            "prob_up = EXCLUDED.prob_up, realized_return = EXCLUDED.realized_return, up = EXCLUDED.up, "
+            "hit = EXCLUDED.hit, brier = EXCLUDED.brier, target_ts = EXCLUDED.target_ts, scored_at = now()",
+            rows,
+        )
+
+
+def read_scorecard(
+    settings: Settings,
+    *,
+    symbol: str | None = None,
+    horizon: str | None = None,
+    model_name: str | None = None,
+    model_version: str | None = None,
+) -> dict[str, Any]:
+    """Summary rows and calibration bins per (symbol, horizon, model, version), plus all-symbol totals."""
+    import psycopg
+
+    filters, params = [], []
+    for column, value in (
+        ("symbol", symbol),
+        ("horizon", horizon),
+        ("model_name", model_name),
+        ("model_version", model_version),
+    ):
+        if value is not None:
+            filters.append(f"{column} = %s")
+            params.append(value)
+    where = ("WHERE " + " AND ".join(filters)) if filters else ""
+    with psycopg.connect(settings.postgres_dsn()) as conn:
+        migrate_scorecard(conn)
+        summary = _dicts(
+            conn.execute(
+                f"SELECT * FROM scorecard_summary {where} ORDER BY symbol, horizon, model_name, model_version", params
+            )
+        )
+        bins = _dicts(
+            conn.execute(
+                f"SELECT * FROM scorecard_calibration {where} ORDER BY symbol, horizon, model_name, model_version, bin",
+                params,
+            )
+        )
+        totals = _dicts(
+            conn.execute(
+                "SELECT horizon, model_name, model_version, count(*) AS n, avg(hit::float8) AS hit_rate, "
+                f"avg(brier) AS brier FROM scorecard_outcome {where} GROUP BY horizon, model_name, model_version "
+                "ORDER BY horizon, model_name, model_version",
+                params,
+            )
+        )
+    by_key: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for b in bins:
+        by_key.setdefault((b["symbol"], b["horizon"], b["model_name"], b["model_version"]), []).append(
+            {"bin": int(b["bin"]), "n": int(b["n"]), "mean_prob": b["mean_prob"], "up_rate": b["up_rate"]}
+        )
+    for row in summary:
+        row["calibration"] = by_key.get((row["symbol"], row["horizon"], row["model_name"], row["model_version"]), [])
+    return {"summary": summary, "totals": totals}
+
+
+def _dicts(cursor: Any) -> list[dict[str, Any]]:
+    names = [d.name for d in cursor.description]
+    out = []
+    for values in cursor.fetchall():
+        row = dict(zip(names, values, strict=True))
+        out.append({k: (float(v) if isinstance(v, (np.floating,)) else v) for k, v in row.items()})
+    return out
+
+
+def newest_scored(settings: Settings) -> datetime | None:
+    import psycopg
+
+    with psycopg.connect(settings.postgres_dsn()) as conn:
+        migrate_scorecard(conn)
+        row = conn.execute("SELECT max(scored_at) FROM scorecard_outcome").fetchone()
+    return row[0] if row else None
