@@ -207,69 +207,6 @@ class ModelSettings(_Section):
     reload_s: float = Field(30.0, gt=0, description="How often the stream re-reads the production pointers.")
 
 
-class ModelSettings(_Section):
-    """Price models: training data, walk-forward evaluation, promotion, serving and the live scorecard."""
-
-    price_name: str = Field("price", description="Registry name of the market price model the stream serves.")
-    ensemble_name: str = Field("ensemble", description="Registry name of the market + sentiment ensemble.")
-    symbols: list[str] = Field(["AAPL", "IBM", "MSFT", "GOOG", "FB"], description="Symbols retraining uses.")
-    horizons: list[str] = Field(["1min", "5min", "1d"], description="Label horizons: <n>min, <n>h or <n>d.")
-    primary_horizon: str = Field("1min", description="Horizon whose held-out log-loss decides promotion.")
-    data_source: Literal["auto", "lake", "replay"] = Field(
-        "auto", description="Training bars: the raw lake, the replay history, or auto (lake if it holds enough)."
-    )
-    train_sessions: int = Field(60, ge=5, description="Trading sessions of history a retrain uses (newest last).")
-    replay_end: str = Field("2012-12-31", description="Last day of replay history used when the lake is too thin.")
-    ticks_per_day: int = Field(2000, ge=4, description="Replay ticks per symbol and day (as the replay stream).")
-    folds: int = Field(3, ge=1, description="Walk-forward folds (rolling test blocks at the end of the range).")
-    test_sessions: int = Field(5, ge=1, description="Sessions per walk-forward test block.")
-    epochs: int = Field(4, ge=1, description="Training epochs of the sequence model.")
-    seed: int = Field(7, description="Seed for replay and training: same seed, same model.")
-    cost_bps: float = Field(1.0, ge=0, description="Backtest cost per position change, basis points.")
-    reload_s: float = Field(30.0, gt=0, description="How often the stream re-reads the production pointers.")
-
-
-
-class AirflowSettings(_Section):
-    """Airflow 3 of the local stack (its own venv; metadata in the stack's PostgreSQL) and its DAGs' knobs."""
-
-    version: str = Field("3.3.2", description="apache-airflow version; the pinned set is orchestration/resources.")
-    port: int = Field(8080, ge=1, le=65535, description="Port of the Airflow API server (UI and REST API).")
-    admin_user: str = Field("admin", description="Login of the Airflow UI (simple auth manager, admin role).")
-    admin_password: SecretStr = Field(SecretStr("marketpulse"), description="Password of admin_user.")
-    database: str = Field("airflow", description="PostgreSQL database holding Airflow's metadata.")
-    dags_folder: Path = Field(Path("airflow/dags"), description="Folder of the DAG files.")
-    parallelism: int = Field(4, ge=1, description="Task instances running at once (LocalExecutor); 2 cores.")
-    stuck_after_s: float = Field(
-        180.0, gt=0, description="A stream whose last micro-batch is older than this while Kafka holds input is stuck."
-    )
-    restart_timeout_s: float = Field(240.0, gt=0, description="How long a restart waits for the first new batch.")
-
-    @field_validator("dags_folder")
-    @classmethod
-    def _absolute_dags(cls, folder: Path) -> Path:
-        return folder.expanduser().resolve()
-
-
-class QualitySettings(_Section):
-    """Data-quality thresholds (marketpulse.quality, the data_quality DAG)."""
-
-    window_hours: float = Field(24.0, gt=0, description="Event-time window checked when none is given.")
-    max_gap_minutes: float = Field(15.0, gt=0, description="Largest gap between 1-min bars of one session.")
-    outlier_sigmas: float = Field(8.0, gt=0, description="A 1-min log return beyond this many sigmas is an outlier.")
-    max_lag_minutes: float = Field(
-        60.0, gt=0, description="Freshness: largest event-time lag of a symbol behind the newest bar of any symbol."
-    )
-    max_dlq_rate: float = Field(0.05, ge=0, le=1, description="Largest share of rejected ticks per interval.")
-
-
-class ReportingSettings(_Section):
-    """The Power BI reporting schema in PostgreSQL (marketpulse.stores.reporting, the bi_export DAG)."""
-
-    retention_days: int = Field(3650, ge=1, description="Facts older than this (behind the newest bar) are deleted.")
-    rollup_lookback_days: int = Field(3, ge=1, description="Days of daily rollups recomputed by each export.")
-    dictionary_dir: Path | None = Field(None, description="Where the data dictionary goes; default <run dir>/reporting.")
-
 class Settings(BaseSettings):
     """Everything configurable about MarketPulse, one instance per process."""
 
@@ -295,7 +232,6 @@ class Settings(BaseSettings):
     social: SocialSettings = SocialSettings()
     sentiment: SentimentSettings = SentimentSettings()
     api: ApiSettings = ApiSettings()
-    models: ModelSettings = ModelSettings()
     dashboard: DashboardSettings = DashboardSettings()
     models: ModelSettings = ModelSettings()
 
