@@ -28,7 +28,8 @@ def _post(**overrides: object) -> SocialPost:
 
 
 def test_post_wire_round_trip_keeps_symbols_and_times() -> None:
-    post = _post(symbols=["AAPL", "BRK.B"], engagement=3)
+    post = _post(symbols=["AAPL", "BRK.B", "AAPL"], engagement=3)
+    assert post.symbols == ["AAPL", "BRK.B"]  # one mention per symbol
     assert from_wire(SocialPost, to_wire(post)) == post
     assert post.known_at == T + timedelta(seconds=3)
 

@@ -42,7 +42,7 @@ PREDICTIONS = Table(
     ("symbol",),
     "feature_ts",
     ("horizon", "model_name"),
-    ("model_version", "prob_up", "expected_return", "created_at"),
+    ("model_version", "prob_up", "expected_return", "created_at", "sentiment_window_end", "sentiment_model_version"),
 )
 TABLES = (BARS, INDICATORS, PREDICTIONS)
 

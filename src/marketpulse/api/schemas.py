@@ -61,6 +61,8 @@ class PredictionOut(BaseModel):
     prob_up: float | None
     expected_return: float | None
     created_at: datetime | None
+    sentiment_window_end: datetime | None = None
+    sentiment_model_version: str | None = None
 
 
 class SymbolSummary(BaseModel):

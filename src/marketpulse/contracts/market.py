@@ -122,5 +122,13 @@ class Prediction(Contract):
     expected_return: float
     model_name: str
     model_version: str
+    #: End of the sentiment window the prediction used (every text in it was known by then); None: no sentiment.
+    sentiment_window_end: datetime | None = None
+    sentiment_model_version: str | None = None
 
     _event_time = field_validator("feature_ts", mode="before")(_utc_event_time)
+
+    @field_validator("sentiment_window_end", mode="before")
+    @classmethod
+    def _optional_event_time(cls, value: object) -> datetime | None:
+        return None if value is None else _utc_event_time(value)

@@ -49,7 +49,7 @@ class TextItem(Contract):
         bad = [symbol for symbol in symbols if not re.fullmatch(SYMBOL_PATTERN, symbol)]
         if bad:
             raise ValueError(f"not exchange tickers: {', '.join(bad)}")
-        return symbols
+        return list(dict.fromkeys(symbols))  # a symbol named twice is one mention (one score, one window count)
 
     @property
     def known_at(self) -> datetime:

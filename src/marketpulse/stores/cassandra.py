@@ -45,14 +45,48 @@ SCHEMA = [
         symbol text, day date, feature_ts timestamp, horizon text, model_name text, model_version text,
         prob_up double, expected_return double, created_at timestamp,
         PRIMARY KEY ((symbol, day), feature_ts, horizon, model_name)) WITH CLUSTERING ORDER BY (feature_ts DESC)""",
+    # Sentiment: per-(text, symbol) scores by the day the text became known, and per-symbol windows.
+    """CREATE TABLE IF NOT EXISTS sentiment_items (
+        symbol text, day date, known_at timestamp, item_id text, source text, author text, url text, text text,
+        published_at timestamp, ingested_at timestamp, p_bearish double, p_neutral double, p_bullish double,
+        polarity double, model_version text, replayed boolean,
+        PRIMARY KEY ((symbol, day), known_at, item_id)) WITH CLUSTERING ORDER BY (known_at DESC, item_id ASC)""",
+    """CREATE TABLE IF NOT EXISTS sentiment_windows (
+        symbol text, day date, window_end timestamp, window_start timestamp, count int, mean double,
+        dispersion double, buzz double, mean_x double, count_x int, mean_reddit double, count_reddit int,
+        mean_news double, count_news int, last_published_at timestamp, last_ingested_at timestamp,
+        model_version text, updated_at timestamp,
+        PRIMARY KEY ((symbol, day), window_end)) WITH CLUSTERING ORDER BY (window_end DESC)""",
+]
+
+#: Columns added to existing tables after their first release: (table, column, CQL type).
+ADDED_COLUMNS = [
+    ("predictions", "sentiment_window_end", "timestamp"),
+    ("predictions", "sentiment_model_version", "text"),
 ]
 
 
 def migrate(session: Any, keyspace: str) -> None:
-    """Create the keyspace's tables if missing (idempotent; schema changes are additive)."""
+    """Create the keyspace's tables if missing and add newer columns (idempotent; schema changes are additive)."""
     session.set_keyspace(keyspace)
     for statement in SCHEMA:
         session.execute(statement, timeout=60)
+    existing = {
+        (row.table_name, row.column_name)
+        for row in session.execute(
+            "SELECT table_name, column_name FROM system_schema.columns WHERE keyspace_name = %s", (keyspace,)
+        )
+    }
+    for table, column, kind in ADDED_COLUMNS:
+        if (table, column) not in existing:
+            # A dev stack made before the column existed; two writers racing here both succeed or one sees "exists".
+            from cassandra import InvalidRequest
+
+            try:
+                session.execute(f"ALTER TABLE {table} ADD {column} {kind}", timeout=60)
+            except InvalidRequest as exc:
+                if "already exist" not in str(exc):
+                    raise
 
 
 class CassandraWriter:
@@ -74,7 +108,8 @@ class CassandraWriter:
 
         self._insert_prediction = self.session.prepare(
             "INSERT INTO predictions (symbol, day, feature_ts, horizon, model_name, model_version, prob_up, "
-            "expected_return, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, toTimestamp(now()))"
+            "expected_return, sentiment_window_end, sentiment_model_version, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, toTimestamp(now()))"
         )
 
     def _write(self, statement: Any, rows: list[tuple[Any, ...]]) -> None:
@@ -125,6 +160,7 @@ class CassandraWriter:
                 r.model_version,
                 float(r.prob_up),
                 float(r.expected_return),
+                *sentiment_used(r),
             )
             for r in frame.itertuples(index=False)
         ]
@@ -132,3 +168,14 @@ class CassandraWriter:
 
     def close(self) -> None:
         self._cluster.shutdown()
+
+
+def sentiment_used(row: Any) -> tuple[Any, str | None]:
+    """(sentiment_window_end as a datetime or None, sentiment_model_version or None) of a prediction row."""
+    end = getattr(row, "sentiment_window_end", None)
+    version = getattr(row, "sentiment_model_version", None)
+    if end is None or end != end:  # missing, NaT or NaN (NaT compares unequal to itself)
+        end = None
+    elif hasattr(end, "to_pydatetime"):
+        end = end.to_pydatetime()
+    return end, version if isinstance(version, str) else None

@@ -24,6 +24,17 @@ SCHEMA = [
         model_name text NOT NULL, model_version text NOT NULL, prob_up double precision,
         expected_return double precision, created_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (symbol, feature_ts, horizon, model_name))""",
+    # Columns added after the first release: IF NOT EXISTS upgrades a dev stack made before them.
+    "ALTER TABLE fact_prediction ADD COLUMN IF NOT EXISTS sentiment_window_end timestamptz",
+    "ALTER TABLE fact_prediction ADD COLUMN IF NOT EXISTS sentiment_model_version text",
+    """CREATE TABLE IF NOT EXISTS fact_sentiment_window (
+        symbol text NOT NULL REFERENCES dim_symbol(symbol), window_end timestamptz NOT NULL,
+        window_start timestamptz NOT NULL, item_count integer NOT NULL, mean double precision,
+        dispersion double precision, buzz double precision,
+        mean_x double precision, count_x integer, mean_reddit double precision, count_reddit integer,
+        mean_news double precision, count_news integer, model_version text NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (symbol, window_end))""",
 ]
 
 
@@ -76,7 +87,19 @@ class PostgresWriter:
         self._upsert("fact_indicator_1m", ["symbol", "ts", *columns], ["symbol", "ts"], rows)
 
     def upsert_predictions(self, frame: Any) -> None:
-        columns = ["symbol", "feature_ts", "horizon", "model_name", "model_version", "prob_up", "expected_return"]
+        from marketpulse.stores.cassandra import sentiment_used
+
+        columns = [
+            "symbol",
+            "feature_ts",
+            "horizon",
+            "model_name",
+            "model_version",
+            "prob_up",
+            "expected_return",
+            "sentiment_window_end",
+            "sentiment_model_version",
+        ]
         rows = [
             (
                 r.symbol,
@@ -86,6 +109,7 @@ class PostgresWriter:
                 r.model_version,
                 float(r.prob_up),
                 float(r.expected_return),
+                *sentiment_used(r),
             )
             for r in frame.itertuples(index=False)
         ]

@@ -23,6 +23,11 @@ def heartbeat_key(query: str) -> str:
     return f"mp:stream:{query}:heartbeat"
 
 
+def sentiment_windows_key(symbol: str) -> str:
+    """Sorted set of a symbol's sentiment windows, scored by window end (epoch s): point-in-time lookups."""
+    return f"mp:sentiment:windows:{symbol}"
+
+
 def redis_client(settings: Settings) -> Any:
     import redis
 

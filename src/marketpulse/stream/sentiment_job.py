@@ -1,0 +1,310 @@
+"""The sentiment job: Kafka social.posts + news.articles -> parse/validate -> score -> every store.
+
+One streaming query (checkpoint `sentiment`) over both text topics. Each micro-batch, in foreachBatch:
+1. rejected rows -> `<topic>.dlq` with the reason (same headers as the market job);
+2. valid texts are scored by a pandas (Arrow) UDF in the Python workers, in batches; the model is loaded
+   once per worker process (`_model`), never per row or per batch;
+3. per (text, symbol) scores -> Cassandra `sentiment_items` and Kafka `signals.sentiment`;
+4. the windows those texts touched are recomputed from Cassandra with `features.sentiment` (the same code
+   training uses) and written to Cassandra, Postgres and Redis (see stores/sentiment.py).
+Every write is a keyed upsert and windows are recomputed from the stored items, so a batch replayed after
+a crash leaves the same rows: effectively-once into the stores, at-least-once into signals.sentiment.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+from prometheus_client import Counter, Histogram
+
+from marketpulse.config import Settings
+from marketpulse.contracts import Topics
+from marketpulse.contracts.spark import parse_wire
+from marketpulse.contracts.text import NewsArticle, SentimentScore, SocialPost, TextItem
+from marketpulse.features.sentiment import ITEM_COLUMNS, sentiment_windows, window_ends
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.streaming.query import StreamingQuery
+
+log = logging.getLogger(__name__)
+
+SENTIMENT_QUERY = "sentiment"
+SCORE_DDL = "p_bearish double, p_neutral double, p_bullish double, model_version string"
+#: Columns every text topic shares (TextItem's fields), in order.
+TEXT_COLUMNS = list(TextItem.model_fields)
+
+SCORED = Counter("marketpulse_sentiment_scored_total", "Texts scored by the sentiment job", ["source"])
+WINDOWS = Counter("marketpulse_sentiment_windows_written_total", "Symbol windows (re)computed and written")
+REJECTED = Counter("marketpulse_sentiment_rejected_total", "Text records sent to a DLQ", ["topic"])
+LATENCY = Histogram(
+    "marketpulse_sentiment_e2e_latency_seconds",
+    "Kafka CreateTime of the oldest text in a micro-batch -> its scores and windows written",
+    buckets=(0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0),
+)
+
+# --- scoring in the Python workers ---------------------------------------------------------------------------
+
+#: The model of this Python process, by (kind, threads): loaded on the first batch, reused by every later one.
+_MODELS: dict[tuple[str, int], Any] = {}
+
+
+def _model(kind: str, torch_threads: int) -> Any:
+    key = (kind, torch_threads)
+    if key not in _MODELS:
+        from marketpulse.models.sentiment import load_sentiment_model
+
+        _MODELS[key] = load_sentiment_model(kind, torch_threads=torch_threads)
+    return _MODELS[key]
+
+
+def score_frame(texts: pd.Series, kind: str, torch_threads: int = 1) -> pd.DataFrame:
+    """texts -> p_bearish, p_neutral, p_bullish, model_version (one batched model call)."""
+    model = _model(kind, torch_threads)
+    probs = model.score(texts.fillna("").tolist()) if len(texts) else []
+    frame = pd.DataFrame(probs, columns=["p_bearish", "p_neutral", "p_bullish"], dtype="float64")
+    frame["model_version"] = str(model.version)
+    return frame
+
+
+def score_texts(texts: DataFrame, kind: str, torch_threads: int = 1) -> DataFrame:
+    """Valid text rows + their model scores (an Arrow pandas UDF: batches of rows per call)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.functions import pandas_udf
+
+    @pandas_udf(SCORE_DDL)  # type: ignore[call-overload, misc]
+    def score(batch: pd.Series) -> pd.DataFrame:
+        return score_frame(batch, kind, torch_threads)
+
+    return texts.withColumn("score", score(F.col("text"))).select("*", "score.*").drop("score")
+
+
+# --- the pure transforms -------------------------------------------------------------------------------------
+
+
+def read_texts(spark: SparkSession, settings: Settings, topics: tuple[str, str]) -> DataFrame:
+    """The raw Kafka stream of both text topics, rate-limited per micro-batch."""
+    return (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
+        .option("subscribe", ",".join(topics))
+        .option("startingOffsets", settings.stream.starting_offsets)
+        .option("maxOffsetsPerTrigger", settings.sentiment.max_offsets_per_trigger)
+        .load()
+    )
+
+
+def parse_texts(raw: DataFrame, topics: tuple[str, str]) -> DataFrame:
+    """Kafka rows of both topics -> topic, key, value, kafka_ts, reason + the shared TextItem columns."""
+    from pyspark.sql import functions as F
+
+    parts = []
+    for topic, model in zip(topics, (SocialPost, NewsArticle), strict=True):
+        parsed = parse_wire(raw.filter(F.col("topic") == topic), model)
+        parts.append(parsed.select(F.lit(topic).alias("topic"), "key", "value", "kafka_ts", "reason", *TEXT_COLUMNS))
+    return parts[0].unionByName(parts[1])
+
+
+def item_scores(scored: pd.DataFrame) -> pd.DataFrame:
+    """One row per (text, symbol) with known_at and polarity: what the stores and the window math take."""
+    from marketpulse.models.sentiment import polarity
+
+    if scored.empty:
+        return scored.assign(symbol=pd.Series(dtype="object"), known_at=pd.Series(dtype="datetime64[ns, UTC]"))
+    frame = scored.copy()
+    frame["polarity"] = polarity(frame[["p_bearish", "p_neutral", "p_bullish"]].to_numpy())
+    frame["known_at"] = frame[["published_at", "ingested_at"]].max(axis=1)
+    frame = frame.explode("symbols").rename(columns={"symbols": "symbol", "id": "item_id"})
+    return frame.reset_index(drop=True)
+
+
+def affected_windows(items: pd.DataFrame, length: pd.Timedelta) -> dict[str, list[pd.Timestamp]]:
+    """symbol -> the window ends this batch's texts fall into."""
+    ends = window_ends(items["known_at"], length)
+    return {str(s): sorted(set(group)) for s, group in ends.groupby(items["symbol"])}
+
+
+# --- the sinks ------------------------------------------------------------------------------------------------
+
+
+class SentimentSinks:
+    """foreachBatch writer; store clients are opened on first use and reused for every batch."""
+
+    def __init__(self, settings: Settings, topics: tuple[str, str], scores_topic: str = Topics.SENTIMENT) -> None:
+        self.settings = settings
+        self.topics = topics
+        self.scores_topic = scores_topic
+        self.window = pd.Timedelta(settings.sentiment.window)
+        self._clients: dict[str, Any] = {}
+
+    def _client(self, name: str, factory: Callable[[], Any]) -> Any:
+        if name not in self._clients:
+            self._clients[name] = factory()
+        return self._clients[name]
+
+    def write_batch(self, batch: DataFrame, batch_id: int) -> None:
+        """DLQ the rejects, score the rest, write items, recompute and write the touched windows."""
+        from marketpulse.stores.sentiment import SentimentStore
+
+        batch = batch.persist()
+        try:
+            self._dead_letter(batch)
+            sentiment = self.settings.sentiment
+            scored = score_texts(batch.filter("reason IS NULL"), sentiment.model, sentiment.torch_threads)
+            frame = _utc(scored.drop("key", "value", "reason").toPandas())
+        finally:
+            batch.unpersist()
+        store = self._client("store", lambda: SentimentStore(self.settings))
+        items = item_scores(frame)
+        if not items.empty:
+            store.write_items(items)
+            self._publish(items)
+            written = self._windows(store, items, str(items["model_version"].iloc[0]))
+            WINDOWS.inc(written)
+            for source, count in items.drop_duplicates("item_id")["source"].value_counts().items():
+                SCORED.labels(str(source)).inc(int(count))
+            LATENCY.observe(max(0.0, time.time() - frame["kafka_ts"].min().timestamp()))
+        store.heartbeat(SENTIMENT_QUERY, batch_id, len(frame))
+
+    def _dead_letter(self, batch: DataFrame) -> None:
+        from marketpulse.stream.market_job import dlq_records
+
+        rejected = batch.filter("reason IS NOT NULL").persist()
+        for topic in self.topics:
+            part = rejected.filter(rejected["topic"] == topic)
+            count = part.count()
+            if count:
+                (
+                    dlq_records(part, topic, "stream-parse")
+                    .write.format("kafka")
+                    .option("kafka.bootstrap.servers", self.settings.kafka_bootstrap)
+                    .option("topic", Topics.dlq(topic))
+                    .save()
+                )
+                REJECTED.labels(topic).inc(count)
+        rejected.unpersist()
+
+    def _windows(self, store: Any, items: pd.DataFrame, model_version: str) -> int:
+        """Recompute every window these items touched from the stored items (plus the buzz baseline's history)."""
+        baseline = self.settings.sentiment.baseline_windows
+        recomputed = []
+        for symbol, ends in affected_windows(items, self.window).items():
+            start = ends[0] - (baseline + 1) * self.window
+            history = store.read_items(symbol, start.to_pydatetime(), ends[-1].to_pydatetime())
+            windows = sentiment_windows(history[list(ITEM_COLUMNS)], self.window, baseline)
+            recomputed.append(windows[windows["window_end"].isin(ends)])
+        touched = pd.concat(recomputed, ignore_index=True) if recomputed else pd.DataFrame()
+        store.write_windows(touched, model_version)
+        return len(touched)
+
+    def _publish(self, items: pd.DataFrame) -> None:
+        """signals.sentiment, one SentimentScore per (text, symbol), keyed by symbol."""
+        from marketpulse.ingest.producer import EventProducer
+
+        producer = self._client("producer", lambda: EventProducer(self.settings, "marketpulse-sentiment-job"))
+        for r in items.itertuples(index=False):
+            producer.send(
+                self.scores_topic,
+                SentimentScore(
+                    item_id=r.item_id,
+                    symbol=r.symbol,
+                    source=r.source,
+                    published_at=r.published_at.to_pydatetime(),
+                    ingested_at=r.ingested_at.to_pydatetime(),
+                    p_bearish=float(r.p_bearish),
+                    p_neutral=float(r.p_neutral),
+                    p_bullish=float(r.p_bullish),
+                    polarity=float(r.polarity),
+                    model_version=r.model_version,
+                ),
+            )
+        producer.flush()
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            close = getattr(client, "close", None)
+            if close:
+                close()
+
+
+def _utc(frame: pd.DataFrame) -> pd.DataFrame:
+    for column in ("published_at", "ingested_at", "kafka_ts"):
+        if column in frame:
+            frame[column] = pd.to_datetime(frame[column]).dt.tz_localize("UTC")
+    return frame
+
+
+# --- wiring ---------------------------------------------------------------------------------------------------
+
+
+def start_sentiment_job(
+    spark: SparkSession,
+    settings: Settings,
+    *,
+    available_now: bool = False,
+    topics: tuple[str, str] = (Topics.SOCIAL_POSTS, Topics.NEWS_ARTICLES),
+    scores_topic: str = Topics.SENTIMENT,
+) -> tuple[StreamingQuery, SentimentSinks]:
+    """Start the query; `available_now` processes what is in Kafka now and stops (tests, catch-up)."""
+    sinks = SentimentSinks(settings, topics, scores_topic)
+    trigger: dict[str, Any] = (
+        {"availableNow": True} if available_now else {"processingTime": settings.sentiment.trigger_interval}
+    )
+    query = (
+        parse_texts(read_texts(spark, settings, topics), topics)
+        .writeStream.queryName(SENTIMENT_QUERY)
+        .option("checkpointLocation", settings.checkpoint_location(SENTIMENT_QUERY))
+        .trigger(**trigger)
+        .foreachBatch(sinks.write_batch)
+        .start()
+    )
+    return query, sinks
+
+
+class SentimentJobRunner:
+    """Runs the query; restarts it from its checkpoint when it fails, up to stream.max_restarts times."""
+
+    def __init__(
+        self,
+        spark: SparkSession,
+        settings: Settings,
+        *,
+        available_now: bool = False,
+        report: Callable[[str], None] = log.info,
+    ) -> None:
+        self.spark = spark
+        self.settings = settings
+        self.available_now = available_now
+        self.report = report
+        self.restarts = 0
+        self._stopping = False
+        self._query: StreamingQuery | None = None
+
+    def stop(self) -> None:
+        """Stop the query (from a signal handler); run() then returns normally."""
+        self._stopping = True
+        if self._query is not None:
+            self._query.stop()
+
+    def run(self) -> None:
+        """Block until the query finishes (availableNow), is stopped, or fails more than max_restarts times."""
+        from pyspark.errors import StreamingQueryException
+
+        while True:
+            self._query, sinks = start_sentiment_job(self.spark, self.settings, available_now=self.available_now)
+            self.report(f"sentiment job running ({self.settings.sentiment.model} model)")
+            try:
+                self._query.awaitTermination()
+                return
+            except StreamingQueryException as exc:
+                if self._stopping or self.restarts >= self.settings.stream.max_restarts:
+                    raise
+                self.restarts += 1
+                self.report(f"the query failed ({str(exc).splitlines()[0][:300]}); restart {self.restarts}")
+                time.sleep(min(30.0, 2.0**self.restarts))
+            finally:
+                sinks.close()
