@@ -53,8 +53,13 @@ def app_env_from_outputs(outputs: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _quote(value: str) -> str:
-    # Double-quoted dotenv values: pydantic-settings (python-dotenv) and `set -a; . file` read them alike.
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
+    # Single quotes are literal for python-dotenv (no escapes, no ${VAR} expansion) and for `set -a; . file`.
+    if "'" not in value:
+        return f"'{value}'"
+    # Rare: a single quote inside; python-dotenv unescapes \\ and \" in double quotes, but expands ${...} there.
+    if "${" in value:
+        raise TerraformError("a value holding both ' and ${ cannot be written to a dotenv file unchanged")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def write_env_file(env: Mapping[str, str], path: Path, *, environment: str) -> Path:

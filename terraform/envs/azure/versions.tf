@@ -1,0 +1,13 @@
+terraform {
+  required_version = ">= 1.9.0"
+
+  required_providers {
+    azurerm = {
+      source  = "hashicorp/azurerm"
+      version = ">= 4.0"
+    }
+  }
+
+  # Remote state in a blob container (with lease locking): `terraform init -backend-config=backend.hcl`.
+  backend "azurerm" {}
+}

@@ -1,0 +1,14 @@
+output "vpc_id" {
+  description = "The VPC."
+  value       = aws_vpc.this.id
+}
+
+output "private_subnet_ids" {
+  description = "Private subnets, one per zone."
+  value       = aws_subnet.private[*].id
+}
+
+output "security_group_id" {
+  description = "Security group that lets components reach each other inside the VPC."
+  value       = aws_security_group.this.id
+}

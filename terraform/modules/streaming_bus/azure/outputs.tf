@@ -1,0 +1,14 @@
+output "namespace_id" {
+  description = "The Event Hubs namespace."
+  value       = azurerm_eventhub_namespace.this.id
+}
+
+output "bootstrap_servers" {
+  description = "Kafka endpoint of the namespace (SASL_SSL) (MARKETPULSE_KAFKA__BOOTSTRAP_SERVERS)."
+  value       = "${azurerm_eventhub_namespace.this.name}.servicebus.windows.net:9093"
+}
+
+output "topic_names" {
+  description = "Event hubs (topics) provisioned."
+  value       = sort(keys(azurerm_eventhub.this))
+}
