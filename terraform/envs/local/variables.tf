@@ -19,6 +19,11 @@ variable "kafka_partitions" {
   description = "Partitions of every topic (Settings.kafka.default_partitions)."
   type        = number
   default     = 3
+
+  validation {
+    condition     = var.kafka_partitions >= 1 && floor(var.kafka_partitions) == var.kafka_partitions
+    error_message = "kafka_partitions must be a whole number of at least 1."
+  }
 }
 
 variable "s3_port" {
@@ -55,6 +60,11 @@ variable "bucket_prefix" {
   description = "Buckets are <bucket_prefix>-raw, -features, -models, -checkpoints (Settings.s3.bucket_prefix)."
   type        = string
   default     = "marketpulse"
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{1,49}[a-z0-9]$", var.bucket_prefix))
+    error_message = "bucket_prefix must be 3-51 lowercase letters, digits or hyphens, not starting or ending with a hyphen."
+  }
 }
 
 variable "topic_prefix" {

