@@ -14,6 +14,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from marketpulse.config import Settings
+from marketpulse.deploy.cli import infra_app
+from marketpulse.deploy.local_env import LocalEnvironment
 from marketpulse.errors import ConfigError, MarketPulseError
 from marketpulse.stack.manager import ServiceStatus, Stack
 
@@ -50,6 +52,7 @@ platform_app = typer.Typer(
     help="The whole platform on the local stack: services, replay ingest and the market job.", no_args_is_help=True
 )
 app.add_typer(platform_app, name="platform")
+app.add_typer(infra_app, name="infra")
 
 ServiceNames = Annotated[
     list[str] | None,
@@ -486,6 +489,8 @@ def platform_up(ctx: typer.Context) -> None:
     started = time.monotonic()
     stack, apps = _platform(settings)
     rows = stack.up()
+    # Buckets and topics (partitions, retention) come from terraform/envs/local, as in a cloud deployment.
+    LocalEnvironment(settings, progress=_progress).apply()
     _ensure_price_model(ctx, settings)
     rows += apps.up()
     _print_table(rows, f"MarketPulse platform '{settings.stack.name}' up in {time.monotonic() - started:.1f}s")
