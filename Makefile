@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run up down status test test-unit test-integration lint clean
+.PHONY: help install run up down status test test-unit test-integration lint clean terraform-providers terraform-check terraform-apply
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -48,6 +48,15 @@ lint: $(STAMP) ## ruff + mypy
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
+
+terraform-providers: $(STAMP) ## Build the local env's Terraform providers into .stack/terraform/providers (Go proxy; ~2-4 min once)
+	$(MP) infra providers
+
+terraform-check: $(STAMP) ## terraform fmt -check all of terraform/; validate + plan tests where providers are mirrored (local)
+	$(MP) infra check
+
+terraform-apply: $(STAMP) ## Apply terraform/envs/local to the running dev stack (buckets, topics; `make run` does it too)
+	$(MP) infra apply
 
 bench: install ## Benchmark the market pipeline on its own 'bench' stack, ~9 min (options: BENCH_ARGS="--help")
 	$(BIN)/python -m bench.market_pipeline $(BENCH_ARGS)
