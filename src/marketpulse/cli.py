@@ -17,6 +17,7 @@ from marketpulse.config import Settings
 from marketpulse.deploy.cli import infra_app
 from marketpulse.deploy.local_env import LocalEnvironment
 from marketpulse.errors import ConfigError, MarketPulseError
+from marketpulse.orchestration.layers import LayeredStack, full_stack
 from marketpulse.stack.manager import ServiceStatus, Stack
 
 # Wide enough for the status table when output goes to a pipe or a CI log.
@@ -56,7 +57,10 @@ app.add_typer(infra_app, name="infra")
 
 ServiceNames = Annotated[
     list[str] | None,
-    typer.Argument(help="Services to act on (kafka, cassandra, redis, postgres, minio, spark); default all."),
+    typer.Argument(
+        help="Services to act on (kafka, cassandra, redis, postgres, minio, spark, airflow-api, "
+        "airflow-scheduler, airflow-dag-processor); default all."
+    ),
 ]
 
 
@@ -97,7 +101,7 @@ def _print_table(rows: list[ServiceStatus], title: str) -> None:
 def stack_install(ctx: typer.Context, services: ServiceNames = None) -> None:
     """Install every missing program and jar into the stack cache (idempotent)."""
     started = time.monotonic()
-    Stack(_settings(ctx), _progress).install(services)
+    full_stack(_settings(ctx), _progress).install(services)
     console.print(f"installed in {time.monotonic() - started:.1f}s")
 
 
@@ -106,7 +110,7 @@ def stack_up(ctx: typer.Context, services: ServiceNames = None) -> None:
     """Install what is missing, start every service, wait until each answers, print the table."""
     settings = _settings(ctx)
     started = time.monotonic()
-    rows = Stack(settings, _progress).up(services)
+    rows = full_stack(settings, _progress).up(services)
     _print_table(rows, f"MarketPulse stack '{settings.stack.name}' up in {time.monotonic() - started:.1f}s")
     if not all(row.healthy for row in rows):
         raise typer.Exit(1)
@@ -115,7 +119,7 @@ def stack_up(ctx: typer.Context, services: ServiceNames = None) -> None:
 @stack_app.command("down")
 def stack_down(ctx: typer.Context, services: ServiceNames = None) -> None:
     """Stop the services this stack started (by pid), and only those."""
-    stopped = Stack(_settings(ctx), _progress).down(services)
+    stopped = full_stack(_settings(ctx), _progress).down(services)
     console.print(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}")
 
 
@@ -123,7 +127,7 @@ def stack_down(ctx: typer.Context, services: ServiceNames = None) -> None:
 def stack_status(ctx: typer.Context, services: ServiceNames = None) -> None:
     """Probe every service with a real request and print the table; exit 1 if any is down."""
     settings = _settings(ctx)
-    rows = Stack(settings).status(services)
+    rows = full_stack(settings).status(services)
     _print_table(rows, f"MarketPulse stack '{settings.stack.name}'")
     if not all(row.healthy for row in rows):
         raise typer.Exit(1)
@@ -139,7 +143,7 @@ def stack_logs(
     """Print the end of a service's log (and follow it with -f)."""
     from marketpulse.stack.process import tail
 
-    (chosen,) = Stack(_settings(ctx)).select([service])
+    (chosen,) = full_stack(_settings(ctx)).select([service])
     if not chosen.runs_process:
         raise MarketPulseError(f"{service} runs inside the jobs that use it and has no log of its own")
     out.print(tail(chosen.log_path, lines), markup=False, highlight=False)
@@ -476,10 +480,10 @@ def models_promote(
     out.print(f"{name}: production -> {version}")
 
 
-def _platform(settings: Settings) -> tuple[Stack, Stack]:
+def _platform(settings: Settings) -> tuple[LayeredStack, Stack]:
     from marketpulse.stack.apps import all_apps
 
-    return Stack(settings, _progress), Stack(settings, _progress, services=all_apps(settings))
+    return full_stack(settings, _progress), Stack(settings, _progress, services=all_apps(settings))
 
 
 @platform_app.command("up")
@@ -502,11 +506,21 @@ def platform_up(ctx: typer.Context) -> None:
         f"  metrics        http://{settings.stack.host}:{settings.ingest.metrics_port}/metrics (ingest), "
         f"http://{settings.stack.host}:{settings.stream.metrics_port}/metrics (market job), "
         f"http://{settings.stack.host}:{settings.api.port}/metrics (API)\n"
+        f"  Airflow UI     http://{settings.stack.host}:{settings.airflow.port}  "
+        f"(login {settings.airflow.admin_user} / {_airflow_password_hint(settings)}; DAGs: stream_supervisor, "
+        "data_quality, bi_export, backfill, retrain_models)\n"
         f"  MinIO console  http://{settings.stack.host}:{settings.s3.console_port} "
         f"({settings.s3.access_key} / see MARKETPULSE_S3__SECRET_KEY)\n"
         f"  logs           .venv/bin/marketpulse stack logs kafka  (apps: .stack/{settings.stack.name}/<app>/)\n"
         "  stop           make down"
     )
+
+
+def _airflow_password_hint(settings: Settings) -> str:
+    """The local default password is printed; any other one is only named (it is a secret)."""
+    password = settings.airflow.admin_password.get_secret_value()
+    default = settings.environment == "local" and password == "marketpulse"
+    return password if default else "see MARKETPULSE_AIRFLOW__ADMIN_PASSWORD"
 
 
 def _ensure_price_model(ctx: typer.Context, settings: Settings) -> None:

@@ -207,6 +207,50 @@ class ModelSettings(_Section):
     reload_s: float = Field(30.0, gt=0, description="How often the stream re-reads the production pointers.")
 
 
+
+class AirflowSettings(_Section):
+    """Airflow 3 of the local stack (its own venv; metadata in the stack's PostgreSQL) and its DAGs' knobs."""
+
+    version: str = Field("3.3.2", description="apache-airflow version; the pinned set is orchestration/resources.")
+    port: int = Field(8080, ge=1, le=65535, description="Port of the Airflow API server (UI and REST API).")
+    admin_user: str = Field("admin", description="Login of the Airflow UI (simple auth manager, admin role).")
+    admin_password: SecretStr = Field(SecretStr("marketpulse"), description="Password of admin_user.")
+    database: str = Field("airflow", description="PostgreSQL database holding Airflow's metadata.")
+    dags_folder: Path = Field(Path("airflow/dags"), description="Folder of the DAG files.")
+    parallelism: int = Field(2, ge=1, description="Task instances running at once (LocalExecutor workers).")
+    start_paused: bool = Field(
+        False, description="Create every DAG paused (test stacks); otherwise the operational ones start unpaused."
+    )
+    stuck_after_s: float = Field(
+        180.0, gt=0, description="A stream whose last micro-batch is older than this while Kafka holds input is stuck."
+    )
+    restart_timeout_s: float = Field(240.0, gt=0, description="How long a restart waits for the first new batch.")
+
+    @field_validator("dags_folder")
+    @classmethod
+    def _absolute_dags(cls, folder: Path) -> Path:
+        return folder.expanduser().resolve()
+
+
+class QualitySettings(_Section):
+    """Data-quality thresholds (marketpulse.quality, the data_quality DAG)."""
+
+    window_hours: float = Field(24.0, gt=0, description="Event-time window checked when none is given.")
+    max_gap_minutes: float = Field(15.0, gt=0, description="Largest gap between 1-min bars of one session.")
+    outlier_sigmas: float = Field(8.0, gt=0, description="A 1-min log return beyond this many sigmas is an outlier.")
+    max_lag_minutes: float = Field(
+        60.0, gt=0, description="Freshness: largest event-time lag of a symbol behind the newest bar of any symbol."
+    )
+    max_dlq_rate: float = Field(0.05, ge=0, le=1, description="Largest share of rejected ticks per interval.")
+
+
+class ReportingSettings(_Section):
+    """The Power BI reporting schema in PostgreSQL (marketpulse.stores.reporting, the bi_export DAG)."""
+
+    retention_days: int = Field(3650, ge=1, description="Facts older than this (behind the newest bar) are deleted.")
+    rollup_lookback_days: int = Field(3, ge=1, description="Days of daily rollups recomputed by each export.")
+    dictionary_dir: Path | None = Field(None, description="Where the data dictionary goes; default <run dir>/reporting.")
+
 class Settings(BaseSettings):
     """Everything configurable about MarketPulse, one instance per process."""
 
@@ -234,6 +278,9 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     dashboard: DashboardSettings = DashboardSettings()
     models: ModelSettings = ModelSettings()
+    airflow: AirflowSettings = AirflowSettings()
+    quality: QualitySettings = QualitySettings()
+    reporting: ReportingSettings = ReportingSettings()
 
     @model_validator(mode="after")
     def _no_default_secrets_outside_local(self) -> Settings:
@@ -244,6 +291,7 @@ class Settings(BaseSettings):
             for name, secret in (
                 ("postgres.password", self.postgres.password),
                 ("s3.secret_key", self.s3.secret_key),
+                ("airflow.admin_password", self.airflow.admin_password),
             )
             if secret.get_secret_value() in _LOCAL_ONLY_SECRETS
         ]

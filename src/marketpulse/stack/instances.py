@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from marketpulse.config import (
+    AirflowSettings,
     ApiSettings,
     CassandraSettings,
     DashboardSettings,
@@ -39,4 +40,5 @@ def side_by_side_settings(name: str, offset: int) -> Settings:
             cors_origins=[f"http://{defaults.stack.host}:{defaults.dashboard.port + offset}"],
         ),
         dashboard=DashboardSettings(port=defaults.dashboard.port + offset),
+        airflow=AirflowSettings(port=defaults.airflow.port + offset),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any
 
@@ -55,7 +56,9 @@ class RedisWriter:
         pipe.execute()
 
     def heartbeat(self, query: str, batch_id: int, rows: int) -> None:
-        self.client.hset(heartbeat_key(query), mapping={"batch_id": batch_id, "rows": rows, "at": time.time()})
+        # pid: the stream supervisor tells a restarted driver's batches from an older process's.
+        mapping = {"batch_id": batch_id, "rows": rows, "at": time.time(), "pid": os.getpid()}
+        self.client.hset(heartbeat_key(query), mapping=mapping)
 
     def close(self) -> None:
         self.client.close()

@@ -1,0 +1,28 @@
+"""spark-submit application of the stream_supervisor DAG (SparkSubmitOperator): restart one stream job.
+
+    spark-submit spark/restart_stream.py market-job --verdict dead --reason "its process is gone"
+
+It stops what is left of the job, submits spark/market_job.py again detached (it resumes from its
+checkpoints), waits until it runs, records the restart in Postgres, and exits non-zero if it did not come back.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from marketpulse.config import Settings
+from marketpulse.stream.supervisor import restart_job
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("job", help="Stream job to restart (market-job).")
+    parser.add_argument("--verdict", default="manual", help="Why: dead, stuck or manual.")
+    parser.add_argument("--reason", default="requested", help="What the supervisor saw.")
+    args = parser.parse_args()
+    outcome = restart_job(Settings(), args.job, verdict=args.verdict, reason=args.reason, report=print)
+    print(f"restarted {outcome['job']}: pid {outcome['new_pid']}, running after {outcome['ready_s']:.0f}s")
+
+
+if __name__ == "__main__":
+    main()

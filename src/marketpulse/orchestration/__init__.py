@@ -1,0 +1,1 @@
+"""Airflow in the local stack: its venv, configuration, processes and connections."""

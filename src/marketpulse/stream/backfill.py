@@ -1,0 +1,262 @@
+"""Backfill: replay the raw tick lake through the stream's own per-symbol state into the history stores.
+
+The stream's `market_state.advance` (ticks -> closed 1 s / 1 min bars -> indicators, the same
+`marketpulse.features` calls) is fed one day of lake ticks at a time, in event-time order, with its
+indicator tail warmed up from the reporting bars just before the range. Writes are the stream's keyed
+upserts (Cassandra rows by primary key, Postgres ON CONFLICT), so a second run over the same range
+rewrites the same values: running it twice changes nothing.
+
+Two deliberate differences from the live stream: ticks that reached the stream late (dead-lettered there
+because their 1 s bar had already closed) are in the lake and so count here, which is what a backfill is
+for; and the last open bar of the range is closed at its end, since no later tick will come.
+Predictions are not backfilled: they are what the model serving at that time said (see decision 0009).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+
+from marketpulse.config import Settings
+from marketpulse.errors import ConfigError
+from marketpulse.features.bars import BAR_COLUMNS, empty_bars
+from marketpulse.features.indicators import TAIL_WINDOW, latest_indicators
+from marketpulse.stream.market_state import SymbolState, advance
+
+log = logging.getLogger(__name__)
+
+#: Columns that identify one tick in the lake; a tick landed twice (a re-run batch under a new id) counts once.
+_TICK_IDENTITY = ["ts", "price", "size", "source", "seq"]
+
+
+@dataclass
+class DayProgress:
+    """One symbol-day replayed: what it read and wrote."""
+
+    symbol: str
+    day: date
+    ticks: int
+    bars_1s: int
+    bars_1m: int
+    indicators: int
+    days_done: int
+    days_total: int
+
+
+@dataclass
+class BackfillResult:
+    """Totals of a backfill over one symbol and range."""
+
+    symbol: str
+    start: date
+    end: date
+    days: list[str] = field(default_factory=list)
+    ticks: int = 0
+    bars_1s: int = 0
+    bars_1m: int = 0
+    indicators: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "symbol": self.symbol,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "days": self.days,
+            "ticks": self.ticks,
+            "bars_1s": self.bars_1s,
+            "bars_1m": self.bars_1m,
+            "indicators": self.indicators,
+        }
+
+
+class TickLake:
+    """Reads the raw lake the market job writes: `<raw bucket>/ticks/date=YYYY-MM-DD/symbol=SYM/*.parquet`."""
+
+    def __init__(self, settings: Settings) -> None:
+        import s3fs
+
+        from marketpulse.stores.objectstore import s3fs_options
+
+        self.fs = s3fs.S3FileSystem(**s3fs_options(settings))
+        self.root = f"{settings.s3.buckets['raw']}/ticks"
+
+    def days(self, symbol: str, start: date, end: date) -> list[date]:
+        """Days in [start, end] for which the lake holds ticks of symbol."""
+        found = []
+        for path in self.fs.glob(f"{self.root}/date=*/symbol={symbol}"):
+            day = date.fromisoformat(path.split("date=")[1].split("/")[0])
+            if start <= day <= end:
+                found.append(day)
+        return sorted(found)
+
+    def symbols(self) -> list[str]:
+        """Every symbol the lake holds ticks of."""
+        return sorted({path.rsplit("symbol=", 1)[1] for path in self.fs.glob(f"{self.root}/date=*/symbol=*")})
+
+    def ticks(self, symbol: str, day: date) -> pd.DataFrame:
+        """One symbol-day of ticks, deduplicated, in arrival order within equal timestamps."""
+        import pyarrow.parquet as pq
+
+        files = sorted(self.fs.glob(f"{self.root}/date={day.isoformat()}/symbol={symbol}/*.parquet"))
+        parts = []
+        for path in files:
+            with self.fs.open(path, "rb") as handle:
+                parts.append(pq.read_table(handle).to_pandas())
+        if not parts:
+            return pd.DataFrame(
+                {"symbol": [], "ts": pd.Series([], dtype="datetime64[ns, UTC]"), "price": [], "size": []}
+            )
+        frame = pd.concat(parts, ignore_index=True)
+        frame["ts"] = pd.to_datetime(frame["ts"], utc=True).dt.as_unit("ns")
+        frame.insert(0, "symbol", symbol)
+        identity = [column for column in _TICK_IDENTITY if column in frame]
+        frame = frame.drop_duplicates(subset=identity, keep="first")
+        order = [column for column in ("ts", "kafka_ts", "seq") if column in frame]
+        return frame.sort_values(order, kind="stable").reset_index(drop=True)
+
+
+def warmup_tail(settings: Settings, symbol: str, before: datetime) -> pd.DataFrame:
+    """The last TAIL_WINDOW 1-min bars of symbol before `before`, from the reporting store (the stream's tail)."""
+    import psycopg
+
+    with psycopg.connect(settings.postgres_dsn()) as conn:
+        exists = conn.execute("SELECT to_regclass('fact_bar_1m')").fetchone()
+        if not exists or exists[0] is None:
+            return empty_bars()
+        rows = conn.execute(
+            "SELECT symbol, ts, open, high, low, close, volume, vwap, trades FROM fact_bar_1m "
+            "WHERE symbol = %s AND ts < %s ORDER BY ts DESC LIMIT %s",
+            (symbol, before, TAIL_WINDOW),
+        ).fetchall()
+    if not rows:
+        return empty_bars()
+    frame = pd.DataFrame(rows, columns=[c for c in BAR_COLUMNS if c != "last_ts"]).iloc[::-1]
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True).dt.as_unit("ns")
+    frame["last_ts"] = frame["ts"]  # only closes feed the indicators; the tail never reopens a bar
+    frame["trades"] = frame["trades"].fillna(0).astype("int64")
+    return frame[BAR_COLUMNS].reset_index(drop=True)
+
+
+def close_open_bars(state: SymbolState) -> pd.DataFrame:
+    """End of the range: emit the still-open bars (and the indicators of the 1-min ones), as the stream would."""
+    emitted = []
+    for interval, bars in state.pending.items():
+        if bars.empty:
+            continue
+        label = "bar_1s" if interval == "1s" else "bar_1m"
+        frame = bars.copy()
+        frame.insert(0, "kind", label)
+        frame["interval"] = interval
+        emitted.append(frame)
+        state.pending[interval] = empty_bars()
+        if interval == "1min":
+            values, state.tail = latest_indicators(state.tail, bars)
+            values.insert(0, "kind", "indicators")
+            values["interval"] = interval
+            emitted.append(values)
+    if not emitted:
+        return pd.DataFrame({"kind": []})
+    return pd.concat(emitted, ignore_index=True)
+
+
+def replay_symbol_day(state: SymbolState, ticks: pd.DataFrame, last_day: bool) -> pd.DataFrame:
+    """One day of one symbol's ticks through the stream's state function (plus the final flush)."""
+    rows = advance(state, ticks[["symbol", "ts", "price", "size"]]) if not ticks.empty else pd.DataFrame({"kind": []})
+    if last_day:
+        rows = pd.concat([rows, close_open_bars(state)], ignore_index=True)
+    return rows
+
+
+class HistoryWriter:
+    """The stream's history sinks (Cassandra and Postgres), one Postgres transaction per symbol-day."""
+
+    def __init__(self, settings: Settings) -> None:
+        from marketpulse.stores.cassandra import CassandraWriter
+        from marketpulse.stores.postgres import PostgresWriter
+
+        self.cassandra = CassandraWriter(settings)
+        self.postgres = PostgresWriter(settings)
+
+    def write(self, rows: pd.DataFrame) -> dict[str, int]:
+        by_kind = {str(kind): part for kind, part in rows.groupby("kind")} if not rows.empty else {}
+        empty = pd.DataFrame({"symbol": [], "ts": []})
+        bars_1s, bars_1m = by_kind.get("bar_1s", empty), by_kind.get("bar_1m", empty)
+        indicators = by_kind.get("indicators", empty)
+        self.cassandra.write_bars(bars_1s, "1s")
+        self.cassandra.write_bars(bars_1m, "1min")
+        self.cassandra.write_indicators(indicators, "1min")
+        bars = pd.concat([part for part in (bars_1s, bars_1m) if not part.empty] or [empty], ignore_index=True)
+        if not bars.empty:
+            seen = bars.groupby("symbol")["ts"].agg(first="min", last="max").reset_index()
+            self.postgres.upsert_symbols(seen)
+        self.postgres.upsert_bars_1m(bars_1m)
+        self.postgres.upsert_indicators_1m(indicators)
+        self.postgres.commit()
+        return {"bars_1s": len(bars_1s), "bars_1m": len(bars_1m), "indicators": len(indicators)}
+
+    def close(self) -> None:
+        self.cassandra.close()
+        self.postgres.close()
+
+
+def _utc_midnight(day: date) -> datetime:
+    return pd.Timestamp(day, tz="UTC").to_pydatetime()  # type: ignore[no-any-return]
+
+
+def backfill_symbol(
+    settings: Settings,
+    symbol: str,
+    start: date,
+    end: date,
+    *,
+    progress: Callable[[DayProgress], None] | None = None,
+    lake: TickLake | None = None,
+    writer: HistoryWriter | None = None,
+) -> BackfillResult:
+    """Replay symbol's lake ticks in [start, end] (UTC days) into Cassandra and Postgres, day by day."""
+    if end < start:
+        raise ConfigError(f"backfill end {end} is before start {start}")
+    lake = lake or TickLake(settings)
+    days = lake.days(symbol, start, end)
+    result = BackfillResult(symbol, start, end)
+    if not days:
+        return result
+    own_writer = writer is None
+    writer = writer or HistoryWriter(settings)
+    try:
+        state = SymbolState(None)
+        state.tail = warmup_tail(settings, symbol, _utc_midnight(days[0]))
+        for index, day in enumerate(days, start=1):
+            ticks = lake.ticks(symbol, day)
+            rows = replay_symbol_day(state, ticks, last_day=index == len(days))
+            written = writer.write(rows)
+            result.days.append(day.isoformat())
+            result.ticks += len(ticks)
+            result.bars_1s += written["bars_1s"]
+            result.bars_1m += written["bars_1m"]
+            result.indicators += written["indicators"]
+            if progress:
+                progress(DayProgress(symbol, day, len(ticks), days_done=index, days_total=len(days), **written))
+    finally:
+        if own_writer:
+            writer.close()
+    return result
+
+
+def plan(settings: Settings, symbols: Sequence[str] | None, start: date, end: date) -> list[dict[str, Any]]:
+    """One job per symbol that has lake ticks in [start, end] (all lake symbols when symbols is empty)."""
+    if end < start:
+        raise ConfigError(f"backfill end {end} is before start {start}")
+    lake = TickLake(settings)
+    chosen = list(symbols) if symbols else lake.symbols()
+    jobs = []
+    for symbol in chosen:
+        days = lake.days(symbol, start, end)
+        if days:
+            jobs.append({"symbol": symbol, "start": start.isoformat(), "end": end.isoformat(), "days": len(days)})
+    return jobs

@@ -1,0 +1,332 @@
+"""Stream supervision: is each streaming job alive and making progress, and restart it from its checkpoint if not.
+
+Called by the `stream_supervisor` DAG every minute. A job is judged from what it writes itself
+(per-query heartbeats in Redis: batch id, time, driver pid), from the process the stack started (pid file)
+and from its Kafka lag (end offsets minus the offsets of the newest committed batch in its checkpoint):
+
+- dead: its pid file names a process that is gone (killed, crashed, exhausted its in-process restarts);
+- stuck: alive, Kafka holds unread input, and no micro-batch for `airflow.stuck_after_s`;
+- idle: alive, no new batch, nothing to read: healthy;
+- stopped: no pid file (never started here, or stopped on purpose by `platform down`): left alone.
+
+A restart is a spark-submit (the DAG's SparkSubmitOperator submits `spark/restart_stream.py`, which calls
+`restart_job`): the old process group is stopped, `spark/market_job.py` is submitted detached under the
+same pid file, so `platform status/down` keep owning it, and it resumes from its checkpoints. The restart
+is recorded in Postgres (`ops_stream_restart`), which the operations collector exports as metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from marketpulse.config import Settings
+from marketpulse.contracts import Topics
+from marketpulse.errors import StackError
+from marketpulse.stack.process import find_process, start_process, stop_process, tail
+
+log = logging.getLogger(__name__)
+
+#: The spark-submit entry points (repository folder `spark/`).
+SPARK_APPS = Path(__file__).resolve().parents[3] / "spark"
+MARKET_JOB = "market-job"
+STARTED_KEY = "mp:stream:{job}:started"
+
+SCHEMA = """CREATE TABLE IF NOT EXISTS ops_stream_restart (
+    id bigserial PRIMARY KEY, job text NOT NULL, verdict text NOT NULL, reason text NOT NULL,
+    restarted_at timestamptz NOT NULL DEFAULT now(), old_pid integer, new_pid integer NOT NULL,
+    ready_s double precision NOT NULL)"""
+
+
+class StreamRestartError(StackError):
+    """A restarted stream did not come back; the message carries the tail of its log."""
+
+
+@dataclass
+class QueryHealth:
+    """What one streaming query of a job last reported, and how far behind Kafka it is."""
+
+    query: str
+    batch_id: int | None
+    age_s: float | None
+    pid: int | None
+    lag: int | None
+
+
+@dataclass
+class StreamVerdict:
+    """The supervisor's judgement of one job."""
+
+    job: str
+    verdict: str
+    reason: str
+    pid: int | None
+    queries: list[QueryHealth] = field(default_factory=list)
+
+    @property
+    def needs_restart(self) -> bool:
+        return self.verdict in ("dead", "stuck")
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _market_app(settings: Settings) -> Any:
+    from marketpulse.stack.apps import MarketJobApp
+
+    return MarketJobApp(settings)
+
+
+def checkpoint_offsets(checkpoint: str) -> dict[str, dict[int, int]] | None:
+    """End offsets {topic: {partition: offset}} of the newest committed batch of a local checkpoint."""
+    root = Path(checkpoint.removeprefix("file:"))
+    if "://" in checkpoint and not checkpoint.startswith("file:"):
+        return None  # object-store checkpoints: lag unknown here, the heartbeat age still judges the job
+    commits = [int(p.name) for p in (root / "commits").glob("[0-9]*") if p.name.isdigit()]
+    if not commits:
+        return None
+    lines = (root / "offsets" / str(max(commits))).read_text().splitlines()
+    offsets: dict[str, dict[int, int]] = {}
+    for line in lines[2:]:
+        source = json.loads(line)
+        if isinstance(source, dict):
+            for topic, partitions in source.items():
+                offsets[topic] = {int(p): int(o) for p, o in partitions.items()}
+    return offsets
+
+
+def kafka_lag(settings: Settings, committed: dict[str, dict[int, int]] | None, topic: str) -> int | None:
+    """Messages in topic beyond the committed offsets (None when the checkpoint says nothing)."""
+    if committed is None or topic not in committed:
+        return None
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "marketpulse-supervisor"})
+    try:
+        lag = 0
+        for partition, offset in committed[topic].items():
+            high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1]
+            lag += max(0, high - offset)
+        return lag
+    finally:
+        consumer.close()
+
+
+def query_health(settings: Settings, query: str, topic: str) -> QueryHealth:
+    """Heartbeat (written by the job after each micro-batch) and Kafka lag of one query."""
+    from marketpulse.stores.redis_store import heartbeat_key, redis_client
+
+    client = redis_client(settings)
+    try:
+        beat = client.hgetall(heartbeat_key(query))
+    finally:
+        client.close()
+    lag = kafka_lag(settings, checkpoint_offsets(settings.checkpoint_location(query)), topic)
+    if not beat:
+        return QueryHealth(query, None, None, None, lag)
+    return QueryHealth(
+        query,
+        int(beat["batch_id"]),
+        time.time() - float(beat["at"]),
+        int(beat["pid"]) if beat.get("pid") else None,
+        lag,
+    )
+
+
+def judge(
+    pid_alive: bool | None, queries: list[QueryHealth], stuck_after_s: float, started_s_ago: float | None
+) -> tuple[str, str]:
+    """(verdict, reason) from the process state and each query's heartbeat age and lag."""
+    if pid_alive is None:
+        return "stopped", "no pid file: not started by this stack, or stopped on purpose"
+    if not pid_alive:
+        return "dead", "its process is gone"
+    for q in queries:
+        silent_s = q.age_s if q.age_s is not None else started_s_ago
+        if silent_s is None or silent_s <= stuck_after_s:
+            continue
+        if q.lag is None or q.lag > 0:
+            behind = "unknown lag" if q.lag is None else f"{q.lag} messages behind"
+            return "stuck", f"{q.query}: no micro-batch for {silent_s:.0f}s, {behind}"
+    idle = [q.query for q in queries if q.lag == 0]
+    return "healthy", ("idle, nothing to read: " + ", ".join(idle)) if idle else "batches are flowing"
+
+
+def check_market_job(settings: Settings) -> StreamVerdict:
+    """The market job's verdict (both of its queries)."""
+    from marketpulse.stream.market_job import FEATURES_QUERY, LAKE_QUERY
+
+    app = _market_app(settings)
+    proc = find_process(app.pid_path)
+    pid_alive: bool | None = True if proc is not None else (False if app.pid_path.exists() else None)
+    queries = [query_health(settings, query, Topics.TICKS) for query in (LAKE_QUERY, FEATURES_QUERY)]
+    started_s_ago = time.time() - proc.create_time() if proc is not None else None
+    verdict, reason = judge(pid_alive, queries, settings.airflow.stuck_after_s, started_s_ago)
+    return StreamVerdict(MARKET_JOB, verdict, reason, proc.pid if proc else None, queries)
+
+
+def check_streams(settings: Settings) -> list[StreamVerdict]:
+    """Every supervised job's verdict (the market job today; the sentiment job joins when it exists)."""
+    return [check_market_job(settings)]
+
+
+def spark_submit() -> Path:
+    """spark-submit of the project venv's pyspark (same Spark version as the connector jars)."""
+    return Path(sys.executable).parent / "spark-submit"
+
+
+def restart_submit_kwargs(settings: Settings, verdict: StreamVerdict) -> dict[str, Any]:
+    """SparkSubmitOperator arguments that restart one job (expand_kwargs of the DAG)."""
+    python = sys.executable
+    return {
+        "application": str(SPARK_APPS / "restart_stream.py"),
+        "application_args": [verdict.job, "--verdict", verdict.verdict, "--reason", verdict.reason],
+        "name": f"marketpulse-restart-{verdict.job}",
+        "driver_memory": "256m",
+        "conf": {"spark.pyspark.python": python, "spark.pyspark.driver.python": python},
+    }
+
+
+def market_job_submit_argv(settings: Settings) -> list[str]:
+    """spark-submit argv of the market job (spark/market_job.py), with the stack's connector jars."""
+    from marketpulse.stack.services import SparkService
+
+    jars = SparkService(settings).connector_jars()
+    if not jars:
+        raise StackError("Spark connector jars are not installed; run `marketpulse stack install spark`")
+    python = sys.executable
+    return [
+        str(spark_submit()),
+        "--master",
+        settings.spark.master,
+        "--name",
+        "marketpulse-market",
+        "--driver-memory",
+        settings.spark.driver_memory,
+        "--jars",
+        ",".join(str(jar) for jar in jars),
+        "--conf",
+        f"spark.pyspark.python={python}",
+        "--conf",
+        f"spark.pyspark.driver.python={python}",
+        str(SPARK_APPS / "market_job.py"),
+    ]
+
+
+def mark_started(settings: Settings, job: str) -> None:
+    """Called by a job once its queries run: lets a restart tell the new process from the old one."""
+    from marketpulse.stores.redis_store import redis_client
+
+    client = redis_client(settings)
+    try:
+        client.hset(STARTED_KEY.format(job=job), mapping={"pid": os.getpid(), "at": time.time()})
+    finally:
+        client.close()
+
+
+def _family(pid: int) -> set[int]:
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        return {pid, *(child.pid for child in proc.children(recursive=True))}
+    except psutil.Error:
+        return set()
+
+
+def _wait_until_running(settings: Settings, job: str, pid: int, log_path: Path, timeout_s: float) -> float:
+    """Seconds until the new job reports its queries running (and, with input waiting, a first batch)."""
+    from marketpulse.stores.redis_store import heartbeat_key, redis_client
+    from marketpulse.stream.market_job import FEATURES_QUERY
+
+    started = time.monotonic()
+    client = redis_client(settings)
+    try:
+        while time.monotonic() - started < timeout_s:
+            family = _family(pid)
+            if not family:
+                raise StreamRestartError(f"{job} exited during its restart; log {log_path}:\n{tail(log_path, 30)}")
+            marker = client.hgetall(STARTED_KEY.format(job=job))
+            if marker and int(marker["pid"]) in family:
+                beat = client.hgetall(heartbeat_key(FEATURES_QUERY))
+                fresh = bool(beat.get("pid")) and int(beat["pid"]) in family
+                lag = query_health(settings, FEATURES_QUERY, Topics.TICKS).lag
+                if fresh or lag == 0:
+                    return time.monotonic() - started
+            time.sleep(1.0)
+    finally:
+        client.close()
+    raise StreamRestartError(
+        f"{job} did not run a micro-batch within {timeout_s:.0f}s of its restart; log {log_path}:\n{tail(log_path, 30)}"
+    )
+
+
+def record_restart(
+    settings: Settings, job: str, verdict: str, reason: str, old_pid: int | None, new_pid: int, ready_s: float
+) -> None:
+    import psycopg
+
+    with psycopg.connect(settings.postgres_dsn()) as conn:
+        conn.execute(SCHEMA)
+        conn.execute(
+            "INSERT INTO ops_stream_restart (job, verdict, reason, old_pid, new_pid, ready_s) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            (job, verdict, reason, old_pid, new_pid, ready_s),
+        )
+        conn.commit()
+
+
+def restart_job(
+    settings: Settings, job: str, *, verdict: str, reason: str, report: Callable[[str], None] = log.info
+) -> dict[str, Any]:
+    """Stop what is left of `job`, submit it again (it resumes from its checkpoints), wait until it runs."""
+    from marketpulse.orchestration.airflow import settings_env
+
+    if job != MARKET_JOB:
+        raise StackError(f"unknown stream job {job!r}; known: {MARKET_JOB}")
+    app = _market_app(settings)
+    old = find_process(app.pid_path)
+    if old is not None:
+        report(f"stopping the {verdict} {job} (pid {old.pid}): {reason}")
+        stop_process(old, settings.stack.stop_timeout_s)
+    argv = market_job_submit_argv(settings)
+    proc = start_process(argv, log_path=app.log_path, pid_path=app.pid_path, cwd=app.home, env=settings_env(settings))
+    report(f"submitted {job} again (pid {proc.pid}); waiting for it to run from its checkpoints")
+    ready_s = _wait_until_running(settings, job, proc.pid, app.log_path, settings.airflow.restart_timeout_s)
+    record_restart(settings, job, verdict, reason, old.pid if old else None, proc.pid, ready_s)
+    report(f"{job} is running again after {ready_s:.0f}s (pid {proc.pid})")
+    return {"job": job, "verdict": verdict, "reason": reason, "new_pid": proc.pid, "ready_s": ready_s}
+
+
+def run_submitted_market_job(settings: Settings) -> None:
+    """Body of spark/market_job.py: the market job inside spark-submit's driver, until stopped or failed."""
+    import signal
+
+    from prometheus_client import start_http_server
+
+    from marketpulse.stream.market_job import MarketJobRunner
+    from marketpulse.stream.session import spark_session
+
+    start_http_server(settings.stream.metrics_port, addr=settings.stack.host)
+    spark = spark_session(settings, "marketpulse-market")
+    spark.sparkContext.setLogLevel("WARN")
+
+    def report(message: str) -> None:
+        print(message, flush=True)
+        if message.startswith("market job running"):
+            mark_started(settings, MARKET_JOB)
+
+    runner = MarketJobRunner(spark, settings, report=report)
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: runner.stop())
+    signal.signal(signal.SIGINT, lambda _signum, _frame: runner.stop())
+    try:
+        runner.run()
+    finally:
+        spark.stop()
