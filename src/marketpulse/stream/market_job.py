@@ -22,6 +22,7 @@ from marketpulse.config import Settings
 from marketpulse.contracts import Tick, Topics, to_wire
 from marketpulse.contracts.spark import parse_wire
 from marketpulse.stream.market_state import OUTPUT_DDL, STATE_DDL, update_symbol
+from marketpulse.stream.sentiment_fusion import SentimentLookup, attach_sentiment_used
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -159,7 +160,9 @@ class MarketSinks:
         postgres.upsert_bars_1m(bars_1m)
         postgres.upsert_indicators_1m(indicators)
 
-        predictions = self._score(indicators)
+        # Sentiment known by each bar's start (point in time), as extra columns the scorer may use.
+        fused = self._client("sentiment", lambda: SentimentLookup(self.settings)).fuse(indicators)
+        predictions = attach_sentiment_used(self._score(fused), fused)
         if not predictions.empty:
             cassandra.write_predictions(predictions)
             postgres.upsert_predictions(predictions)
@@ -209,9 +212,11 @@ class MarketSinks:
         """signals.predictions, keyed by symbol (consumers dedupe on symbol + feature_ts + horizon)."""
         from marketpulse.contracts import Prediction
         from marketpulse.ingest.producer import EventProducer
+        from marketpulse.stores.cassandra import sentiment_used
 
         producer = self._client("producer", lambda: EventProducer(self.settings, "marketpulse-market-job"))
         for r in predictions.itertuples(index=False):
+            window_end, sentiment_version = sentiment_used(r)
             producer.send(
                 Topics.PREDICTIONS,
                 Prediction(
@@ -222,6 +227,8 @@ class MarketSinks:
                     expected_return=r.expected_return,
                     model_name=r.model_name,
                     model_version=r.model_version,
+                    sentiment_window_end=window_end,
+                    sentiment_model_version=sentiment_version,
                 ),
             )
         producer.flush()

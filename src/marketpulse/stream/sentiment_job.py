@@ -14,6 +14,7 @@ a crash leaves the same rows: effectively-once into the stores, at-least-once in
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -74,9 +75,9 @@ def score_frame(texts: pd.Series, kind: str, torch_threads: int = 1) -> pd.DataF
 def score_texts(texts: DataFrame, kind: str, torch_threads: int = 1) -> DataFrame:
     """Valid text rows + their model scores (an Arrow pandas UDF: batches of rows per call)."""
     from pyspark.sql import functions as F
-    from pyspark.sql.functions import pandas_udf
+    from pyspark.sql.pandas.functions import pandas_udf
 
-    @pandas_udf(SCORE_DDL)  # type: ignore[call-overload, misc]
+    @pandas_udf(SCORE_DDL)  # type: ignore[call-overload, misc, untyped-decorator, unused-ignore]
     def score(batch: pd.Series) -> pd.DataFrame:
         return score_frame(batch, kind, torch_threads)
 
@@ -91,7 +92,8 @@ def read_texts(spark: SparkSession, settings: Settings, topics: tuple[str, str])
     return (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
-        .option("subscribe", ",".join(topics))
+        # A pattern, not a list: a topic no collector has written to yet (no news key) must not fail the query.
+        .option("subscribePattern", "^(" + "|".join(re.escape(topic) for topic in topics) + ")$")
         .option("startingOffsets", settings.stream.starting_offsets)
         .option("maxOffsetsPerTrigger", settings.sentiment.max_offsets_per_trigger)
         .load()
@@ -103,10 +105,12 @@ def parse_texts(raw: DataFrame, topics: tuple[str, str]) -> DataFrame:
     from pyspark.sql import functions as F
 
     parts = []
-    for topic, model in zip(topics, (SocialPost, NewsArticle), strict=True):
+    models: tuple[type[TextItem], type[TextItem]] = (SocialPost, NewsArticle)
+    for topic, model in zip(topics, models, strict=True):
         parsed = parse_wire(raw.filter(F.col("topic") == topic), model)
         parts.append(parsed.select(F.lit(topic).alias("topic"), "key", "value", "kafka_ts", "reason", *TEXT_COLUMNS))
-    return parts[0].unionByName(parts[1])
+    union: DataFrame = parts[0].unionByName(parts[1])
+    return union
 
 
 def item_scores(scored: pd.DataFrame) -> pd.DataFrame:
