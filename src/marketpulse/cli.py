@@ -17,6 +17,7 @@ from marketpulse.config import Settings
 from marketpulse.deploy.cli import infra_app
 from marketpulse.deploy.local_env import LocalEnvironment
 from marketpulse.errors import ConfigError, MarketPulseError
+from marketpulse.ingest.social.commands import register_text_commands
 from marketpulse.orchestration.layers import LayeredStack, full_stack
 from marketpulse.stack.manager import ServiceStatus, Stack
 
@@ -478,6 +479,10 @@ def models_promote(
 
     ModelRegistry(_settings(ctx)).promote(name, version)
     out.print(f"{name}: production -> {version}")
+
+
+# ingest social|news|text-replay, stream sentiment
+register_text_commands(ingest_app, stream_app, _settings, console)
 
 
 def _platform(settings: Settings) -> tuple[LayeredStack, Stack]:

@@ -127,6 +127,64 @@ class ApiApp(_App):
         return f"http://{self.host}:{self.settings.api.port}"
 
 
+class SentimentJobApp(_App):
+    """The Spark sentiment job; healthy while its heartbeat in Redis is fresh."""
+
+    name = "sentiment-job"
+    cli_args: ClassVar[list[str]] = ["stream", "sentiment"]
+
+    def ports(self) -> dict[str, int]:
+        return {"metrics": self.settings.sentiment.metrics_port}
+
+    def check(self) -> str:
+        from marketpulse.stores.redis_store import heartbeat_key, redis_client
+        from marketpulse.stream.sentiment_job import SENTIMENT_QUERY
+
+        client = redis_client(self.settings)
+        try:
+            beat = client.hgetall(heartbeat_key(SENTIMENT_QUERY))
+        finally:
+            client.close()
+        proc = find_process(self.pid_path)
+        if not beat or (proc is not None and float(beat["at"]) < proc.create_time()):
+            raise StackError("no micro-batch from this run yet")
+        age = time.time() - float(beat["at"])
+        if age > 300:
+            raise StackError(f"last micro-batch {age:.0f}s ago")
+        return f"Spark sentiment job ({self.settings.sentiment.model}), batch {beat['batch_id']} {age:.0f}s ago"
+
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.settings.sentiment.metrics_port}/metrics"
+
+
+class TextReplayApp(ReplayIngestApp):
+    """The project's sample posts and headlines for the replay symbols, paced like the tick replay (60x)."""
+
+    name = "text-replay"
+
+    def command(self) -> list[str]:
+        start = self.resume_day()
+        return [sys.executable, "-m", "marketpulse", "ingest", "text-replay", "--speedup", "60", "--start", str(start)]
+
+    def ports(self) -> dict[str, int]:
+        return {}
+
+    def check(self) -> str:
+        from marketpulse.stack.process import tail
+
+        lines = [line for line in tail(self.log_path, 20).splitlines() if line.startswith(("text replay", "replaying"))]
+        return lines[-1] if lines else "replaying sample texts"
+
+    def endpoint(self) -> str:
+        return "Kafka social.posts, news.articles"
+
+
 def all_apps(settings: Settings) -> list[Service]:
     """The platform's processes, in start order."""
-    return [MarketJobApp(settings), ReplayIngestApp(settings), ApiApp(settings)]
+    return [
+        MarketJobApp(settings),
+        SentimentJobApp(settings),
+        ReplayIngestApp(settings),
+        TextReplayApp(settings),
+        ApiApp(settings),
+    ]

@@ -16,6 +16,7 @@ from marketpulse.config import (
     StackSettings,
     StreamSettings,
 )
+from marketpulse.ingest.social.settings import SentimentSettings, SocialSettings
 
 
 def side_by_side_settings(name: str, offset: int) -> Settings:
@@ -41,4 +42,6 @@ def side_by_side_settings(name: str, offset: int) -> Settings:
         ),
         dashboard=DashboardSettings(port=defaults.dashboard.port + offset),
         airflow=AirflowSettings(port=defaults.airflow.port + offset),
+        social=SocialSettings(metrics_port=defaults.social.metrics_port + offset),
+        sentiment=SentimentSettings(metrics_port=defaults.sentiment.metrics_port + offset),
     )
