@@ -119,3 +119,27 @@ def test_mirror_layout_and_cli_config(tmp_path: Path) -> None:
 def test_unrepresentable_value_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(TerraformError, match="cannot be written"):
         write_env_file({"MARKETPULSE_S3__SECRET_KEY": "it's ${HOME}"}, tmp_path / "x.env", environment="aws")
+
+
+def test_infra_env_command_writes_the_env_file_from_saved_outputs(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from marketpulse.cli import app
+
+    saved = tmp_path / "outputs.json"
+    saved.write_text(
+        json.dumps(
+            {
+                "app_env": {"sensitive": False, "value": {"MARKETPULSE_KAFKA__BOOTSTRAP_SERVERS": "b-1.msk:9098"}},
+                "app_secrets": {"sensitive": True, "value": {"MARKETPULSE_S3__SECRET_KEY": "s3cret"}},
+                "buckets": {"sensitive": False, "value": {"raw": "x-raw"}},
+            }
+        )
+    )
+    out = tmp_path / "aws.env"
+    result = CliRunner().invoke(app, ["infra", "env", "aws", "--out", str(out), "--outputs-json", str(saved)])
+    assert result.exit_code == 0, result.output
+    assert out.read_text().splitlines()[2:] == [
+        "MARKETPULSE_KAFKA__BOOTSTRAP_SERVERS='b-1.msk:9098'",
+        "MARKETPULSE_S3__SECRET_KEY='s3cret'",
+    ]

@@ -123,12 +123,8 @@ def infra_env(
         outputs = LocalEnvironment(settings, progress=_progress, terraform_binary=terraform).outputs()
     else:
         paths = TerraformPaths.for_settings(settings)
-        runner = Terraform(
-            ensure_terraform(paths, _progress, terraform),
-            paths,
-            paths.env_root(environment),
-            paths.work_dir(settings.stack.name, environment),
-        )
+        # A cloud root is initialised by whoever applies it (their backend, their .terraform): read it as is.
+        runner = Terraform(ensure_terraform(paths, _progress, terraform), paths, paths.env_root(environment), None)
         outputs = runner.outputs()
     if not outputs:
         raise TerraformError(f"the {environment} environment has no outputs; apply it first")

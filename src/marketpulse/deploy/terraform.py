@@ -119,24 +119,28 @@ class RunResult:
 class Terraform:
     """Runs terraform in one environment root with the project's CLI config and a per-instance data folder."""
 
-    def __init__(self, binary: Path, paths: TerraformPaths, root: Path, work_dir: Path) -> None:
+    def __init__(self, binary: Path, paths: TerraformPaths, root: Path, work_dir: Path | None) -> None:
+        """work_dir holds TF_DATA_DIR; None keeps the root's own .terraform (a cloud root someone initialised)."""
         self.binary = binary
         self.paths = paths
         self.root = root
         self.work_dir = work_dir
 
     def env(self) -> dict[str, str]:
-        return {
+        env = {
             "TF_CLI_CONFIG_FILE": str(self.paths.cli_config.resolve()),
-            "TF_DATA_DIR": str((self.work_dir / ".terraform").resolve()),
             "TF_IN_AUTOMATION": "1",
             "TF_INPUT": "0",
             "CHECKPOINT_DISABLE": "1",
         }
+        if self.work_dir is not None:
+            env["TF_DATA_DIR"] = str((self.work_dir / ".terraform").resolve())
+        return env
 
     def run(self, args: Sequence[str], *, ok_codes: tuple[int, ...] = (0,), timeout_s: float = 900) -> RunResult:
         """Run `terraform <args>` in the root; raise TerraformError with its output unless the exit code is ok."""
-        self.work_dir.mkdir(parents=True, exist_ok=True)
+        if self.work_dir is not None:
+            self.work_dir.mkdir(parents=True, exist_ok=True)
         argv = [str(self.binary), f"-chdir={self.root}", *args]
         try:
             done = subprocess.run(
