@@ -262,3 +262,31 @@ def test_news_rate_limited_body_is_understood(fake: FakeSocialServer) -> None:
     runner.run_once()
     assert runner.health()["state"] == CollectorState.RATE_LIMITED
     assert "rateLimited" in (runner.health()["last_error"] or "")
+
+
+def test_healthz_and_metrics_report_a_rate_limited_collector(fake: FakeSocialServer) -> None:
+    import socket
+
+    import httpx
+
+    from marketpulse.ingest.social.service import HealthServer
+
+    runner, _ = _runner(fake, "x")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = HealthServer("127.0.0.1", port, [runner])
+    try:
+        runner.run_once()
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+        fake.fail("x", 429, headers={"x-rate-limit-reset": str(int(time.time()) + 60)})
+        runner.run_once()
+        health = httpx.get(f"http://127.0.0.1:{port}/healthz")
+        assert health.status_code == 503
+        assert health.json()["collectors"][0]["state"] == "rate_limited"
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        assert 'marketpulse_social_collector_state{collector="x",state="rate_limited"} 1.0' in metrics
+        assert 'marketpulse_social_refused_total{collector="x",status="429"}' in metrics
+        assert 'marketpulse_social_dropped_total{collector="x",reason="bot"}' in metrics
+    finally:
+        server.close()
