@@ -113,6 +113,26 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "prob_up": "Probability the close rises over the horizon.",
         "expected_return": "Expected return over the horizon.",
         "created_at": "When the row was written.",
+        "sentiment_window_end": "End (UTC) of the sentiment window the ensemble fused in; NULL without sentiment.",
+        "sentiment_model_version": "Version of the sentiment model behind that window.",
+    },
+    "fact_sentiment_window": {
+        "_table": "Sentiment per symbol over a sliding window of posts and articles (key symbol, window_end).",
+        "symbol": "Ticker (dim_symbol).",
+        "window_end": "Window end, UTC.",
+        "window_start": "Window start, UTC.",
+        "item_count": "Posts and articles scored in the window.",
+        "mean": "Mean sentiment polarity, -1 (negative) to 1 (positive).",
+        "dispersion": "Standard deviation of the polarities.",
+        "buzz": "Item count relative to the symbol's usual volume.",
+        "mean_x": "Mean polarity of X posts.",
+        "count_x": "X posts in the window.",
+        "mean_reddit": "Mean polarity of Reddit posts.",
+        "count_reddit": "Reddit posts in the window.",
+        "mean_news": "Mean polarity of news articles.",
+        "count_news": "News articles in the window.",
+        "model_version": "Sentiment model version that scored the window.",
+        "updated_at": "When the row was last written.",
     },
     "agg_bar_1d": {
         "_table": "Daily rollup of fact_bar_1m per symbol and UTC day (recomputed by bi_export).",
@@ -193,11 +213,17 @@ def ensure_schema(conn: Any) -> list[str]:
         conn.execute(statement)
     for statement in VIEWS.values():
         conn.execute(statement)
+    existing = {
+        (table, column)
+        for table, column in conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()"
+        ).fetchall()
+    }
     for table, columns in DESCRIPTIONS.items():
         for column, text in columns.items():
-            if column == "_table":
+            if column == "_table" and table in {name for name, _ in existing}:
                 conn.execute(f"COMMENT ON TABLE {table} IS {_literal(text)}")
-            else:
+            elif (table, column) in existing:  # tables and columns other features add may not exist yet
                 conn.execute(f"COMMENT ON COLUMN {table}.{column} IS {_literal(text)}")
     for view, text in VIEW_DESCRIPTIONS.items():
         conn.execute(f"COMMENT ON VIEW {view} IS {_literal(text)}")
