@@ -102,13 +102,17 @@ def head_bytes(head: Any, *, hidden: int, dropout: float, meta: dict[str, Any]) 
     return buffer.getvalue()
 
 
-def head_version(data: bytes) -> str:
-    """minilm-head-<first 12 hex of the head file's sha256>."""
-    return f"minilm-head-{hashlib.sha256(data).hexdigest()[:12]}"
+def head_version(state_dict: dict[str, Any]) -> str:
+    """minilm-head-<12 hex of the sha256 of the weights>: the same weights give the same version, whenever trained."""
+    digest = hashlib.sha256()
+    for name in sorted(state_dict):
+        digest.update(name.encode())
+        digest.update(state_dict[name].detach().cpu().contiguous().numpy().tobytes())
+    return f"minilm-head-{digest.hexdigest()[:12]}"
 
 
-def read_head(data: bytes, source: str) -> tuple[Any, dict[str, Any]]:
-    """Rebuild the head from its file bytes; a wrong or foreign file is a clear error."""
+def read_head(data: bytes, source: str) -> tuple[Any, dict[str, Any], str]:
+    """Rebuild the head from its file bytes: (head, meta, version); a wrong or foreign file is a clear error."""
     import torch
 
     try:
@@ -125,7 +129,7 @@ def read_head(data: bytes, source: str) -> tuple[Any, dict[str, Any]]:
     head = build_head(int(saved["hidden"]), float(saved["dropout"]))
     head.load_state_dict(saved["state_dict"])
     meta: dict[str, Any] = json.loads(saved["meta_json"])
-    return head.eval(), meta
+    return head.eval(), meta, head_version(saved["state_dict"])
 
 
 class MiniLMSentimentModel:
@@ -151,9 +155,8 @@ class MiniLMSentimentModel:
             raise SentimentModelError(
                 f"no sentiment head at {head_path}: train one with `marketpulse train sentiment --data PATH`"
             )
-        data = head_path.read_bytes()
-        head, meta = read_head(data, str(head_path))
-        return cls(encoder if encoder is not None else load_encoder(), head, head_version(data), meta, batch_size)
+        head, meta, version = read_head(head_path.read_bytes(), str(head_path))
+        return cls(encoder if encoder is not None else load_encoder(), head, version, meta, batch_size)
 
     def probabilities(self, embeddings: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.float64]]:
         """Head softmax for precomputed embeddings (training evaluates this way without re-encoding)."""
