@@ -18,6 +18,7 @@ from marketpulse.deploy.cli import infra_app
 from marketpulse.deploy.local_env import LocalEnvironment
 from marketpulse.errors import ConfigError, MarketPulseError
 from marketpulse.ingest.social.commands import register_text_commands
+from marketpulse.models.commands import register as register_model_commands
 from marketpulse.orchestration.layers import LayeredStack, full_stack
 from marketpulse.stack.manager import ServiceStatus, Stack
 
@@ -378,59 +379,6 @@ def apikeys_list(ctx: typer.Context) -> None:
     out.print(table)
 
 
-@train_app.command("price")
-def train_price(
-    ctx: typer.Context,
-    symbols: Annotated[str, typer.Option(help="Comma-separated replay symbols.")] = "AAPL,IBM,MSFT,GOOG,FB",
-    start: Annotated[str, typer.Option(help="First replay day (YYYY-MM-DD).")] = "2012-10-01",
-    end: Annotated[str, typer.Option(help="Last replay day (YYYY-MM-DD).")] = "2012-12-31",
-    ticks_per_day: Annotated[int, typer.Option(help="Replay ticks per symbol and day.")] = 2000,
-    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 8,
-    seed: Annotated[int, typer.Option(help="Seed for replay and training.")] = 7,
-    promote: Annotated[bool, typer.Option(help="Point `production` at the new version.")] = True,
-) -> None:
-    """Train the price model on the replay history, store it in the registry, optionally promote it."""
-    from datetime import date
-
-    from rich.progress import Progress
-
-    from marketpulse.models.price import MODEL_NAME, replay_minute_bars, train, training_set
-    from marketpulse.models.registry import ModelRegistry
-
-    settings = _settings(ctx)
-    with Progress(console=console) as progress:
-        task = progress.add_task("replay history -> 1-min bars", total=None)
-        bars = replay_minute_bars(
-            [s.strip() for s in symbols.split(",")],
-            date.fromisoformat(start),
-            date.fromisoformat(end),
-            ticks_per_day,
-            seed,
-        )
-        progress.update(task, total=1, completed=1, description=f"{len(bars):,} bars")
-        data = training_set(bars)
-        fit = progress.add_task(f"training on {len(data.x):,} rows", total=epochs)
-        model = train(
-            data,
-            epochs=epochs,
-            seed=seed,
-            on_epoch=lambda epoch, loss: progress.update(fit, completed=epoch, description=f"loss {loss:.4f}"),
-        )
-    registry = ModelRegistry(settings)
-    meta = {**model.meta, "replay": {"symbols": symbols, "start": start, "end": end, "ticks_per_day": ticks_per_day}}
-    version = registry.save(MODEL_NAME, model.weights, meta)
-    m = model.meta["metrics"]
-    out.print(
-        f"{MODEL_NAME} {version}: held-out log-loss {m['log_loss']:.5f} "
-        f"vs climatology {m['log_loss_climatology']:.5f}, "
-        f"AUC {m['auc']:.3f}, directional accuracy {m['directional_accuracy']:.3f} on {m['test_rows']:,} bars"
-        + ("" if m["beats_climatology"] else "  (does NOT beat climatology)")
-    )
-    if promote:
-        registry.promote(MODEL_NAME, version)
-        out.print(f"promoted {version} to production")
-
-
 @train_app.command("sentiment")
 def train_sentiment_cmd(
     ctx: typer.Context,
@@ -457,30 +405,8 @@ def train_sentiment_cmd(
     )
 
 
-@models_app.command("list")
-def models_list(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Model name.")] = "price_mlp") -> None:
-    """List a model's versions and which one is in production."""
-    from marketpulse.models.registry import ModelRegistry
-
-    registry = ModelRegistry(_settings(ctx))
-    production = registry.production_version(name)
-    for version in registry.versions(name):
-        out.print(f"{version}{'  <- production' if version == production else ''}")
-
-
-@models_app.command("promote")
-def models_promote(
-    ctx: typer.Context,
-    version: Annotated[str, typer.Argument(help="Version to put in production.")],
-    name: Annotated[str, typer.Option(help="Model name.")] = "price_mlp",
-) -> None:
-    """Point `production` at a version; the running market job switches within a minute."""
-    from marketpulse.models.registry import ModelRegistry
-
-    ModelRegistry(_settings(ctx)).promote(name, version)
-    out.print(f"{name}: production -> {version}")
-
-
+# train price, evaluate, models list|promote|rollback, scorecard update, ensemble refit
+register_model_commands(app, train_app, models_app, _settings, console, out)
 # ingest social|news|text-replay, stream sentiment
 register_text_commands(ingest_app, stream_app, _settings, console)
 
@@ -530,12 +456,9 @@ def _airflow_password_hint(settings: Settings) -> str:
 
 def _ensure_price_model(ctx: typer.Context, settings: Settings) -> None:
     """The market job scores with the production model: train a first one on replay history if none exists."""
-    from marketpulse.models.price import MODEL_NAME
-    from marketpulse.models.registry import ModelRegistry
+    from marketpulse.models.commands import ensure_price_model
 
-    if ModelRegistry(settings).production_version(MODEL_NAME) is None:
-        console.print("no production price model yet: training a first one on the replay history")
-        ctx.invoke(train_price, ctx=ctx)
+    ensure_price_model(settings, console, out)
 
 
 @platform_app.command("down")

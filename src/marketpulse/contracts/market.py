@@ -125,6 +125,8 @@ class Prediction(Contract):
     #: End of the sentiment window the prediction used (every text in it was known by then); None: no sentiment.
     sentiment_window_end: datetime | None = None
     sentiment_model_version: str | None = None
+    #: For an ensemble's prediction (model_name = the ensemble): the price model version it combined.
+    base_model_version: str | None = None
 
     _event_time = field_validator("feature_ts", mode="before")(_utc_event_time)
 

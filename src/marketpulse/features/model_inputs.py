@@ -45,3 +45,30 @@ def model_inputs(frame: pd.DataFrame) -> pd.DataFrame:
 def complete_rows(inputs: pd.DataFrame) -> pd.Series:
     """Rows whose every input is defined (a model scores only those)."""
     return inputs.notna().all(axis=1)
+
+
+#: Bars of indicator rows before a batch's new bars that the stream hands to the scorer, so a sequence model sees
+#: the same window at serving time as in training. A sequence model may read at most this + 1 bars.
+SEQUENCE_CONTEXT_BARS = 31
+
+
+def indicators_with_context(
+    tail_bars: pd.DataFrame, new_bars: pd.DataFrame, context: int = SEQUENCE_CONTEXT_BARS
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """`latest_indicators` plus the indicator rows of the `context` bars before the first new bar:
+    (rows of new_bars, context rows, new tail). One indicator computation over the same history."""
+    from marketpulse.features.indicators import latest_indicators
+
+    parts = [part for part in (tail_bars, new_bars) if not part.empty]
+    if not parts:
+        rows, tail = latest_indicators(tail_bars, new_bars)
+        return rows, rows.iloc[:0], tail
+    # The same history latest_indicators builds (a re-sent bar replaces the kept one), split `context` bars earlier.
+    history = pd.concat(parts, ignore_index=True).drop_duplicates(subset="ts", keep="last")
+    history = history.sort_values("ts", kind="stable").reset_index(drop=True)
+    is_new = history["ts"].isin(new_bars["ts"]).to_numpy()
+    first_new = int(np.argmax(is_new)) if is_new.any() else len(history)
+    split = max(0, first_new - context)
+    rows, tail = latest_indicators(history.iloc[:split], history.iloc[split:])
+    new_mask = rows["ts"].isin(new_bars["ts"])
+    return rows[new_mask].reset_index(drop=True), rows[~new_mask].reset_index(drop=True), tail

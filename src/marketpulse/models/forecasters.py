@@ -322,7 +322,7 @@ def fit_sequence(
     epochs: int,
     seed: int,
     on_epoch: EpochCallback | None = None,
-    batch_size: int = 512,
+    batch_size: int | None = None,
 ) -> SequenceModel:
     """Train on fit rows (masked multi-horizon loss), keep the epoch with the best cal log-loss, Platt-calibrate."""
     import torch
@@ -346,6 +346,11 @@ def fit_sequence(
         targets_ret[idx, k] = data.ret[h][fit_rows[h]] / ret_scale[h]
 
     net = build_tcn(data.inputs.shape[1], len(horizons), mean, std)
+    with torch.no_grad():  # start at the fit period's up-rate, so the first steps learn signal, not the base rate
+        base = np.nanmean(targets_up, axis=0).clip(0.05, 0.95)
+        net.head.bias.view(len(horizons), 2)[:, 0] = torch.tensor(np.log(base / (1 - base)), dtype=torch.float32)
+    # About 100 optimiser steps per epoch on small sets, batches of 512 on large ones.
+    batch_size = batch_size or int(np.clip(len(every) // 100, 64, 512))
     optimizer = torch.optim.Adam(net.parameters(), lr=2e-3, weight_decay=1e-5)
     up_t, ret_t = torch.tensor(targets_up), torch.tensor(targets_ret)
     generator = torch.Generator().manual_seed(seed)

@@ -55,7 +55,8 @@ def information_coefficient(signal: Array, ret: Array) -> float:
 
 def calibration_bins(p: Array, y: Array) -> list[dict[str, float]]:
     """Per P(up) decile: count, mean predicted probability, observed up-rate (bins without rows are left out)."""
-    index = np.clip(np.digitize(p, CALIBRATION_EDGES[1:-1]), 0, len(CALIBRATION_EDGES) - 2)
+    # floor(10 p), as PostgreSQL's width_bucket in the scorecard views (p = 1.0 joins the top bin).
+    index = np.clip(np.floor(np.asarray(p) * (len(CALIBRATION_EDGES) - 1)).astype(int), 0, len(CALIBRATION_EDGES) - 2)
     out = []
     for b in range(len(CALIBRATION_EDGES) - 1):
         mask = index == b

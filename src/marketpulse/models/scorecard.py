@@ -57,10 +57,16 @@ def migrate_scorecard(conn: Any) -> None:
     conn.commit()
 
 
+_MIGRATED_CONNECTIONS: set[int] = set()
+
+
 def write_ensemble_inputs(conn: Any, inputs: pd.DataFrame) -> None:
     """Upsert the sentiment inputs of ensemble predictions (in the caller's transaction)."""
     if inputs.empty:
         return
+    if id(conn) not in _MIGRATED_CONNECTIONS:
+        migrate_scorecard(conn)
+        _MIGRATED_CONNECTIONS.add(id(conn))
     rows = [(r.symbol, r.feature_ts.to_pydatetime(), r.horizon, r.sentiment) for r in inputs.itertuples(index=False)]
     with conn.cursor() as cur:
         cur.executemany(

@@ -106,6 +106,8 @@ class MarketSinks:
         self.settings = settings
         self.topic = topic
         self._clients: dict[str, Any] = {}
+        #: Sentiment inputs of the ensemble's predictions in the current batch (stored for its re-fits).
+        self._ensemble_inputs = pd.DataFrame()
         #: Seconds from Kafka CreateTime of each symbol's oldest tick in a batch to the end of that batch's writes.
         self.latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
 
@@ -162,10 +164,13 @@ class MarketSinks:
 
         # Sentiment known by each bar's start (point in time), as extra columns the scorer may use.
         fused = self._client("sentiment", lambda: SentimentLookup(self.settings)).fuse(indicators)
-        predictions = attach_sentiment_used(self._score(fused), fused)
+        predictions = attach_sentiment_used(self._score(fused, by_kind.get("context", empty)), fused)
         if not predictions.empty:
             cassandra.write_predictions(predictions)
             postgres.upsert_predictions(predictions)
+            from marketpulse.models.scorecard import write_ensemble_inputs
+
+            write_ensemble_inputs(postgres.conn, self._ensemble_inputs)
         # One transaction per batch: a bar, its indicators and its prediction become visible to Power BI together.
         postgres.commit()
         if not predictions.empty:
@@ -196,16 +201,16 @@ class MarketSinks:
             self.latencies.append(float(seconds))
             STREAM_LATENCY.observe(float(seconds))
 
-    def _score(self, indicators: pd.DataFrame) -> pd.DataFrame:
-        """Predictions of the production price model for this batch's closed bars (empty without a model)."""
-        from marketpulse.models.price import MODEL_NAME
-        from marketpulse.models.serving import ProductionModel
+    def _score(self, indicators: pd.DataFrame, context: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Predictions of the production price model (and ensemble) for this batch's closed bars; `context` holds
+        the indicator rows of the bars before them (a sequence model's window). Empty without a model."""
+        from marketpulse.models.serving import StreamModels
 
-        scorer = self._client("model", lambda: ProductionModel(self.settings, MODEL_NAME)).current()
-        if scorer is None or indicators.empty:
+        predictions, self._ensemble_inputs = self._client("model", lambda: StreamModels(self.settings)).predict(
+            indicators, context
+        )
+        if predictions.empty:
             return pd.DataFrame(columns=["symbol", "feature_ts"])
-        predictions = scorer.score(indicators)
-        predictions["feature_ts"] = pd.to_datetime(predictions["feature_ts"], utc=True)
         return predictions
 
     def _publish_predictions(self, predictions: pd.DataFrame) -> None:
@@ -227,6 +232,7 @@ class MarketSinks:
                     expected_return=r.expected_return,
                     model_name=r.model_name,
                     model_version=r.model_version,
+                    base_model_version=_text_or_none(getattr(r, "base_model_version", None)),
                     sentiment_window_end=window_end,
                     sentiment_model_version=sentiment_version,
                 ),
@@ -256,6 +262,11 @@ class MarketSinks:
             close = getattr(client, "close", None)
             if close:
                 close()
+
+
+def _text_or_none(value: Any) -> str | None:
+    """A string column value, or None where the row has none (NaN after concatenating frames)."""
+    return value if isinstance(value, str) else None
 
 
 def latest_fields(

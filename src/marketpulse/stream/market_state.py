@@ -16,14 +16,15 @@ import numpy as np
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
 from marketpulse.features.bars import BAR_COLUMNS, INTERVALS, empty_bars, merge_bars, ticks_to_bars
-from marketpulse.features.indicators import INDICATOR_COLUMNS, latest_indicators
+from marketpulse.features.indicators import INDICATOR_COLUMNS
+from marketpulse.features.model_inputs import indicators_with_context
 
 STATE_VERSION = 1
 _TS_COLUMNS = ("ts", "last_ts")
 
 #: Columns of every row the state function emits; `kind` says which of them are meaningful.
 OUTPUT_COLUMNS: list[tuple[str, str]] = [
-    ("kind", "string"),  # bar_1s | bar_1m | indicators | latest | late
+    ("kind", "string"),  # bar_1s | bar_1m | indicators | context | latest | late
     ("symbol", "string"),
     ("interval", "string"),
     ("ts", "timestamp"),
@@ -131,8 +132,10 @@ def advance(state: SymbolState, ticks: pd.DataFrame) -> pd.DataFrame:
         state.closed_until = int(closed["1s"]["ts"].astype("int64").max()) + INTERVALS["1s"].value
 
     if not closed["1min"].empty:
-        values, state.tail = latest_indicators(state.tail, closed["1min"])
+        values, context, state.tail = indicators_with_context(state.tail, closed["1min"])
         emitted.append(_rows("indicators", values, "1min"))
+        # The indicator rows of the bars just before (already stored): a sequence model's input window.
+        emitted.append(_rows("context", context, "1min"))
 
     last = fresh.iloc[[-1]][["symbol", "ts", "price", "size"]].copy()
     if "kafka_ts" in ticks:
