@@ -269,6 +269,24 @@ def start_sentiment_job(
     return query, sinks
 
 
+def check_model_available(kind: str) -> None:
+    """Fail on the driver, with the fix in the message, before Spark workers fail on a missing model."""
+    from marketpulse.errors import ConfigError
+    from marketpulse.models.sentiment import DEFAULT_HEAD_PATH, SentimentModelError, load_sentiment_model
+
+    if kind == "minilm" and not DEFAULT_HEAD_PATH.exists():
+        raise ConfigError(
+            f"the minilm sentiment model has no trained head at {DEFAULT_HEAD_PATH}: train it with "
+            "`marketpulse train sentiment --data PATH`, or run the lexicon baseline with "
+            "MARKETPULSE_SENTIMENT__MODEL=vader"
+        )
+    if kind == "vader":
+        try:
+            load_sentiment_model("vader")
+        except SentimentModelError as exc:
+            raise ConfigError(str(exc)) from exc
+
+
 class SentimentJobRunner:
     """Runs the query; restarts it from its checkpoint when it fails, up to stream.max_restarts times."""
 
@@ -298,6 +316,7 @@ class SentimentJobRunner:
         """Block until the query finishes (availableNow), is stopped, or fails more than max_restarts times."""
         from pyspark.errors import StreamingQueryException
 
+        check_model_available(self.settings.sentiment.model)
         while True:
             self._query, sinks = start_sentiment_job(self.spark, self.settings, available_now=self.available_now)
             self.report(f"sentiment job running ({self.settings.sentiment.model} model)")

@@ -104,10 +104,11 @@ def register_text_commands(
         from prometheus_client import start_http_server
 
         from marketpulse.errors import ConfigError
-        from marketpulse.stream.sentiment_job import SentimentJobRunner
+        from marketpulse.stream.sentiment_job import SentimentJobRunner, check_model_available
         from marketpulse.stream.session import spark_session
 
         settings = settings_of(ctx)
+        check_model_available(settings.sentiment.model)  # before starting Spark: a clear error, fast
         try:
             start_http_server(settings.sentiment.metrics_port, addr=settings.stack.host)
         except OSError as exc:
