@@ -53,3 +53,78 @@ def test_production_model_hot_reloads_after_promotion(stack: Stack, settings: Se
     now[0] = 62
     reloaded = production.current()
     assert reloaded is not None and reloaded.version == "v2"
+
+
+def test_promotion_history_and_rollback(stack: Stack, settings: Settings, unique: str) -> None:
+    registry = ModelRegistry(settings)
+    name = f"it-rb-{unique}"
+    for version in ("v1", "v2", "v3"):
+        registry.save(name, version.encode(), {"features": []}, version=version)
+    with pytest.raises(ModelNotFoundError, match="no earlier production version"):
+        registry.rollback(name)
+    registry.promote(name, "v1")
+    registry.promote(name, "v3", reason="beats the baselines")
+    assert registry.rollback(name) == "v1"
+    assert registry.production_version(name) == "v1"
+    assert [(e["version"], e["reason"]) for e in registry.history(name)] == [
+        ("v1", "manual"),
+        ("v3", "beats the baselines"),
+        ("v1", "rollback from v3"),
+    ]
+    assert registry.meta(name, "v2")["version"] == "v2"
+    assert name in registry.names()
+
+
+@pytest.mark.slow
+def test_retrain_stores_candidate_and_report_and_promotes_only_on_improvement(
+    stack: Stack, settings: Settings, unique: str
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from marketpulse.api import create_app
+    from marketpulse.config import ModelSettings
+    from marketpulse.models.pipeline import retrain
+
+    from .test_api_support import create_key
+
+    name = f"it-retrain-{unique}"
+    small = settings.model_copy(
+        update={
+            "models": ModelSettings(
+                price_name=name,
+                symbols=["IBM"],
+                horizons=["1min", "5min"],
+                data_source="replay",
+                train_sessions=10,
+                replay_end="2012-11-30",
+                ticks_per_day=600,
+                folds=2,
+                test_sessions=2,
+                epochs=1,
+            )
+        }
+    )
+    stages: list[str] = []
+    result = retrain(small, progress=lambda stage, done, total: stages.append(stage))
+    assert result.candidate_version is not None and result.data_source == "replay"
+    assert any(s.startswith("fold 2/2") for s in stages)
+    registry = ModelRegistry(settings)
+    meta = registry.meta(name, result.candidate_version)
+    assert meta["kind"] == "tcn" and meta["features"] and meta["train_range"][0] < meta["test_range"][0]
+    assert meta["code_version"] and set(meta["metrics"]) >= {"tcn", "logistic", "persistence", "climatology"}
+    # Promoted exactly when the walk-forward decision says it beats every baseline.
+    assert result.promoted == meta["decision"]["promote"]
+    assert (registry.production_version(name) == result.candidate_version) == result.promoted
+    assert set(result.metrics) >= {"tcn", "climatology"} and "log_loss" in result.metrics["tcn"]
+
+    key = create_key(settings, f"models-{unique}")[1]
+    with TestClient(create_app(settings), headers={"X-API-Key": key}) as client:
+        reports = client.get(f"/v1/models/{name}/reports").json()
+        assert len(reports) == 1 and "report.html" in reports[0]["files"]
+        html = client.get(reports[0]["links"]["report.html"])
+        assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+        assert "<svg" in html.text and "climatology" in html.text
+        markdown = client.get(reports[0]["links"]["report.md"]).text
+        assert ("PROMOTE" if result.promoted else "KEEP PRODUCTION") in markdown
+        versions = client.get(f"/v1/models/{name}").json()["versions"]
+        assert [v["version"] for v in versions] == [result.candidate_version]
