@@ -19,6 +19,8 @@ from marketpulse.stack.manager import Stack
 from marketpulse.stores.cassandra import INDICATOR_CQL_COLUMNS, CassandraWriter
 from marketpulse.stores.redis_store import SYMBOLS_KEY, latest_key
 
+from .test_api_support import create_key
+
 #: 500 one-minute bars at the end of each of these UTC days (15:40 .. 23:59); 2024-03-06 stays empty.
 DAYS = (datetime(2024, 3, 4, tzinfo=UTC), datetime(2024, 3, 5, tzinfo=UTC), datetime(2024, 3, 7, tzinfo=UTC))
 BARS_PER_DAY = 500
@@ -75,8 +77,13 @@ def bars(stack: Stack, settings: Settings, symbol: str) -> Iterator[pd.DataFrame
 
 
 @pytest.fixture(scope="module")
-def client(stack: Stack, settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as client:
+def api_key(stack: Stack, settings: Settings) -> str:
+    return create_key(settings, "test_api")[1]
+
+
+@pytest.fixture(scope="module")
+def client(stack: Stack, settings: Settings, api_key: str) -> Iterator[TestClient]:
+    with TestClient(create_app(settings), headers={"X-API-Key": api_key}) as client:
         yield client
 
 
@@ -222,7 +229,7 @@ def test_latest_returns_the_hash_nested_and_symbols_lists_it(
     redis_client.sadd(SYMBOLS_KEY, symbol)
     try:
         latest = client.get(f"/v1/symbols/{symbol}/latest")
-        listed = client.get("/v1/symbols")
+        listed = client.get("/v1/symbols", params={"limit": 5000})
     finally:
         redis_client.delete(latest_key(symbol))
         redis_client.srem(SYMBOLS_KEY, symbol)
@@ -234,6 +241,7 @@ def test_latest_returns_the_hash_nested_and_symbols_lists_it(
         "bar_1m": {"close": 185.0, "volume": 12000.0, "ts": "2024-03-07T23:58:00+00:00"},
         "indicators": {"rsi_14": 61.5, "macd": 0.12},
         "prediction": {"prob_up": 0.61, "model_version": "v20240307T000000"},
+        "sentiment": None,  # no sentiment for this symbol yet
         "other": {"future.field": 7.0},
     }
     symbols = [item["symbol"] for item in listed.json()["items"]]

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["live"])
 _SYMBOL = re.compile(SYMBOL_PATTERN)
 POLICY_VIOLATION_CLOSE = 1008
+SLOW_CLOSE_TIMEOUT_S = 30.0
 ALL_CHANNELS: tuple[Channel, ...] = ("ticks", "bars", "indicators", "predictions", "sentiment", "alerts")
 
 
@@ -128,8 +129,10 @@ async def live(websocket: WebSocket) -> None:
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
                 await task
     if client.dropped.is_set():
-        with contextlib.suppress(Exception):
-            # The socket's buffers are full: the close frame goes out behind them, or not at all.
+        # Nothing more is queued for it; the close frame goes out once the client reads what its socket
+        # buffers hold, or never (after the timeout the server stops waiting; the buffers are bounded).
+        with contextlib.suppress(TimeoutError, WebSocketDisconnect, RuntimeError, OSError):
             await asyncio.wait_for(
-                websocket.close(code=SLOW_CONSUMER_CLOSE, reason="slow consumer: messages not read in time"), 2.0
+                websocket.close(code=SLOW_CONSUMER_CLOSE, reason="slow consumer: messages not read in time"),
+                SLOW_CLOSE_TIMEOUT_S,
             )

@@ -1,0 +1,172 @@
+"""Alert rules end to end: rules created through the API, updates published by the market job's RedisWriter,
+alerts delivered on the WebSocket and to a local webhook receiver (signed, retried after a 500), stored and
+listed."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+from websockets.sync.client import connect
+
+from marketpulse.alerts.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from marketpulse.config import Settings
+from marketpulse.stack.manager import Stack
+from marketpulse.stores.redis_store import RedisWriter
+
+from .test_api_support import ARTIFACTS, api_server, create_key
+
+pytestmark = pytest.mark.integration
+
+
+class Receiver:
+    """A webhook endpoint that answers 500 to the first `fail_first` posts, then 200, recording every post."""
+
+    def __init__(self, fail_first: int) -> None:
+        self.posts: list[tuple[dict[str, str], bytes, int]] = []
+        self.fail_first = fail_first
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                status = 500 if len(receiver.posts) < receiver.fail_first else 200
+                receiver.posts.append(({k.lower(): v for k, v in self.headers.items()}, body, status))
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def base(stack: Stack, settings: Settings) -> Iterator[str]:
+    with api_server(settings, ARTIFACTS / "alerts-api.log", webhook_backoff_s="0.2") as url:
+        yield url
+
+
+@pytest.fixture
+def writer(settings: Settings) -> Iterator[RedisWriter]:
+    writer = RedisWriter(settings)
+    yield writer
+    writer.close()
+
+
+def _wait(predicate: Any, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.1)
+
+
+def test_price_cross_alert_reaches_websocket_webhook_and_history(
+    base: str, settings: Settings, writer: RedisWriter
+) -> None:
+    symbol = "A" + uuid.uuid4().hex[:6].upper()
+    key = create_key(settings, "alerts")[1]
+    headers = {"X-API-Key": key}
+    receiver = Receiver(fail_first=1)
+    try:
+        rule = {
+            "name": "breakout",
+            "symbol": symbol,
+            "condition": {"type": "price_cross", "direction": "above", "level": 100},
+            "webhook_url": receiver.url,
+            "cooldown_s": 0,
+        }
+        created = httpx.post(f"{base}/v1/alerts", json=rule, headers=headers)
+        assert created.status_code == 201, created.text
+        rule_id, secret = created.json()["rule_id"], created.json()["webhook_secret"]
+        assert secret.startswith("whsec_")
+        listed = httpx.get(f"{base}/v1/alerts", headers=headers).json()
+        assert [r["rule_id"] for r in listed["items"]] == [rule_id] and "webhook_secret" not in listed["items"][0]
+
+        with connect(base.replace("http", "ws") + "/v1/ws", additional_headers=headers) as ws:
+            ws.send(json.dumps({"op": "subscribe", "symbols": ["*"], "channels": ["alerts"]}))
+            assert json.loads(ws.recv(timeout=5))["type"] == "subscribed"
+            for price in (99.0, 99.5, 100.5, 101.0):  # crosses once, between 99.5 and 100.5
+                writer.update_latest({symbol: {"tick.price": price, "tick.ts": "2024-03-07T15:00:00+00:00"}})
+                time.sleep(0.05)
+            alert = json.loads(ws.recv(timeout=10))
+        assert alert["type"] == "data" and alert["channel"] == "alerts" and alert["symbol"] == symbol
+        assert alert["data"]["rule_id"] == rule_id and alert["data"]["observed"]["price"] == 100.5
+
+        _wait(lambda: len(receiver.posts) >= 2)  # the 500, then the retry
+        (_, _, status1), (hook_headers, body, status2) = receiver.posts[:2]
+        assert (status1, status2) == (500, 200)
+        assert verify(secret, hook_headers[TIMESTAMP_HEADER.lower()], body, hook_headers[SIGNATURE_HEADER.lower()])
+        assert json.loads(body)["rule_id"] == rule_id
+
+        def delivered() -> bool:
+            items = httpx.get(f"{base}/v1/alerts/events", headers=headers).json()["items"]
+            return bool(items) and items[0]["webhook_status"] == "delivered"
+
+        _wait(delivered)
+        events = httpx.get(f"{base}/v1/alerts/events", headers=headers).json()["items"]
+        assert len(events) == 1  # 101.0 stayed above: no second firing
+        assert events[0]["rule_id"] == rule_id and events[0]["webhook_attempts"] == 2
+        # Another key sees neither the rule nor its events.
+        other = {"X-API-Key": create_key(settings, "other")[1]}
+        assert httpx.get(f"{base}/v1/alerts/events", headers=other).json()["items"] == []
+        assert httpx.delete(f"{base}/v1/alerts/{rule_id}", headers=other).status_code == 404
+        assert httpx.delete(f"{base}/v1/alerts/{rule_id}", headers=headers).status_code == 204
+        assert httpx.get(f"{base}/v1/alerts", headers=headers).json()["items"] == []
+    finally:
+        receiver.close()
+
+
+def test_combination_of_rsi_and_prediction_and_sentiment_without_data(
+    base: str, settings: Settings, writer: RedisWriter
+) -> None:
+    symbol = "C" + uuid.uuid4().hex[:6].upper()
+    headers = {"X-API-Key": create_key(settings, "combo")[1]}
+    combo = {
+        "type": "all",
+        "conditions": [
+            {"type": "rsi", "direction": "below", "threshold": 30},
+            {"type": "prediction", "direction": "above", "threshold": 0.6},
+        ],
+    }
+    rules = [
+        {"name": "oversold and bullish", "symbol": symbol, "condition": combo, "cooldown_s": 0},
+        {"name": "mood swing", "symbol": symbol, "condition": {"type": "sentiment_shift", "delta": 0.2}},
+    ]
+    ids = [httpx.post(f"{base}/v1/alerts", json=r, headers=headers).json()["rule_id"] for r in rules]
+    updates = [
+        {"ind.rsi_14": 45.0, "pred.prob_up": 0.5},
+        {"ind.rsi_14": 25.0},  # RSI condition only
+        {"pred.prob_up": 0.7, "pred.horizon": "1min"},  # now both: fires
+        {"tick.price": 10.0},  # still both: no new firing
+    ]
+    for update in updates:
+        writer.update_latest({symbol: update})
+        time.sleep(0.05)
+    _wait(lambda: len(httpx.get(f"{base}/v1/alerts/events", headers=headers).json()["items"]) >= 1)
+    time.sleep(0.5)
+    events = httpx.get(f"{base}/v1/alerts/events", headers=headers).json()["items"]
+    assert [e["rule_id"] for e in events] == [ids[0]]  # the sentiment rule had no data: a no-op
+    assert events[0]["observed"]["rsi_14"] == 25.0 and events[0]["observed"]["prob_up"] == 0.7
+    assert events[0]["webhook_status"] == "none"
+
+
+def test_bad_rules_are_422_in_the_error_shape(base: str, settings: Settings) -> None:
+    headers = {"X-API-Key": create_key(settings, "bad")[1]}
+    bad = {"name": "x", "symbol": "AAPL", "condition": {"type": "rsi", "direction": "up", "threshold": 500}}
+    response = httpx.post(f"{base}/v1/alerts", json=bad, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"
