@@ -164,3 +164,17 @@ def point_in_time_join(
     joined.loc[stale, [*SENTIMENT_FEATURE_COLUMNS, *extra]] = np.nan
     joined.loc[stale, "sentiment_window_end"] = pd.NaT
     return joined.sort_values("_order").drop(columns=["_order", "_cutoff"]).reset_index(drop=True)
+
+
+#: Column of a bar row compared with window_end: the bar's start (its feature time). Text known during the bar
+#: is left to the next bar, so a bar's prediction never sees anything after the bar began.
+BAR_CUTOFF = "ts"
+
+
+def bar_sentiment_features(
+    bars: pd.DataFrame, items: pd.DataFrame, *, length: pd.Timedelta, baseline: int, max_age: pd.Timedelta
+) -> pd.DataFrame:
+    """Training rows: bars (symbol, ts, ...) + SENTIMENT_FEATURE_COLUMNS + sentiment_window_end, joined exactly as
+    the market job fuses them live (same windows, same point-in-time rule)."""
+    windows = sentiment_windows(items[list(ITEM_COLUMNS)], length, baseline)
+    return point_in_time_join(bars, windows, cutoff=BAR_CUTOFF, max_age=max_age)

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
 from marketpulse.config import Settings
-from marketpulse.features.sentiment import SENTIMENT_FEATURE_COLUMNS, point_in_time_join
+from marketpulse.features.sentiment import BAR_CUTOFF, SENTIMENT_FEATURE_COLUMNS, point_in_time_join
 
-#: Column of an indicator row compared with window_end: the bar's start, its feature time.
-CUTOFF_COLUMN = "ts"
+#: Column of an indicator row compared with window_end (defined once, in features: training uses it too).
+CUTOFF_COLUMN = BAR_CUTOFF
 USED_COLUMNS = ("sentiment_window_end", "sentiment_model_version")
 
 
