@@ -11,6 +11,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import ModuleType
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -28,11 +29,22 @@ from marketpulse.api.live import LiveHub
 from marketpulse.api.logs import redact_api_keys_in_logs
 from marketpulse.api.metrics import ApiMetrics, MetricsMiddleware
 from marketpulse.api.routes import admin, alerts, bars, health, indicators, pipeline, predictions, symbols, ws
+from marketpulse.api.schemas import ErrorBody
 from marketpulse.auth.keys import ApiKeyStore
 from marketpulse.config import Settings
 from marketpulse.stores.redis_store import redis_client
 
 log = logging.getLogger(__name__)
+
+#: Documented on every /v1 operation, all in the one error shape (also replaces FastAPI's default 422 body).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "No API key, or an unknown or revoked one"},
+    403: {"model": ErrorBody, "description": "The key lacks the scope this route needs"},
+    404: {"model": ErrorBody, "description": "Not found"},
+    422: {"model": ErrorBody, "description": "A parameter is invalid; the message says which and why"},
+    429: {"model": ErrorBody, "description": "Rate limit of the key exceeded; see Retry-After"},
+    503: {"model": ErrorBody, "description": "A store did not answer; retry later"},
+}
 
 #: Routers whose routes all live under /v1 and need a read key (admin routes also check the admin scope).
 DATA_ROUTERS = [symbols, bars, indicators, predictions, alerts, pipeline, admin]
@@ -108,5 +120,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(ws.router)  # authenticates itself: WebSocket routes take no HTTP dependencies
     for module in [*DATA_ROUTERS, *_optional_routers()]:
-        app.include_router(module.router, dependencies=[Depends(require_read)])
+        app.include_router(module.router, dependencies=[Depends(require_read)], responses=ERROR_RESPONSES)
     return app

@@ -97,3 +97,15 @@ class DependencyHealth(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     dependencies: dict[str, DependencyHealth]
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable machine-readable code: not_found, validation_error, rate_limited, ...")
+    message: str = Field(description="What went wrong and how to fix the request.")
+    details: list[dict[str, str]] | None = Field(None, description="Per-parameter problems of a validation error.")
+
+
+class ErrorBody(BaseModel):
+    """Every error the API returns has this shape."""
+
+    error: ErrorDetail
