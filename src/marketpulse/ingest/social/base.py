@@ -160,9 +160,13 @@ class CollectorRunner:
         *,
         linker: SymbolLinker | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        first_seen: Callable[[str], bool] | None = None,
     ) -> None:
         self.collector = collector
         self.sink = sink
+        #: Marks an id as sent and says whether it was new; shared across restarts (Redis) in the service, so a
+        #: restarted collector does not send a text again with a new ingest time. None: this process only.
+        self.first_seen = first_seen
         self.linker = linker or SymbolLinker()
         self.clock = clock
         self.filter = TextFilter(
@@ -232,6 +236,8 @@ class CollectorRunner:
             self._drop(DropReason.UNLINKED)
             return
         reason = self.filter.check(raw.id, raw.url, raw.text, raw.author, raw.published_at, symbols)
+        if reason is None and self.first_seen is not None and not self.first_seen(raw.id):
+            reason = DropReason.DUPLICATE_ID  # sent by an earlier run of this collector
         if reason is not None:
             self._drop(reason)
             return

@@ -47,6 +47,23 @@ class KafkaTextSink:
             self.sent += 1
 
 
+class RedisSeenIds:
+    """`first_seen(id)`: SET NX with a TTL in Redis, True only the first time an id is offered (thread-safe)."""
+
+    def __init__(self, settings: Settings) -> None:
+        from marketpulse.stores.redis_store import redis_client
+
+        self.client = redis_client(settings)
+        self.prefix = settings.social.seen_prefix
+        self.ttl_s = settings.social.seen_ttl_s
+
+    def __call__(self, item_id: str) -> bool:
+        return bool(self.client.set(f"{self.prefix}:{item_id}", 1, nx=True, ex=self.ttl_s))
+
+    def close(self) -> None:
+        self.client.close()
+
+
 def build_collectors(names: Sequence[str], settings: SocialSettings, linker: SymbolLinker) -> list[TextCollector]:
     """The named collectors (ConfigError if one lacks its credentials or a symbol is not in the table)."""
     for symbol in settings.symbols:
@@ -167,7 +184,12 @@ def run_collectors(
         linker = SymbolLinker()
         producer = EventProducer(settings, f"marketpulse-{group}")
         sink = KafkaTextSink(producer)
-        runners = [CollectorRunner(c, social, sink, linker=linker) for c in build_collectors(names, social, linker)]
+        seen = RedisSeenIds(settings)
+        stack.callback(seen.close)
+        runners = [
+            CollectorRunner(c, social, sink, linker=linker, first_seen=seen)
+            for c in build_collectors(names, social, linker)
+        ]
         health = HealthServer(settings.stack.host, social.metrics_port, runners)
         stack.callback(health.close)
         threads = [threading.Thread(target=r.run, args=(rounds,), name=f"collector-{r.name}") for r in runners]

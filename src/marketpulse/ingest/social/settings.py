@@ -62,6 +62,10 @@ class SocialSettings(_Section):
     )
     metrics_port: int = Field(9110, ge=1, le=65535, description="/metrics and /healthz of a collector process.")
     dedup_memory: int = Field(50_000, ge=100, description="Recent ids, urls and text fingerprints remembered.")
+    seen_ttl_s: int = Field(
+        14 * 86_400, ge=60, description="How long Redis remembers a sent id, so a restarted collector skips it."
+    )
+    seen_prefix: str = Field("mp:social:seen", min_length=1, description="Redis key prefix of the sent ids.")
     near_duplicate_bits: int = Field(5, ge=0, le=16, description="SimHash distance at or under which texts match.")
     max_cashtags: int = Field(6, ge=1, description="More cashtags than this in one text: a pump list, dropped.")
     max_posts_per_author_hour: int = Field(20, ge=1, description="More posts per author per hour: a bot.")
