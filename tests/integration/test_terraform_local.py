@@ -27,7 +27,7 @@ def environment(stack: Stack, settings: Settings, unique: str) -> Iterator[Local
     yield env
     if env.state_file.exists():
         env.destroy()  # a no-op after the test's own destroy; cleans the shared stack when the test failed early
-    shutil.rmtree(env.work_dir, ignore_errors=True)
+    shutil.rmtree(env.work_dir.parent, ignore_errors=True)  # .stack/terraform/work/<instance>
 
 
 def _topics(settings: Settings) -> dict[str, int]:
