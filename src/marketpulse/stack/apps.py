@@ -179,6 +179,25 @@ class TextReplayApp(ReplayIngestApp):
         return "Kafka social.posts, news.articles"
 
 
+class ScorecardApp(_App):
+    """Scores every stored prediction once its horizon has passed (PostgreSQL scorecard, /v1/scorecard)."""
+
+    name = "scorecard"
+    cli_args: ClassVar[list[str]] = ["scorecard", "update", "--every", "15"]
+
+    def ports(self) -> dict[str, int]:
+        return {}
+
+    def check(self) -> str:
+        from marketpulse.stack.process import tail
+
+        lines = [line for line in tail(self.log_path, 20).splitlines() if line.startswith("scored")]
+        return lines[-1] if lines else "scoring predictions every 15 s"
+
+    def endpoint(self) -> str:
+        return "PostgreSQL scorecard_outcome, /v1/scorecard"
+
+
 def all_apps(settings: Settings) -> list[Service]:
     """The platform's processes, in start order."""
     return [
@@ -187,4 +206,5 @@ def all_apps(settings: Settings) -> list[Service]:
         ReplayIngestApp(settings),
         TextReplayApp(settings),
         ApiApp(settings),
+        ScorecardApp(settings),
     ]
