@@ -116,6 +116,8 @@ def infra_env(
 ) -> None:
     """Write the app's MARKETPULSE_* env file from an environment's `terraform output`."""
     settings = _settings(ctx)
+    if environment not in ENVIRONMENTS:
+        raise TerraformError(f"unknown environment {environment!r}; known: {', '.join(ENVIRONMENTS)}")
     if outputs_json is not None:
         raw = json.loads(outputs_json.read_text())
         outputs = {name: entry["value"] for name, entry in raw.items()}
