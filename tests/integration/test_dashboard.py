@@ -1,0 +1,160 @@
+"""The Dash dashboard in a real headless Chromium (Debian's, driven by Playwright): every page loads through a
+real API on the test stack, live values change on screen when the stream's state changes, and screenshots are
+kept in test-artifacts/."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from marketpulse.config import Settings
+from marketpulse.stack.install import ensure_debian_program
+from marketpulse.stack.manager import Stack
+from marketpulse.stores.cassandra import INDICATOR_CQL_COLUMNS, CassandraWriter
+from marketpulse.stores.redis_store import SYMBOLS_KEY, RedisWriter, latest_key, redis_client
+
+from .test_api_support import ARTIFACTS, api_server, create_key, free_port, running
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+LAST_BAR = datetime(2024, 3, 7, 15, 59, tzinfo=UTC)
+
+
+def chromium_binary() -> str:
+    """Debian's chromium (installed with apt by the project's helper); its real binary, not the wrapper script."""
+    wrapper = ensure_debian_program("chromium", "chromium", lambda message: print(message))
+    real = Path("/usr/lib/chromium/chromium")
+    return str(real if real.exists() else wrapper)
+
+
+@pytest.fixture(scope="module")
+def symbol(stack: Stack, settings: Settings) -> Iterator[str]:
+    """A symbol with 60 one-minute bars and indicators in Cassandra and a latest state in Redis."""
+    symbol = "D" + uuid.uuid4().hex[:6].upper()
+    ts = pd.date_range(end=LAST_BAR, periods=60, freq="1min")
+    close = 100 + np.sin(np.arange(60) / 5)
+    bars = pd.DataFrame(
+        {
+            "symbol": symbol,
+            "ts": ts,
+            "open": close - 0.1,
+            "high": close + 0.3,
+            "low": close - 0.3,
+            "close": close,
+            "volume": 1000.0,
+            "vwap": close,
+            "trades": 5,
+        }
+    )
+    indicators = bars[["symbol", "ts", "close"]].copy()
+    for name in INDICATOR_CQL_COLUMNS:
+        indicators[name] = 50.0
+    writer = CassandraWriter(settings)
+    try:
+        writer.write_bars(bars, "1min")
+        writer.write_indicators(indicators, "1min")
+    finally:
+        writer.close()
+    publish(settings, symbol, price=101.0)
+    yield symbol
+    client = redis_client(settings)
+    client.delete(latest_key(symbol))
+    client.srem(SYMBOLS_KEY, symbol)
+    client.close()
+
+
+def publish(settings: Settings, symbol: str, price: float) -> None:
+    """Update the latest state the way the market job does."""
+    writer = RedisWriter(settings)
+    try:
+        writer.update_latest(
+            {
+                symbol: {
+                    "tick.price": price,
+                    "tick.ts": (LAST_BAR + timedelta(seconds=59)).isoformat(),
+                    "bar_1m.close": 100.0,
+                    "bar_1m.ts": LAST_BAR.isoformat(),
+                    "ind.rsi_14": 57.5,
+                    "pred.prob_up": 0.62,
+                    "pred.horizon": "1min",
+                    "pred.model_version": "v-test",
+                }
+            }
+        )
+    finally:
+        writer.close()
+
+
+@pytest.fixture(scope="module")
+def dashboard(stack: Stack, settings: Settings) -> Iterator[str]:
+    key = create_key(settings, "dashboard-test")[1]
+    with api_server(settings, ARTIFACTS / "dashboard-api.log") as api_base:
+        port = free_port()
+        env = {
+            "MARKETPULSE_DASHBOARD__PORT": str(port),
+            "MARKETPULSE_DASHBOARD__API_URL": api_base,
+            "MARKETPULSE_DASHBOARD__API_KEY": key,
+            "MARKETPULSE_DASHBOARD__REFRESH_S": "0.5",
+        }
+        base = f"http://127.0.0.1:{port}"
+        with running(["serve", "dashboard"], settings, base + "/metrics", ARTIFACTS / "dashboard.log", env):
+            yield base
+
+
+@pytest.fixture(scope="module")
+def page() -> Iterator[Page]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_binary(), headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors: list[Any] = []
+        page.on("pageerror", lambda error: errors.append(error))
+        yield page
+        browser.close()
+        assert errors == [], f"JavaScript errors in the dashboard: {errors}"
+
+
+def test_overview_lists_the_symbol_and_its_price_changes_live(
+    page: Page, dashboard: str, symbol: str, settings: Settings
+) -> None:
+    page.goto(dashboard + "/")
+    row = page.locator("#overview-table tr", has_text=symbol)
+    expect(row).to_contain_text("101.00", timeout=20_000)
+    expect(row).to_contain_text("57.5")  # RSI
+    expect(row).to_contain_text("0.620")  # P(up)
+    publish(settings, symbol, price=102.5)
+    expect(row).to_contain_text("102.50", timeout=10_000)  # no reload: the page refreshed itself
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-overview.png"), full_page=True)
+
+
+def test_symbol_page_draws_candles_indicators_and_prediction(
+    page: Page, dashboard: str, symbol: str, settings: Settings
+) -> None:
+    page.goto(f"{dashboard}/symbol/{symbol}")
+    expect(page.locator("#symbol-price")).to_have_text("102.50", timeout=20_000)
+    expect(page.locator("#symbol-prediction")).to_contain_text("P(up, 1min) = 0.620")
+    expect(page.locator("#symbol-chart .trace.boxes, #symbol-chart g.trace").first).to_be_attached(timeout=10_000)
+    candles = page.locator("#symbol-chart path.box, #symbol-chart g.trace.boxes path")
+    expect(candles.first).to_be_attached()
+    assert candles.count() >= 60  # one candle body per bar
+    publish(settings, symbol, price=99.25)
+    expect(page.locator("#symbol-price")).to_have_text("99.25", timeout=10_000)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-symbol.png"), full_page=True)
+
+
+def test_health_and_scorecard_pages_load(page: Page, dashboard: str, symbol: str) -> None:
+    page.goto(dashboard + "/health")
+    expect(page.locator("#health-status")).to_contain_text("symbols", timeout=20_000)
+    expect(page.locator("#health-services")).to_contain_text("ingest")
+    page.screenshot(path=str(ARTIFACTS / "dashboard-health.png"), full_page=True)
+    page.goto(dashboard + "/scorecard")
+    expect(page.locator("#scorecard-status")).not_to_be_empty(timeout=20_000)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-scorecard.png"), full_page=True)
