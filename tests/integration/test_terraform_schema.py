@@ -27,6 +27,8 @@ def test_schema_lint_finds_wrong_missing_and_misreferenced_arguments(settings: S
     msk_outputs.write_text(msk_outputs.read_text().replace("bootstrap_brokers_sasl_iam", "bootstrap_brokers_iam"))
     apps = sources / "modules" / "services" / "azure" / "main.tf"
     apps.write_text(apps.read_text().replace('dynamic "env"', 'dynamic "envs"', 1))
+    aws_root = sources / "envs" / "aws" / "main.tf"
+    aws_root.write_text(aws_root.read_text().replace("  default_tags {", "  default_tag {", 1))
 
     problems = {
         (finding.where, finding.problem)
@@ -38,4 +40,5 @@ def test_schema_lint_finds_wrong_missing_and_misreferenced_arguments(settings: S
         ("aws_msk_cluster.this.broker_node_group_info", "required argument 'instance_type' is missing"),
         ("aws_msk_cluster.this", "has no attribute 'bootstrap_brokers_iam'"),
         ("azurerm_container_app.this.template.container", "dynamic block 'envs' is not a block here"),
+        ("provider aws", "unknown argument or block 'default_tag'"),
     }

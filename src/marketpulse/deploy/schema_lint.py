@@ -86,7 +86,8 @@ class Schemas:
             head = index.read_text(errors="replace")
             match = re.search(r'\.tfResourceType = "([a-z0-9_]+)"', head)
             if match:
-                kind = "data" if index.parent.name.startswith("data-") else "resource"
+                folder = index.parent.name
+                kind = "provider" if folder == "provider" else "data" if folder.startswith("data-") else "resource"
                 self._files[(kind, match[1])] = index
         self._cache: dict[tuple[str, str], Block] = {}
 
@@ -102,12 +103,10 @@ class Schemas:
         js = index.read_text(errors="replace")
         dts = index.with_suffix(".d.ts").read_text(errors="replace")
         functions = {m[1]: m.end() for m in re.finditer(r"\nfunction (\w+)ToTerraform\(struct\) \{", js)}
-        cls = re.search(
-            r"\nclass (\w+) extends cdktf\.TerraformResource|\nclass (\w+) extends cdktf\.TerraformDataSource", js
-        )
+        cls = re.search(r"\nclass (\w+) extends cdktf\.Terraform(?:Resource|DataSource|Provider) ", js)
         if cls is None:
             raise TerraformError(f"{index} holds no resource class")
-        class_name = cls[1] or cls[2]
+        class_name = cls[1]
         top = self._block(
             js,
             dts,
@@ -199,6 +198,14 @@ def lint_module(module_dir: Path, schemas: dict[str, Schemas]) -> list[Finding]:
         texts.append(tf.read_text())
         with tf.open() as handle:
             parsed = hcl2.load(handle)
+        for block in parsed.get("provider", []):
+            for raw_name, body in block.items():
+                provider_name = _name(raw_name)
+                provider_schema = (
+                    schemas[provider_name].get("provider", provider_name) if provider_name in schemas else None
+                )
+                if provider_schema is not None:
+                    findings += _check_body(body, provider_schema, f"provider {provider_name}", tf)
         for kind in ("resource", "data"):
             for entry in parsed.get(kind, []):
                 for raw_type, instances in entry.items():
