@@ -154,6 +154,9 @@ class LiveHub:
             return
         for channel, symbol, data in split_update(body):
             self._fan_out(channel, symbol, data)
+        published_at = body.get("published_at")
+        if isinstance(published_at, int | float):
+            self.metrics.stage_latency.labels("redis_to_websocket").observe(max(0.0, time.time() - published_at))
 
     def _fan_out(self, channel: str, symbol: str, data: dict[str, Any], only_key: str | None = None) -> None:
         encoded: dict[frozenset[str] | None, str] = {}  # encode once per distinct field filter

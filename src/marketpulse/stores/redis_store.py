@@ -52,7 +52,9 @@ class RedisWriter:
             pipe.hset(latest_key(symbol), mapping={k: str(v) for k, v in clean.items()})
             pipe.expire(latest_key(symbol), self.ttl_s)
             pipe.sadd(SYMBOLS_KEY, symbol)
-            pipe.publish(live_channel(symbol), json.dumps({"symbol": symbol, **clean}, default=str))
+            # published_at (unix s) lets subscribers measure the Redis -> client stage.
+            message = {"symbol": symbol, **clean, "published_at": time.time()}
+            pipe.publish(live_channel(symbol), json.dumps(message, default=str))
         pipe.execute()
 
     def heartbeat(self, query: str, batch_id: int, rows: int) -> None:

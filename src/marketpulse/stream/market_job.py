@@ -36,6 +36,16 @@ STREAM_LATENCY = Histogram(
     buckets=(0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0),
 )
 
+#: One family for the pipeline's stages, from ingest to prediction (the API adds redis_to_websocket and
+#: alert_evaluation under the same name): Grafana plots p50/p99 per stage.
+STAGE_LATENCY = Histogram(
+    "marketpulse_pipeline_stage_latency_seconds",
+    "Latency of one pipeline stage: kafka_to_batch (Kafka CreateTime -> micro-batch in the driver), history_writes "
+    "(Cassandra + Postgres), prediction (model scoring), live_publish (Redis state + pub/sub)",
+    ["stage"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+
 LAKE_QUERY = "ticks-lake"
 FEATURES_QUERY = "market-features"
 _TIMESTAMP_COLUMNS = ("ts", "last_ts", "kafka_ts_min")
@@ -142,6 +152,7 @@ class MarketSinks:
         from marketpulse.stores.redis_store import RedisWriter
 
         rows = _utc(batch.toPandas())
+        batch_in_driver, stage_started = pd.Timestamp.now(tz="UTC"), time.perf_counter()
         by_kind = {kind: part for kind, part in rows.groupby("kind")}
         empty = rows.iloc[0:0]
         bars_1s, bars_1m = by_kind.get("bar_1s", empty), by_kind.get("bar_1m", empty)
@@ -162,9 +173,11 @@ class MarketSinks:
         postgres.upsert_bars_1m(bars_1m)
         postgres.upsert_indicators_1m(indicators)
 
+        stage_started = _observe_stage("history_writes", stage_started)
         # Sentiment known by each bar's start (point in time), as extra columns the scorer may use.
         fused = self._client("sentiment", lambda: SentimentLookup(self.settings)).fuse(indicators)
         predictions = attach_sentiment_used(self._score(fused, by_kind.get("context", empty)), fused)
+        stage_started = _observe_stage("prediction", stage_started)
         if not predictions.empty:
             cassandra.write_predictions(predictions)
             postgres.upsert_predictions(predictions)
@@ -189,8 +202,13 @@ class MarketSinks:
                     "pred.model_version": row.model_version,
                 }
             )
+        stage_started = time.perf_counter()
         redis.update_latest(fields)
+        _observe_stage("live_publish", stage_started)
         redis.heartbeat(FEATURES_QUERY, batch_id, len(rows))
+        if not latest.empty:
+            for seconds in (batch_in_driver - latest["kafka_ts_min"].dropna()).dt.total_seconds():
+                STAGE_LATENCY.labels("kafka_to_batch").observe(float(seconds))
         self._record_latency(latest)
 
     def _record_latency(self, latest: pd.DataFrame) -> None:
@@ -267,6 +285,13 @@ class MarketSinks:
 def _text_or_none(value: Any) -> str | None:
     """A string column value, or None where the row has none (NaN after concatenating frames)."""
     return value if isinstance(value, str) else None
+
+
+def _observe_stage(stage: str, started: float) -> float:
+    """Record a stage that began at `started` (perf_counter); returns now, the start of the next stage."""
+    now = time.perf_counter()
+    STAGE_LATENCY.labels(stage).observe(now - started)
+    return now
 
 
 def latest_fields(
