@@ -12,6 +12,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from marketpulse.config import Settings
 from marketpulse.deploy.envfile import write_env_file
+from marketpulse.deploy.errors import TerraformError
 from marketpulse.deploy.local_env import LocalEnvironment, bucket_address, topic_address
 from marketpulse.stack.manager import Stack
 from marketpulse.stores.objectstore import s3_client
@@ -88,3 +89,20 @@ def test_local_env_apply_is_idempotent_and_destroy_removes_it(environment: Local
     while set(topics) & set(_topics(settings)) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not set(topics) & set(_topics(settings))
+
+
+def test_apply_refuses_to_replace_a_topic_it_cannot_shrink(environment: LocalEnvironment) -> None:
+    settings = environment.settings
+    bars = f"{environment.topic_prefix}market.bars.1m"
+    wider = settings.kafka.default_partitions + 2
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin.create_topics([NewTopic(bars, num_partitions=wider, replication_factor=1)])[bars].result(timeout=30)
+
+    with pytest.raises(TerraformError, match=r"replace .*market\.bars\.1m.*nothing was applied"):
+        environment.apply()
+
+    assert _topics(settings)[bars] == wider  # the topic and its data are untouched
+    s3 = s3_client(settings)
+    assert not set(environment.catalog.buckets(settings.s3.bucket_prefix).values()) & {
+        b["Name"] for b in s3.list_buckets()["Buckets"]
+    }

@@ -12,7 +12,7 @@ from marketpulse.contracts.topics import Topics
 from marketpulse.deploy.catalog import load_catalog
 from marketpulse.deploy.envfile import app_env_from_outputs, check_setting_name, write_env_file
 from marketpulse.deploy.errors import TerraformError
-from marketpulse.deploy.local_env import local_variables
+from marketpulse.deploy.local_env import destructive_changes, local_variables
 from marketpulse.deploy.paths import TerraformPaths, find_terraform_sources
 from marketpulse.deploy.providers import KAFKA, provider_binary, write_cli_config
 from marketpulse.stack.instances import side_by_side_settings
@@ -143,3 +143,16 @@ def test_infra_env_command_writes_the_env_file_from_saved_outputs(tmp_path: Path
         "MARKETPULSE_KAFKA__BOOTSTRAP_SERVERS='b-1.msk:9098'",
         "MARKETPULSE_S3__SECRET_KEY='s3cret'",
     ]
+
+
+def test_destructive_changes_are_the_deletes_and_replacements() -> None:
+    plan = {
+        "resource_changes": [
+            {"address": "a", "change": {"actions": ["create"]}},
+            {"address": "b", "change": {"actions": ["update"]}},
+            {"address": "c", "change": {"actions": ["delete", "create"]}},
+            {"address": "d", "change": {"actions": ["delete"]}},
+            {"address": "e", "change": {"actions": ["no-op"]}},
+        ]
+    }
+    assert destructive_changes(plan) == ["c", "d"]

@@ -15,6 +15,7 @@ from typing import Any
 from marketpulse.config import Settings
 from marketpulse.deploy.catalog import Catalog, load_catalog
 from marketpulse.deploy.envfile import app_env_from_outputs
+from marketpulse.deploy.errors import TerraformError
 from marketpulse.deploy.paths import TerraformPaths
 from marketpulse.deploy.providers import LOCAL_PROVIDERS, ensure_providers
 from marketpulse.deploy.terraform import Terraform, ensure_terraform
@@ -50,6 +51,15 @@ def bucket_address(area: str) -> str:
 
 def topic_address(name: str) -> str:
     return f'module.streaming_bus.kafka_topic.this["{name}"]'
+
+
+def destructive_changes(plan: dict[str, Any]) -> list[str]:
+    """Addresses that a `terraform show -json` plan would delete (or delete and recreate)."""
+    return [
+        change["address"]
+        for change in plan.get("resource_changes", [])
+        if "delete" in change.get("change", {}).get("actions", [])
+    ]
 
 
 @dataclass(frozen=True)
@@ -143,10 +153,25 @@ class LocalEnvironment:
         return set(admin.list_topics(timeout=10).topics)
 
     def apply(self) -> list[str]:
-        """Adopt what exists, then `terraform apply`; return the adopted addresses."""
+        """Adopt what exists, plan, refuse a plan that deletes anything, apply that plan; return what was adopted."""
         adopted = self.adopt_existing()
-        self.progress("terraform apply (local environment)")
-        self.terraform().run(["apply", "-auto-approve", "-input=false", *self._var_args()])
+        terraform = self.terraform()
+        plan_file = self.work_dir / "apply.tfplan"
+        terraform.run(["plan", "-input=false", f"-out={plan_file.resolve()}", *self._var_args()])
+        try:
+            plan = json.loads(terraform.run(["show", "-json", str(plan_file.resolve())]).stdout)
+            destructive = destructive_changes(plan)
+            if destructive:
+                # Kafka cannot shrink a topic: the provider would delete and recreate it, and its data with it.
+                raise TerraformError(
+                    "terraform would delete or replace " + ", ".join(destructive) + " on the local stack; nothing "
+                    "was applied. A topic with more partitions than MARKETPULSE_KAFKA__DEFAULT_PARTITIONS is "
+                    "replaced: raise that setting, or delete the topic yourself if its data may go."
+                )
+            self.progress("terraform apply (local environment)")
+            terraform.run(["apply", "-input=false", "-no-color", str(plan_file.resolve())])
+        finally:
+            plan_file.unlink(missing_ok=True)
         return adopted
 
     def plan(self) -> PlanSummary:
