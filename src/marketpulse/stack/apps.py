@@ -133,6 +133,17 @@ class SentimentJobApp(_App):
     name = "sentiment-job"
     cli_args: ClassVar[list[str]] = ["stream", "sentiment"]
 
+    def model(self) -> str:
+        """The configured model, or the lexicon baseline while the minilm head is not trained yet (make run works
+        on a fresh clone; predictions name the model version they used, so the substitution is visible)."""
+        from marketpulse.models.sentiment import DEFAULT_HEAD_PATH
+
+        configured = self.settings.sentiment.model
+        return "vader" if configured == "minilm" and not DEFAULT_HEAD_PATH.exists() else configured
+
+    def env(self) -> dict[str, str]:
+        return {**super().env(), "MARKETPULSE_SENTIMENT__MODEL": self.model()}
+
     def ports(self) -> dict[str, int]:
         return {"metrics": self.settings.sentiment.metrics_port}
 
@@ -151,7 +162,7 @@ class SentimentJobApp(_App):
         age = time.time() - float(beat["at"])
         if age > 300:
             raise StackError(f"last micro-batch {age:.0f}s ago")
-        return f"Spark sentiment job ({self.settings.sentiment.model}), batch {beat['batch_id']} {age:.0f}s ago"
+        return f"Spark sentiment job ({self.model()}), batch {beat['batch_id']} {age:.0f}s ago"
 
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.settings.sentiment.metrics_port}/metrics"
