@@ -1,8 +1,19 @@
 # Amazon MWAA: DAGs from s3://<dags bucket>/dags, private web server.
+data "aws_caller_identity" "current" {}
+
+# MWAA wants its source bucket named airflow-*, versioned and closed to the public.
 resource "aws_s3_bucket" "dags" {
-  bucket        = "${var.name}-airflow-dags"
+  bucket        = "airflow-${var.name}-${data.aws_caller_identity.current.account_id}"
   force_destroy = true
   tags          = var.tags
+}
+
+resource "aws_s3_bucket_public_access_block" "dags" {
+  bucket                  = aws_s3_bucket.dags.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
 }
 
 resource "aws_s3_bucket_versioning" "dags" {
