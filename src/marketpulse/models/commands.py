@@ -35,13 +35,19 @@ def _progress_bars(console: Console) -> Iterator[tuple[Any, Any]]:
         folds = progress.add_task("preparing data", total=None)
         epochs = progress.add_task("epochs", total=None, visible=False)
 
+        # Without a terminal (CI logs, `platform up`'s log files) the bars do not redraw: print one line per step.
+        lines = not console.is_terminal
+
         def on_stage(what: str, done: int, total: int) -> None:
             progress.update(folds, description=what, completed=done, total=total)
+            if lines:
+                console.print(f"[{done}/{total}] {what}", highlight=False)
 
         def on_epoch(epoch: int, total: int, loss: float, cal: float) -> None:
-            progress.update(
-                epochs, visible=True, completed=epoch, total=total, description=f"loss {loss:.4f} · cal {cal:.5f}"
-            )
+            description = f"loss {loss:.4f} · cal {cal:.5f}"
+            progress.update(epochs, visible=True, completed=epoch, total=total, description=description)
+            if lines:
+                console.print(f"  epoch {epoch}/{total}: {description}", highlight=False)
 
         yield on_stage, on_epoch
 

@@ -167,12 +167,13 @@ def lake_minute_bars(settings: Settings, symbols: Sequence[str], start: date, en
         if not start <= day <= end:
             continue
         for symbol in symbols:
-            paths = fs.glob(f"{day_dir}/symbol={symbol}/*.parquet")
-            for path in paths:
-                with fs.open(path, "rb") as handle:
-                    part = pq.read_table(handle, columns=["ts", "price", "size"]).to_pandas()
-                part.insert(0, "symbol", symbol)
-                frames.append(part)
+            folder = f"{day_dir}/symbol={symbol}"
+            if not fs.exists(folder):
+                continue
+            # One read of the whole partition: pyarrow fetches its many small batch files in parallel.
+            part = pq.read_table(folder, filesystem=fs, columns=["ts", "price", "size"]).to_pandas()
+            part.insert(0, "symbol", symbol)
+            frames.append(part)
     if not frames:
         return pd.DataFrame(columns=["symbol", "ts", "close"])
     ticks = pd.concat(frames, ignore_index=True)

@@ -1,0 +1,52 @@
+"""Training data from our own stores: 1-min bars rebuilt from the raw tick lake the stream writes."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from marketpulse.config import ModelSettings, Settings
+from marketpulse.features.bars import ticks_to_bars
+from marketpulse.models.data import NotEnoughDataError, lake_minute_bars, lake_sessions, training_bars
+from marketpulse.stack.manager import Stack
+from marketpulse.stores.lake import LakeWriter
+
+
+def _ticks(symbol: str, day: str, n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    offsets = np.sort(rng.choice(30 * 60 * 1000, size=n, replace=False))
+    return pd.DataFrame(
+        {
+            "symbol": symbol,
+            "ts": pd.Timestamp(f"{day} 14:30", tz="UTC") + pd.to_timedelta(offsets, unit="ms"),
+            "price": np.round(50 * np.exp(np.cumsum(rng.normal(0, 0.001, n))), 2),
+            "size": rng.integers(1, 100, n).astype(float),
+            "source": "test",
+        }
+    )
+
+
+def test_lake_bars_equal_the_bars_of_the_landed_ticks(stack: Stack, settings: Settings, unique: str) -> None:
+    symbol = f"L{unique[:6].upper()}"
+    ticks = pd.concat([_ticks(symbol, "2013-02-11", 400, 1), _ticks(symbol, "2013-02-12", 300, 2)], ignore_index=True)
+    writer = LakeWriter(settings)
+    half = len(ticks) // 2
+    writer.write_ticks(ticks.iloc[:half], batch_id=1)  # two micro-batches, as the stream lands them
+    writer.write_ticks(ticks.iloc[half:], batch_id=2)
+
+    got = lake_minute_bars(settings, [symbol], date(2013, 2, 11), date(2013, 2, 12))
+    want = ticks_to_bars(ticks[["symbol", "ts", "price", "size"]], "1min")
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True), check_dtype=False)
+    assert lake_minute_bars(settings, [symbol], date(2013, 2, 12), date(2013, 2, 12))[
+        "ts"
+    ].dt.day.unique().tolist() == [12]
+    assert {date(2013, 2, 11), date(2013, 2, 12)} <= set(lake_sessions(settings))
+
+
+def test_a_lake_too_short_for_the_asked_history_is_a_clear_error(stack: Stack, settings: Settings) -> None:
+    lake_only = settings.model_copy(update={"models": ModelSettings(data_source="lake", train_sessions=100_000)})
+    with pytest.raises(NotEnoughDataError, match=r"raw lake holds \d+ sessions"):
+        training_bars(lake_only)
