@@ -17,7 +17,11 @@ from marketpulse.stack.instances import side_by_side_settings
 from marketpulse.stack.manager import Stack
 
 
-def make_test_settings(name: str = "test", offset: int = 10000) -> Settings:
+#: Port shift of the session's test stack; MARKETPULSE_TEST_PORT_OFFSET moves it so two checkouts can test at once.
+TEST_PORT_OFFSET = int(os.environ.get("MARKETPULSE_TEST_PORT_OFFSET", "10000"))
+
+
+def make_test_settings(name: str = "test", offset: int = TEST_PORT_OFFSET) -> Settings:
     """Settings of a test stack: every port shifted by `offset`, data under .stack/<name>."""
     return side_by_side_settings(name, offset)
 
