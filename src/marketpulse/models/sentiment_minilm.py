@@ -53,23 +53,24 @@ def embed(
     *,
     batch_size: int = 64,
     on_batch: Callable[[int], None] | None = None,
+    chunk: int = 1024,
 ) -> np.ndarray[Any, np.dtype[np.float32]]:
-    """(n, 384) unit-length sentence embeddings, computed batch by batch (on_batch gets the rows done)."""
+    """(n, 384) unit-length sentence embeddings, `chunk` texts per encode call (on_batch gets the rows done).
+
+    sentence-transformers sorts each call's texts by length before batching, so a large chunk pads little;
+    the chunking only exists to report progress on long runs.
+    """
     import torch
 
     cleaned = clean_texts(texts)
     parts = [np.zeros((0, EMBEDDING_DIM), dtype=np.float32)]
     with torch.inference_mode():
-        for start in range(0, len(cleaned), batch_size):
-            chunk = cleaned[start : start + batch_size]
-            parts.append(
-                np.asarray(
-                    encoder.encode(chunk, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False),
-                    dtype=np.float32,
-                )
-            )
+        for start in range(0, len(cleaned), chunk):
+            part = cleaned[start : start + chunk]
+            vectors = encoder.encode(part, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False)
+            parts.append(np.asarray(vectors, dtype=np.float32))
             if on_batch:
-                on_batch(start + len(chunk))
+                on_batch(start + len(part))
     return np.concatenate(parts)
 
 
