@@ -429,10 +429,18 @@ def platform_up(ctx: typer.Context) -> None:
     _ensure_price_model(ctx, settings)
     rows += apps.up()
     _print_table(rows, f"MarketPulse platform '{settings.stack.name}' up in {time.monotonic() - started:.1f}s")
+    from marketpulse.auth.keys import local_key
+
+    key_file = settings.stack.run_dir / "keys" / "local.key"
+    local_key(settings, "local", ["read"])
     out.print(
         "\nWhere to look:\n"
         f"  API            http://{settings.stack.host}:{settings.api.port}/docs  "
         f"(e.g. /v1/symbols, /v1/symbols/AAPL/latest, /v1/symbols/AAPL/bars?interval=1min&start=2013-01-02)\n"
+        f'  API key        curl -H "X-API-Key: $(cat {key_file})" {settings.api_base_url}/v1/symbols  '
+        "(more: marketpulse apikeys create NAME)\n"
+        f"  dashboard      http://{settings.stack.host}:{settings.dashboard.port}  "
+        f"(live WebSocket: ws://{settings.stack.host}:{settings.api.port}/v1/ws)\n"
         f"  latest state   redis-cli -p {settings.redis.port} HGETALL mp:latest:AAPL\n"
         f"  metrics        http://{settings.stack.host}:{settings.ingest.metrics_port}/metrics (ingest), "
         f"http://{settings.stack.host}:{settings.stream.metrics_port}/metrics (market job), "

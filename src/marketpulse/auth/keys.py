@@ -172,3 +172,22 @@ class ApiKeyStore:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+def local_key(settings: Settings, name: str, scopes: list[str]) -> str:
+    """A key for this machine's own use (the dashboard, the examples `platform up` prints), kept in the stack's
+    ignored run folder (mode 0600) and reused while it stays valid; a new one is created otherwise."""
+    path = settings.stack.run_dir / "keys" / f"{name}.key"
+    store = ApiKeyStore(settings)
+    try:
+        if path.exists():
+            plain = path.read_text().strip()
+            if store.verify(plain) is not None:
+                return plain
+        _, plain = store.create(name, scopes)
+    finally:
+        store.close()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(plain + "\n")
+    return plain

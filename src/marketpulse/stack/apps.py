@@ -127,6 +127,33 @@ class ApiApp(_App):
         return f"http://{self.host}:{self.settings.api.port}"
 
 
+class DashboardApp(_App):
+    """The Dash dashboard; reads through the API with a local read key created on first start."""
+
+    name = "dashboard"
+    cli_args: ClassVar[list[str]] = ["serve", "dashboard"]
+
+    def env(self) -> dict[str, str]:
+        from marketpulse.auth.keys import local_key
+
+        key = self.settings.dashboard.api_key.get_secret_value() or local_key(self.settings, "dashboard", ["read"])
+        return {**super().env(), "MARKETPULSE_DASHBOARD__API_KEY": key}
+
+    def ports(self) -> dict[str, int]:
+        return {"http": self.settings.dashboard.port}
+
+    def check(self) -> str:
+        import httpx
+
+        response = httpx.get(f"http://{self.host}:{self.settings.dashboard.port}/", timeout=3)
+        if response.status_code != 200:
+            raise StackError(f"/ answered {response.status_code}")
+        return "Dash: market, symbol, scorecard, pipeline health"
+
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.settings.dashboard.port}"
+
+
 class SentimentJobApp(_App):
     """The Spark sentiment job; healthy while its heartbeat in Redis is fresh."""
 
@@ -217,5 +244,6 @@ def all_apps(settings: Settings) -> list[Service]:
         ReplayIngestApp(settings),
         TextReplayApp(settings),
         ApiApp(settings),
+        DashboardApp(settings),
         ScorecardApp(settings),
     ]
