@@ -192,7 +192,7 @@ class MarketSinks:
         self._dead_letter_late(late)
         redis = self._client("redis", lambda: RedisWriter(self.settings))
         fields = latest_fields(latest, bars_1s, bars_1m, indicators)
-        for row in predictions.sort_values("feature_ts").itertuples(index=False):
+        for row in _headline_predictions(predictions, self.settings.models).itertuples(index=False):
             fields.setdefault(row.symbol, {}).update(
                 {
                     "pred.feature_ts": row.feature_ts.isoformat(),
@@ -280,6 +280,17 @@ class MarketSinks:
             close = getattr(client, "close", None)
             if close:
                 close()
+
+
+def _headline_predictions(predictions: pd.DataFrame, models: Any) -> pd.DataFrame:
+    """Predictions ordered so that, per symbol, the last one is the newest bar's primary-horizon prediction of
+    the ensemble (or of the price model when no ensemble runs): the one the latest-state hash shows."""
+    if predictions.empty:
+        return predictions
+    rank = (predictions["horizon"] == models.primary_horizon).astype(int) * 2 + (
+        predictions["model_name"] == models.ensemble_name
+    ).astype(int)
+    return predictions.assign(_rank=rank).sort_values(["feature_ts", "_rank"], kind="stable").drop(columns="_rank")
 
 
 def _text_or_none(value: Any) -> str | None:
