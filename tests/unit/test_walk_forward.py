@@ -110,3 +110,43 @@ def test_promotion_needs_every_baseline_beaten_pooled_and_on_the_last_fold() -> 
     decision = promotion_decision(versus_production, "1min", 2)
     assert not decision.promote and "production" in decision.reason
     assert not promotion_decision(_metrics(base), "1min", 2).promote  # no candidate predictions at all
+
+
+def test_report_has_every_model_fold_symbol_and_plot() -> None:
+    import pandas as pd
+
+    from marketpulse.models.report import build_report
+    from marketpulse.models.walk_forward import Evaluation, Split, score_predictions
+
+    rng = np.random.default_rng(1)
+    frames = []
+    for model in ("tcn", "climatology", "persistence", "logistic"):
+        for fold in (1, 2):
+            for symbol in ("AAPL", "MSFT"):
+                ts = pd.date_range(f"2013-01-0{fold + 1} 15:00", periods=50, freq="min", tz="UTC")
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "fold": fold,
+                            "model": model,
+                            "horizon": "1min",
+                            "symbol": symbol,
+                            "ts": ts,
+                            "end_ns": (ts + pd.Timedelta(minutes=1)).astype("int64"),
+                            "prob_up": rng.uniform(0.3, 0.7, 50),
+                            "expected_return": 0.0,
+                            "ret": rng.normal(0, 1e-3, 50),
+                        }
+                    )
+                )
+    predictions = pd.concat(frames, ignore_index=True)
+    metrics = score_predictions(predictions, cost_bps=1.0)
+    assert metrics["tcn"]["1min"]["pooled"]["rows"] == 200
+    assert set(metrics["tcn"]["1min"]["per_symbol"]) == {"AAPL", "MSFT"}
+    splits = [Split([SESSIONS[0]], [SESSIONS[1]], [SESSIONS[2]]), Split([SESSIONS[0]], [SESSIONS[2]], [SESSIONS[3]])]
+    report = build_report(Evaluation(predictions, splits, None, metrics), "test report", {"cost_bps": 1.0})
+    for model in ("tcn", "climatology", "persistence", "logistic"):
+        assert f"| {model} | 200 |" in report.markdown
+    assert "| AAPL | 100 |" in report.markdown and "fold 2" in report.markdown
+    assert set(report.plots) == {"logloss_1min.svg", "calibration_1min.svg", "equity_1min.svg"}
+    assert report.html.count("<svg") == 3 and "<table>" in report.html

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from marketpulse.models.data import Horizon
 from marketpulse.models.metrics import calibration_bins, equity_curve, non_overlapping
 from marketpulse.models.registry import ModelRegistry
 from marketpulse.models.walk_forward import BASELINES, CANDIDATE, PRODUCTION, Evaluation
@@ -93,10 +94,7 @@ def build_report(evaluation: Evaluation, title: str, context: dict[str, Any]) ->
     lines.append("")
     plots: dict[str, str] = {}
     models = [m for m in (CANDIDATE, *BASELINES, PRODUCTION) if m in metrics]
-    horizons = sorted(
-        {h for m in models for h in metrics[m]},
-        key=lambda h: list(metrics[models[0]]).index(h) if h in metrics[models[0]] else 99,
-    )
+    horizons = sorted({h for m in models for h in metrics[m]}, key=_horizon_order)
     predictions = evaluation.predictions
     for horizon in horizons:
         lines += [f"## Horizon {horizon}", "", "### Pooled over all held-out folds", ""]
@@ -160,7 +158,7 @@ def build_report(evaluation: Evaluation, title: str, context: dict[str, Any]) ->
                 f"calibration of {CANDIDATE}, {horizon}",
                 {
                     CANDIDATE: (np.array([b["mean_prob"] for b in bins]), np.array([b["up_rate"] for b in bins])),
-                    "climatology": (np.array([0.0, 1.0]), np.array([0.0, 1.0])),
+                    "perfect calibration": (np.array([0.0, 1.0]), np.array([0.0, 1.0])),
                 },
                 "mean predicted P(up)",
                 "observed up-rate",
@@ -172,6 +170,12 @@ def build_report(evaluation: Evaluation, title: str, context: dict[str, Any]) ->
     markdown = "\n".join(lines) + "\n"
     page = _html(title, markdown, plots)
     return Report(markdown, page, plots, {"title": title, **context})
+
+
+def _horizon_order(name: str) -> tuple[int, int]:
+    """Shortest horizon first: minutes within the session, then sessions."""
+    parsed = Horizon.parse(name)
+    return parsed.sessions, parsed.minutes
 
 
 def _equity_plot(mine: Any, horizon: str, cost_bps: float) -> str:
