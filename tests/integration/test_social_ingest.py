@@ -25,6 +25,8 @@ def _cli(settings: Settings, *args: str, seen_prefix: str = "it") -> subprocess.
         **settings_env(settings),
         "MARKETPULSE_SOCIAL__METRICS_PORT": str(free_port()),
         "MARKETPULSE_SOCIAL__SEEN_PREFIX": seen_prefix,
+        # One round of recent search; the filtered stream delivers across rounds (unit-tested against the fake).
+        "MARKETPULSE_SOCIAL__X__MODE": "search",
     }
     return subprocess.run(
         [sys.executable, "-m", "marketpulse", *args], env=env, capture_output=True, text=True, timeout=180, check=False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -31,8 +31,8 @@ def fake() -> Iterator[FakeSocialServer]:
         yield server
 
 
-def _settings(fake: FakeSocialServer) -> SocialSettings:
-    base = SocialSettings(symbols=SYMBOLS, backoff=BackoffSettings(base_s=1.0, max_s=8.0))
+def _settings(fake: FakeSocialServer, x_mode: str = "search") -> SocialSettings:
+    base = SocialSettings(symbols=SYMBOLS, backoff=BackoffSettings(base_s=1.0, max_s=8.0), x=XSettings(mode=x_mode))
     return pointed_at_fake(base, fake.url)
 
 
@@ -290,3 +290,65 @@ def test_healthz_and_metrics_report_a_rate_limited_collector(fake: FakeSocialSer
         assert 'marketpulse_social_dropped_total{collector="x",reason="bot"}' in metrics
     finally:
         server.close()
+
+
+# --- X filtered stream ----------------------------------------------------------------------------------------
+
+
+def _rounds_until(runner: CollectorRunner, done: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 10
+    while not done() and time.monotonic() < deadline:
+        runner.run_once()
+        time.sleep(0.05)
+
+
+def test_x_filtered_stream_syncs_rules_and_delivers_matching_posts() -> None:
+    with FakeSocialServer(Recordings.load()) as fake:
+        fake.rules["1"] = {"id": "1", "value": "($OLD)", "tag": "marketpulse"}  # a rule we no longer want
+        fake.rules["2"] = {"id": "2", "value": "someone else's", "tag": "other"}  # not ours: left alone
+        settings = _settings(fake, x_mode="stream")
+        (collector,) = build_collectors(["x"], settings, default_linker())
+        items: list[TextItem] = []
+        runner = CollectorRunner(collector, settings, items.append)
+        _rounds_until(runner, lambda: len(items) >= 3)
+        assert sorted(rule["value"] for rule in fake.rules.values()) == ["($AAPL OR $MSFT OR $IBM)", "someone else's"]
+        assert sorted(i.id for i in items) == [
+            "x:1867001000000000100",
+            "x:1867001000000000104",
+            "x:1867001000000000105",
+        ]
+        assert runner.health()["dropped"]["bot"] == 1 and runner.health()["dropped"]["near_duplicate"] == 1
+        # the fake closes the stream after its recording: a disconnect the runner backs off from, then reconnects
+        connections = lambda: [r for r in fake.requests if r.path == "/2/tweets/search/stream"]  # noqa: E731
+        _rounds_until(runner, lambda: len(connections()) >= 2)
+        assert runner.health()["errors"] >= 1
+        assert len(connections()) >= 2
+        runner.run_once()
+        assert len(items) == 3  # the replayed posts of the reconnect are duplicates
+
+
+def test_x_auto_falls_back_to_recent_search_when_the_tier_has_no_stream() -> None:
+    with FakeSocialServer(Recordings.load(), stream_allowed=False) as fake:
+        settings = _settings(fake, x_mode="auto")
+        (collector,) = build_collectors(["x"], settings, default_linker())
+        items: list[TextItem] = []
+        runner = CollectorRunner(collector, settings, items.append)
+        runner.run_once()
+        assert collector.quota()["mode"] == "search"
+        assert len(items) == 3
+        assert fake.seen("/2/tweets/search/recent")
+        assert runner.health()["state"] == CollectorState.WAITING
+
+
+def test_x_stream_rate_limit_is_reported_with_the_reset_time() -> None:
+    with FakeSocialServer(Recordings.load()) as fake:
+        settings = _settings(fake, x_mode="stream")
+        (collector,) = build_collectors(["x"], settings, default_linker())
+        runner = CollectorRunner(collector, settings, lambda item: None)
+        reset = int(time.time()) + 90
+        fake.fail("x", 429, headers={"x-rate-limit-reset": str(reset)})
+        delay = runner.run_once()
+        assert runner.health()["state"] == CollectorState.RATE_LIMITED
+        assert reset - time.time() < delay <= reset - time.time() + 2
+        runner.run_once()  # after the wait, the stream connects again
+        assert runner.health()["state"] == CollectorState.WAITING

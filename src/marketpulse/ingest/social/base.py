@@ -130,6 +130,9 @@ class TextCollector(ABC):
         """What the provider last said about our remaining quota (for health and metrics)."""
         return {}
 
+    def close(self) -> None:
+        """Release connections (a stream's reader thread); nothing by default."""
+
 
 def build_item(raw: RawText, symbols: list[str], ingested_at: datetime, *, replayed: bool = False) -> TextItem:
     """The contract event of a raw text (raises pydantic's ValidationError on a contract violation)."""

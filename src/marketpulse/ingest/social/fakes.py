@@ -110,9 +110,13 @@ class SeenRequest:
 class FakeSocialServer:
     """Use as `with FakeSocialServer(Recordings.load()) as fake: fake.url`."""
 
-    def __init__(self, recordings: Recordings, *, rate_limit: int = 450) -> None:
+    def __init__(self, recordings: Recordings, *, rate_limit: int = 450, stream_allowed: bool = True) -> None:
         self.recordings = recordings
         self.rate_limit = rate_limit
+        #: False: the filtered stream answers 403 client-not-enrolled, like a tier without it.
+        self.stream_allowed = stream_allowed
+        #: Filtered-stream rules: id -> {"id", "value", "tag"}.
+        self.rules: dict[str, dict[str, str]] = {}
         self.requests: list[SeenRequest] = []
         self._failures: dict[str, deque[Failure]] = {}
         self._lock = threading.Lock()
@@ -126,6 +130,8 @@ class FakeSocialServer:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # chunked streams and keep-alive, as the real APIs
+
             def do_GET(self) -> None:
                 fake._handle(self, "GET")
 
@@ -204,6 +210,10 @@ class FakeSocialServer:
             return
         if route == "x":
             self._x(handler, query, headers)
+        elif route == "x-rules":
+            self._x_rules(handler, method, headers, body)
+        elif route == "x-stream":
+            self._x_stream(handler, headers)
         elif route == "reddit-token":
             self._reddit_token(handler, headers, body)
         elif route == "reddit":
@@ -215,6 +225,10 @@ class FakeSocialServer:
     def _route(path: str) -> str | None:
         if path == "/2/tweets/search/recent":
             return "x"
+        if path == "/2/tweets/search/stream/rules":
+            return "x-rules"
+        if path == "/2/tweets/search/stream":
+            return "x-stream"
         if path == "/api/v1/access_token":
             return "reddit-token"
         if path.startswith("/r/") and path.rstrip("/").endswith("/new"):
@@ -225,6 +239,7 @@ class FakeSocialServer:
 
     def _next_failure(self, route: str) -> Failure | None:
         key = "reddit" if route.startswith("reddit") and route != "reddit-token" else route
+        key = "x" if route == "x-stream" else key
         with self._lock:
             queue = self._failures.get(key)
             return queue.popleft() if queue else None
@@ -263,6 +278,70 @@ class FakeSocialServer:
         if not page["data"]:
             page = {"meta": {"result_count": 0}}
         self._send(handler, 200, page, self._rate_headers("x", "x-rate-limit"))
+
+    def _x_rules(self, handler: BaseHTTPRequestHandler, method: str, headers: dict[str, str], body: str) -> None:
+        if headers.get("authorization") != f"Bearer {FAKE_X_TOKEN}":
+            self._send(handler, 401, X_UNAUTHORIZED)
+            return
+        sent = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        if method == "GET":
+            rules = list(self.rules.values())
+            payload: dict[str, Any] = {"meta": {"sent": sent, "result_count": len(rules)}}
+            if rules:
+                payload["data"] = rules
+            self._send(handler, 200, payload)
+            return
+        request = json.loads(body or "{}")
+        if "delete" in request:
+            ids = request["delete"].get("ids", [])
+            deleted = [rule_id for rule_id in ids if self.rules.pop(rule_id, None) is not None]
+            summary = {"deleted": len(deleted), "not_deleted": len(ids) - len(deleted)}
+            self._send(handler, 200, {"meta": {"sent": sent, "summary": summary}})
+            return
+        created = []
+        for rule in request.get("add", []):
+            rule_id = str(1_600_000_000_000_000_000 + len(self.rules) + 1)
+            self.rules[rule_id] = {
+                "id": rule_id,
+                "value": rule["value"],
+                **({"tag": rule["tag"]} if "tag" in rule else {}),
+            }
+            created.append(self.rules[rule_id])
+        summary = {"created": len(created), "not_created": 0, "valid": len(created), "invalid": 0}
+        self._send(handler, 201, {"data": created, "meta": {"sent": sent, "summary": summary}})
+
+    def _x_stream(self, handler: BaseHTTPRequestHandler, headers: dict[str, str]) -> None:
+        """Every recorded post whose cashtags match a rule, one JSON object per line with keep-alives, then close."""
+        if headers.get("authorization") != f"Bearer {FAKE_X_TOKEN}":
+            self._send(handler, 401, X_UNAUTHORIZED)
+            return
+        if not self.stream_allowed:
+            self._send(handler, 403, X_FORBIDDEN)
+            return
+        handler.send_response(200)
+        handler.send_header("content-type", "application/json; charset=utf-8")
+        handler.send_header("transfer-encoding", "chunked")
+        handler.end_headers()
+
+        def chunk(data: bytes) -> None:
+            handler.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            handler.wfile.flush()
+
+        chunk(b"\r\n")  # a keep-alive, as X sends every 20 s
+        for page in self.recordings.x_pages:
+            users = {user["id"]: user for user in page.get("includes", {}).get("users", [])}
+            for tweet in page.get("data", []):
+                matching = [
+                    {"id": rule["id"], "tag": rule.get("tag", "")}
+                    for rule in self.rules.values()
+                    if any(tag in tweet["text"] for tag in rule["value"].strip("()").split(" OR "))
+                ]
+                if not matching:
+                    continue
+                user = users.get(tweet["author_id"])
+                message = {"data": tweet, "includes": {"users": [user] if user else []}, "matching_rules": matching}
+                chunk(json.dumps(message).encode() + b"\r\n")
+        chunk(b"")  # end of the chunked body: X closed the stream
 
     def _rate_headers(self, route: str, prefix: str) -> dict[str, str]:
         with self._lock:

@@ -25,7 +25,7 @@ from marketpulse.errors import ConfigError
 from marketpulse.ingest.producer import EventProducer
 from marketpulse.ingest.social.base import CollectorRunner, TextCollector
 from marketpulse.ingest.social.linking import SymbolLinker
-from marketpulse.ingest.social.settings import SocialSettings
+from marketpulse.ingest.social.settings import SocialSettings, XSettings
 
 #: Which collectors each CLI command runs.
 GROUPS: dict[str, tuple[str, ...]] = {"social": ("x", "reddit"), "news": ("news",)}
@@ -72,8 +72,14 @@ def build_collectors(names: Sequence[str], settings: SocialSettings, linker: Sym
     for name in names:
         if name == "x":
             from marketpulse.ingest.social.x import XCollector
+            from marketpulse.ingest.social.x_stream import XAutoCollector, XStreamCollector
 
-            collectors.append(XCollector(settings.x, settings.symbols))
+            kinds: dict[str, Callable[[XSettings, Sequence[str]], TextCollector]] = {
+                "auto": XAutoCollector,
+                "stream": XStreamCollector,
+                "search": XCollector,
+            }
+            collectors.append(kinds[settings.x.mode](settings.x, settings.symbols))
         elif name == "reddit":
             from marketpulse.ingest.social.reddit import RedditCollector
 
@@ -206,6 +212,8 @@ def run_collectors(
         report(f"collecting {', '.join(names)} for {', '.join(social.symbols)}; /healthz on port {social.metrics_port}")
         for thread in threads:
             thread.join()
+        for runner in runners:
+            runner.collector.close()
         producer.flush()
         for runner in runners:
             h = runner.health()

@@ -21,6 +21,9 @@ class XSettings(_Section):
     """X (Twitter) API v2 through tweepy: recent search, polled."""
 
     base_url: str = Field("https://api.twitter.com", description="API host; tests point it at a local fake.")
+    mode: Literal["auto", "stream", "search"] = Field(
+        "auto", description="Filtered stream, recent search, or auto: the stream unless the tier refuses it (403)."
+    )
     bearer_token: SecretStr | None = Field(None, description="App-only bearer token of an X developer app.")
     poll_interval_s: float = Field(60.0, gt=0, description="Pause between recent-search rounds.")
     max_pages: int = Field(5, ge=1, description="Pages (of up to 100 posts) read per query and round.")

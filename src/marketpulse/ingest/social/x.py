@@ -66,6 +66,20 @@ def parse_search_page(payload: dict[str, Any]) -> list[RawText]:
     return texts
 
 
+def runner_error(exc: Exception, what: str) -> Exception:
+    """A tweepy or requests failure as the runner's error (rate limited, refused, or unavailable)."""
+    import tweepy
+
+    if isinstance(exc, tweepy.TooManyRequests):
+        return RateLimited(f"X {what}: 429 Too Many Requests", retry_at=exc.reset_time)
+    if isinstance(exc, tweepy.Unauthorized | tweepy.Forbidden):
+        detail = "; ".join(exc.api_messages) or str(exc)
+        return AccessDenied(f"X {what} refused: {detail}", status=exc.response.status_code)
+    if isinstance(exc, requests.RequestException):
+        return ProviderUnavailable(f"X is unreachable: {type(exc).__name__}: {exc}")
+    return ProviderUnavailable(f"X {what} failed: {exc}")
+
+
 class XCollector(TextCollector):
     """Recent search for the configured symbols' cashtags."""
 
@@ -132,15 +146,8 @@ class XCollector(TextCollector):
             params["next_token"] = next_token
         try:
             response = self.client.search_recent_tweets(query, **params)
-        except tweepy.TooManyRequests as exc:
-            raise RateLimited("X recent search: 429 Too Many Requests", retry_at=exc.reset_time) from exc
-        except (tweepy.Unauthorized, tweepy.Forbidden) as exc:
-            detail = "; ".join(exc.api_messages) or str(exc)
-            raise AccessDenied(f"X recent search refused: {detail}", status=exc.response.status_code) from exc
-        except (tweepy.TwitterServerError, tweepy.HTTPException) as exc:
-            raise ProviderUnavailable(f"X recent search failed: {exc}") from exc
-        except requests.RequestException as exc:
-            raise ProviderUnavailable(f"X is unreachable: {type(exc).__name__}: {exc}") from exc
+        except (tweepy.TweepyException, requests.RequestException) as exc:
+            raise runner_error(exc, "recent search") from exc
         self._read_rate_headers(response)
         payload = response.json()
         if not isinstance(payload, dict):
