@@ -284,11 +284,12 @@ class MarketSinks:
 
 def _headline_predictions(predictions: pd.DataFrame, models: Any) -> pd.DataFrame:
     """Predictions ordered so that, per symbol, the last one is the newest bar's primary-horizon prediction of
-    the ensemble (or of the price model when no ensemble runs): the one the latest-state hash shows."""
+    the price model: the one the latest-state hash shows (pred.model_version = the serving price model version,
+    which the retrain DAG waits for after a promotion)."""
     if predictions.empty:
         return predictions
     rank = (predictions["horizon"] == models.primary_horizon).astype(int) * 2 + (
-        predictions["model_name"] == models.ensemble_name
+        predictions["model_name"] == models.price_name
     ).astype(int)
     return predictions.assign(_rank=rank).sort_values(["feature_ts", "_rank"], kind="stable").drop(columns="_rank")
 
