@@ -388,7 +388,7 @@ def train_sentiment_cmd(
     out_path: Annotated[
         Path | None, typer.Option("--out", help="Head file to write; default the one shipped in the package.")
     ] = None,
-    threads: Annotated[int, typer.Option(help="Torch threads (the machine's cores are shared).")] = 2,
+    threads: Annotated[int, typer.Option(help="Torch threads for the encoder (1 is fastest on busy cores).")] = 1,
 ) -> None:
     """Train the sentiment head on MiniLM embeddings; report it and the VADER baseline on the validation split."""
     from marketpulse.models.sentiment_training import run_sentiment_training
