@@ -182,6 +182,15 @@ def spark_submit() -> Path:
     return Path(sys.executable).parent / "spark-submit"
 
 
+def spark_env() -> dict[str, str]:
+    """SPARK_HOME of the project venv's pyspark: spark-submit otherwise asks whatever python3 is on PATH."""
+    import pyspark
+
+    # Inside a spark-submit driver pyspark is imported from pyspark.zip, and SPARK_HOME is already right.
+    home = os.environ.get("SPARK_HOME") or str(Path(pyspark.__file__).parent)
+    return {"SPARK_HOME": home, "PYSPARK_PYTHON": sys.executable}
+
+
 def restart_submit_kwargs(settings: Settings, verdict: StreamVerdict) -> dict[str, Any]:
     """SparkSubmitOperator arguments that restart one job (expand_kwargs of the DAG)."""
     python = sys.executable
@@ -191,6 +200,7 @@ def restart_submit_kwargs(settings: Settings, verdict: StreamVerdict) -> dict[st
         "name": f"marketpulse-restart-{verdict.job}",
         "driver_memory": "256m",
         "conf": {"spark.pyspark.python": python, "spark.pyspark.driver.python": python},
+        "env_vars": spark_env(),
     }
 
 
@@ -236,6 +246,9 @@ def _family(pid: int) -> set[int]:
 
     try:
         proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:  # exited: reap it (it is our child) and say so
+            proc.wait(timeout=1)
+            return set()
         return {pid, *(child.pid for child in proc.children(recursive=True))}
     except psutil.Error:
         return set()
@@ -297,7 +310,8 @@ def restart_job(
         report(f"stopping the {verdict} {job} (pid {old.pid}): {reason}")
         stop_process(old, settings.stack.stop_timeout_s)
     argv = market_job_submit_argv(settings)
-    proc = start_process(argv, log_path=app.log_path, pid_path=app.pid_path, cwd=app.home, env=settings_env(settings))
+    env = {**settings_env(settings), **spark_env()}
+    proc = start_process(argv, log_path=app.log_path, pid_path=app.pid_path, cwd=app.home, env=env)
     report(f"submitted {job} again (pid {proc.pid}); waiting for it to run from its checkpoints")
     ready_s = _wait_until_running(settings, job, proc.pid, app.log_path, settings.airflow.restart_timeout_s)
     record_restart(settings, job, verdict, reason, old.pid if old else None, proc.pid, ready_s)
