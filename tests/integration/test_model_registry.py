@@ -128,3 +128,19 @@ def test_retrain_stores_candidate_and_report_and_promotes_only_on_improvement(
         assert ("PROMOTE" if result.promoted else "KEEP PRODUCTION") in markdown
         versions = client.get(f"/v1/models/{name}").json()["versions"]
         assert [v["version"] for v in versions] == [result.candidate_version]
+
+
+def test_a_production_pointer_to_a_missing_version_keeps_the_loaded_model(
+    stack: Stack, settings: Settings, unique: str
+) -> None:
+    registry = ModelRegistry(settings)
+    name = f"it-missing-{unique}"
+    registry.save(name, b"{}", {"features": []}, version="v1")
+    registry.promote(name, "v1")
+    now = [0.0]
+    production = ProductionModel(settings, name, reload_s=1, clock=lambda: now[0], loader=lambda a: a)
+    assert production.current().version == "v1"
+    # A pointer rewritten to a version whose files are gone (deleted by hand, or a broken upload):
+    registry.client.put_object(Bucket=registry.bucket, Key=f"models/{name}/production", Body=b"v2")
+    now[0] = 5
+    assert production.current().version == "v1"

@@ -18,7 +18,7 @@ import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
 from marketpulse.config import Settings
 from marketpulse.features.model_inputs import MODEL_INPUT_COLUMNS, model_inputs
-from marketpulse.models.registry import ModelArtifact, ModelRegistry
+from marketpulse.models.registry import ModelArtifact, ModelNotFoundError, ModelRegistry
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +162,10 @@ class ProductionModel:
             except ImportError:
                 self._warn_once("torch is not installed (pip install 'marketpulse[ml]'): predictions are skipped")
                 return None
+            except ModelNotFoundError as exc:
+                # A pointer to a missing or half-deleted version must not stop the stream: keep what we serve.
+                self._warn_once(f"{self.name}: cannot load production version {version} ({exc}); keeping the old one")
+                return self._scorer
             log.info("%s: now serving version %s (was %s)", self.name, version, getattr(self._scorer, "version", None))
             self._scorer = loaded
         return self._scorer
