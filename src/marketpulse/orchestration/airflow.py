@@ -38,7 +38,7 @@ PROJECT_PYTHON_ENV = "MARKETPULSE_AIRFLOW_PROJECT_PYTHON"
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """MARKETPULSE_* variables that rebuild `settings` exactly in a child process (secrets included)."""
-    env = {"MARKETPULSE_ENVIRONMENT": settings.environment}
+    env: dict[str, str] = {"MARKETPULSE_ENVIRONMENT": settings.environment}
     for section_name in type(settings).model_fields:
         section = getattr(settings, section_name)
         if not isinstance(section, BaseModel):

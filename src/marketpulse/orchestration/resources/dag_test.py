@@ -8,15 +8,15 @@ from __future__ import annotations
 import json
 import sys
 
-from airflow.utils.cli import get_bagged_dag
-from airflow.utils.session import create_session
+from airflow.utils.cli import get_bagged_dag  # type: ignore[import-not-found]
+from airflow.utils.session import create_session  # type: ignore[import-not-found]
 
 
 def main() -> None:
     dag_id, conf = sys.argv[1], json.loads(sys.argv[2])
     dag = get_bagged_dag(bundle_names=None, dag_id=dag_id)  # what `airflow dags test` does
     run = dag.test(run_conf=conf)
-    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.taskinstance import TaskInstance  # type: ignore[import-not-found]
 
     with create_session() as session:
         tis = session.query(TaskInstance).filter_by(dag_id=dag_id, run_id=run.run_id).all()

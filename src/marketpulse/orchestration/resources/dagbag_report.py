@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from airflow.configuration import conf
-from airflow.dag_processing.dagbag import BundleDagBag
+from airflow.configuration import conf  # type: ignore[import-not-found]
+from airflow.dag_processing.dagbag import BundleDagBag  # type: ignore[import-not-found]
 
 
 def main() -> None:
