@@ -310,7 +310,13 @@ def serve_api(ctx: typer.Context) -> None:
     from marketpulse.api import create_app
 
     settings = _settings(ctx)
-    uvicorn.run(create_app(settings), host=settings.stack.host, port=settings.api.port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.stack.host,
+        port=settings.api.port,
+        log_level="info",
+        access_log=settings.api.access_log,
+    )
 
 
 @serve_app.command("dashboard")

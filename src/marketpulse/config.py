@@ -171,6 +171,7 @@ class ApiSettings(_Section):
     )
     ws_heartbeat_s: float = Field(15.0, gt=0, description="Seconds between heartbeat messages on idle WebSockets.")
     alerts_enabled: bool = Field(True, description="Run the alert engine inside the API process.")
+    access_log: bool = Field(True, description="Log one line per request (keys redacted); off for load tests.")
     webhook_attempts: int = Field(4, ge=1, description="Tries per alert webhook (exponential backoff between).")
     webhook_backoff_s: float = Field(0.5, gt=0, description="Wait before the second webhook try; doubles after.")
     webhook_timeout_s: float = Field(5.0, gt=0, description="Timeout of one webhook request.")

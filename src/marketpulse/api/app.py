@@ -78,7 +78,10 @@ def create_app(settings: Settings) -> FastAPI:
             await run_in_threadpool(history.connect)  # early, so the first request is fast; retried on use
         except DependencyUnavailableError as exc:
             log.warning("starting without Cassandra, will retry on use: %s", exc)
-        app.state.resources = Resources(settings=settings, redis=redis, history=history, metrics=metrics)
+        import redis.asyncio as aioredis
+
+        aredis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=10)
+        app.state.resources = Resources(settings=settings, redis=redis, history=history, metrics=metrics, aredis=aredis)
         hub = app.state.hub = LiveHub(settings.redis_url, metrics)
         hub.start()
         engine = None
@@ -92,6 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
                 await engine.stop()
             await hub.stop()
             redis.close()
+            await aredis.aclose()
             await run_in_threadpool(history.close)
             await run_in_threadpool(app.state.authenticator.store.close)
             await run_in_threadpool(app.state.alert_store.close)

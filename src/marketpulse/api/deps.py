@@ -1,5 +1,8 @@
 """Dependencies as `Annotated` aliases, so handler signatures read like prose.
 
+They are `async def` although they do not await: FastAPI runs a sync dependency in its thread pool, a hop that
+costs more than the dependency itself on the latest-quote path.
+
 The app's long-lived clients live on `app.state.resources` (built in the lifespan handler of `create_app`).
 """
 
@@ -7,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import redis
 from fastapi import Depends, Path, Query, Request
@@ -33,23 +36,30 @@ class Resources:
     redis: redis.Redis
     history: History
     metrics: ApiMetrics
+    #: redis.asyncio client for the hot paths (latest quote), which then never leave the event loop.
+    aredis: Any = None
 
 
-def get_resources(request: Request) -> Resources:
+async def get_resources(request: Request) -> Resources:
     resources = request.app.state.resources
     assert isinstance(resources, Resources), "create_app's lifespan builds the resources"
     return resources
 
 
-def get_redis(request: Request) -> redis.Redis:
-    return get_resources(request).redis
+async def get_redis(request: Request) -> redis.Redis:
+    return (await get_resources(request)).redis
 
 
-def get_history(request: Request) -> History:
-    return get_resources(request).history
+async def get_async_redis(request: Request) -> Any:
+    return (await get_resources(request)).aredis
+
+
+async def get_history(request: Request) -> History:
+    return (await get_resources(request)).history
 
 
 RedisDep = Annotated[redis.Redis, Depends(get_redis)]
+AsyncRedisDep = Annotated[Any, Depends(get_async_redis)]
 HistoryDep = Annotated[History, Depends(get_history)]
 ResourcesDep = Annotated[Resources, Depends(get_resources)]
 
@@ -68,7 +78,7 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")]
 CursorParam = Annotated[str | None, Query(description="`next_cursor` of the previous page.", max_length=512)]
 
 
-def series_page(
+async def series_page(
     interval: IntervalParam = "1min",
     start: Start = None,
     end: End = None,
@@ -80,7 +90,7 @@ def series_page(
     return PageRequest(window, limit, decode_cursor(cursor) if cursor is not None else None, interval)
 
 
-def predictions_page(
+async def predictions_page(
     start: Start = None, end: End = None, limit: Limit = DEFAULT_LIMIT, cursor: CursorParam = None
 ) -> PageRequest:
     """Predictions: the cursor also carries (horizon, model_name), the clustering columns after feature_ts."""

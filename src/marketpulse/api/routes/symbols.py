@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from marketpulse.api.deps import CursorParam, Limit, RedisDep, Symbol
+from marketpulse.api.deps import AsyncRedisDep, CursorParam, Limit, RedisDep, Symbol
 from marketpulse.api.errors import NotFoundError
 from marketpulse.api.latest import parse_latest, summarize, summary_field_names
 from marketpulse.api.paging import DEFAULT_LIMIT, Cursor, decode_cursor, encode_cursor
@@ -38,11 +38,11 @@ def list_symbols(redis: RedisDep, limit: Limit = DEFAULT_LIMIT, cursor: CursorPa
     summary="Latest tick, bars and indicators of a symbol",
     responses={404: {"description": "Symbol never seen by the stream"}},
 )
-def latest(symbol: Symbol, redis: RedisDep) -> LatestState:
-    pipe = redis.pipeline(transaction=False)
-    pipe.sismember(SYMBOLS_KEY, symbol)
-    pipe.hgetall(latest_key(symbol))
-    known, fields = pipe.execute()
+async def latest(symbol: Symbol, redis: AsyncRedisDep) -> LatestState:
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.sismember(SYMBOLS_KEY, symbol)
+        pipe.hgetall(latest_key(symbol))
+        known, fields = await pipe.execute()
     if not known:
         raise NotFoundError(f"unknown symbol {symbol!r}: the stream has not seen it (GET /v1/symbols lists those)")
     # A known symbol whose hash expired (no tick for a TTL) answers with empty sections, not 404.
