@@ -63,6 +63,9 @@ class PredictionOut(BaseModel):
     created_at: datetime | None
     sentiment_window_end: datetime | None = None
     sentiment_model_version: str | None = None
+    base_model_version: str | None = Field(
+        None, description="Price model version an ensemble combined; null until the history table stores it."
+    )
 
 
 class SymbolSummary(BaseModel):
