@@ -24,6 +24,10 @@ class OperationsCollector(Collector):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
+    def describe(self) -> list[Any]:
+        # Nothing up front: registering must not query Postgres (the series exist once results do).
+        return []
+
     def collect(self) -> Iterator[Any]:
         import psycopg
 
