@@ -256,3 +256,10 @@ def test_response_bodies_carry_exactly_the_contract_fields() -> None:
     assert set(BarOut.model_fields) == set(Bar.model_fields)
     assert set(IndicatorOut.model_fields) == set(IndicatorSnapshot.model_fields)
     assert set(PredictionOut.model_fields) == set(Prediction.model_fields) | {"created_at"}
+
+
+def test_nul_bytes_in_parameters_are_a_422_on_every_route(offline_client: TestClient) -> None:
+    for url in ("/v1/symbols?cursor=a%00b", "/v1/symbols/AAPL/bars?interval=1min%00"):
+        response = offline_client.get(url)
+        assert response.status_code == 422, (url, response.text)
+        assert "NUL" in response.json()["error"]["message"]
