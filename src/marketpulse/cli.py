@@ -19,6 +19,7 @@ from marketpulse.deploy.local_env import LocalEnvironment
 from marketpulse.errors import ConfigError, MarketPulseError
 from marketpulse.ingest.social.commands import register_text_commands
 from marketpulse.models.commands import register as register_model_commands
+from marketpulse.orchestration.commands import register as register_operations_commands
 from marketpulse.orchestration.layers import LayeredStack, full_stack
 from marketpulse.stack.manager import ServiceStatus, Stack
 
@@ -413,6 +414,7 @@ def train_sentiment_cmd(
 
 # train price, evaluate, models list|promote|rollback, scorecard update, ensemble refit
 register_model_commands(app, train_app, models_app, _settings, console, out)
+register_operations_commands(app)
 # ingest social|news|text-replay, stream sentiment
 register_text_commands(ingest_app, stream_app, _settings, console)
 
