@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -276,3 +277,50 @@ def test_healthz_and_metrics(client: TestClient, symbol: str) -> None:
     assert 'route="/v1/symbols/{symbol}/bars",status="200"' in text
     assert 'route="/v1/symbols/{symbol}/bars",status="422"' in text
     assert 'marketpulse_api_request_duration_seconds_bucket{le="0.5",method="GET",route="/healthz"}' in text
+
+
+def test_symbol_pages_walk_every_symbol_once_in_order(client: TestClient, redis_client: redis.Redis) -> None:
+    mine = sorted(_new_symbol() for _ in range(5))
+    for symbol in mine:
+        redis_client.hset(latest_key(symbol), mapping={"tick.price": "10", "tick.ts": "2024-03-07T00:00:00+00:00"})
+        redis_client.sadd(SYMBOLS_KEY, symbol)
+    try:
+        pages = _walk(client, "/v1/symbols", limit=2)
+    finally:
+        for symbol in mine:
+            redis_client.delete(latest_key(symbol))
+            redis_client.srem(SYMBOLS_KEY, symbol)
+    assert all(len(page["items"]) == 2 for page in pages[:-1])
+    served = [item["symbol"] for page in pages for item in page["items"]]
+    assert served == sorted(set(served))  # ordered, no symbol twice across pages
+    assert set(mine) <= set(served)
+
+
+def test_pipeline_status_reports_stream_heartbeats(client: TestClient, redis_client: redis.Redis) -> None:
+    query = f"it-{uuid.uuid4().hex[:6]}"
+    key = f"mp:stream:{query}:heartbeat"
+    redis_client.hset(key, mapping={"batch_id": 41, "rows": 7, "at": time.time() - 3})
+    try:
+        status = client.get("/v1/pipeline/status")
+    finally:
+        redis_client.delete(key)
+    assert status.status_code == 200, status.text
+    beat = next(s for s in status.json()["streams"] if s["query"] == query)
+    assert (beat["batch_id"], beat["rows"]) == (41, 7)
+    assert 2.5 < beat["age_s"] < 60
+    assert set(status.json()["services"]) == {"ingest", "market-job"}
+
+
+def test_alert_rule_and_event_pages(client: TestClient) -> None:
+    symbol = _new_symbol()
+    rule = {"name": "r", "symbol": symbol, "condition": {"type": "rsi", "direction": "above", "threshold": 70}}
+    created = [client.post("/v1/alerts", json={**rule, "name": f"r{i}"}).json()["rule_id"] for i in range(5)]
+    try:
+        pages = _walk(client, "/v1/alerts", limit=2)
+        listed = [item["rule_id"] for page in pages for item in page["items"]]
+        assert [len(page["items"]) for page in pages] == [2, 2, 1]  # this module's key owns just these five
+        assert listed == sorted(created)  # keyset pages by rule id, each rule once
+        assert client.get("/v1/alerts/events", params={"limit": 1, "cursor": "bad"}).status_code == 422
+    finally:
+        for rule_id in created:
+            client.delete(f"/v1/alerts/{rule_id}")
