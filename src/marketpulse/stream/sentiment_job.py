@@ -154,43 +154,55 @@ class SentimentSinks:
         """DLQ the rejects, score the rest, write items, recompute and write the touched windows."""
         from marketpulse.stores.sentiment import SentimentStore
 
+        phases: dict[str, float] = {}
+        began = time.perf_counter()
         batch = batch.persist()
         try:
             self._dead_letter(batch)
+            phases["dlq"] = time.perf_counter() - began
             sentiment = self.settings.sentiment
             scored = score_texts(batch.filter("reason IS NULL"), sentiment.model, sentiment.torch_threads)
             frame = _utc(scored.drop("key", "value", "reason").toPandas())
+            phases["score"] = time.perf_counter() - began - sum(phases.values())
         finally:
             batch.unpersist()
         store = self._client("store", lambda: SentimentStore(self.settings))
         items = item_scores(frame)
         if not items.empty:
             store.write_items(items)
+            phases["items"] = time.perf_counter() - began - sum(phases.values())
             self._publish(items)
+            phases["publish"] = time.perf_counter() - began - sum(phases.values())
             written = self._windows(store, items, str(items["model_version"].iloc[0]))
+            phases["windows"] = time.perf_counter() - began - sum(phases.values())
             WINDOWS.inc(written)
             for source, count in items.drop_duplicates("item_id")["source"].value_counts().items():
                 SCORED.labels(str(source)).inc(int(count))
             LATENCY.observe(max(0.0, time.time() - frame["kafka_ts"].min().timestamp()))
         store.heartbeat(SENTIMENT_QUERY, batch_id, len(frame))
+        log.info(
+            "batch %d: %d texts in %.2fs (%s)",
+            batch_id,
+            len(frame),
+            time.perf_counter() - began,
+            ", ".join(f"{name} {seconds:.2f}s" for name, seconds in phases.items()),
+        )
 
     def _dead_letter(self, batch: DataFrame) -> None:
         from marketpulse.stream.market_job import dlq_records
 
-        rejected = batch.filter("reason IS NOT NULL").persist()
-        for topic in self.topics:
-            part = rejected.filter(rejected["topic"] == topic)
-            count = part.count()
-            if count:
-                (
-                    dlq_records(part, topic, "stream-parse")
-                    .write.format("kafka")
-                    .option("kafka.bootstrap.servers", self.settings.kafka_bootstrap)
-                    .option("topic", Topics.dlq(topic))
-                    .save()
-                )
-                REJECTED.labels(topic).inc(count)
-        rejected.unpersist()
+        rejected = batch.filter("reason IS NOT NULL")
+        # One pass over the batch (it also fills the cache the scoring reads); writes only where rejects exist.
+        counts = {row["topic"]: int(row["count"]) for row in rejected.groupBy("topic").count().collect()}
+        for topic, count in counts.items():
+            (
+                dlq_records(rejected.filter(rejected["topic"] == topic), topic, "stream-parse")
+                .write.format("kafka")
+                .option("kafka.bootstrap.servers", self.settings.kafka_bootstrap)
+                .option("topic", Topics.dlq(topic))
+                .save()
+            )
+            REJECTED.labels(topic).inc(count)
 
     def _windows(self, store: Any, items: pd.DataFrame, model_version: str) -> int:
         """Recompute every window these items touched from the stored items (plus the buzz baseline's history)."""
