@@ -170,3 +170,27 @@ def test_bad_rules_are_422_in_the_error_shape(base: str, settings: Settings) -> 
     response = httpx.post(f"{base}/v1/alerts", json=bad, headers=headers)
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "validation_error"
+
+
+def test_sentiment_shift_fires_and_the_sentiment_channel_carries_the_windows(
+    base: str, settings: Settings, writer: RedisWriter
+) -> None:
+    symbol = "S" + uuid.uuid4().hex[:6].upper()
+    headers = {"X-API-Key": create_key(settings, "sentiment")[1]}
+    rule = {
+        "name": "mood",
+        "symbol": symbol,
+        "condition": {"type": "sentiment_shift", "direction": "down", "delta": 0.3},
+    }
+    rule_id = httpx.post(f"{base}/v1/alerts", json=rule, headers=headers).json()["rule_id"]
+    with connect(base.replace("http", "ws") + "/v1/ws", additional_headers=headers) as ws:
+        ws.send(json.dumps({"op": "subscribe", "symbols": [symbol], "channels": ["sentiment", "alerts"]}))
+        assert json.loads(ws.recv(timeout=5))["type"] == "subscribed"
+        # sent.* fields as the sentiment job's store publishes them (newest window of the symbol)
+        for end, mean in (("2013-01-02T15:00:00+00:00", 0.4), ("2013-01-02T15:05:00+00:00", 0.05)):
+            writer.update_latest({symbol: {"sent.mean": mean, "sent.count": 12, "sent.window_end": end}})
+            time.sleep(0.05)
+        received = [json.loads(ws.recv(timeout=10)) for _ in range(3)]
+    by_channel = [(m["channel"], m["data"].get("mean", m["data"].get("rule_id"))) for m in received]
+    assert by_channel == [("sentiment", 0.4), ("sentiment", 0.05), ("alerts", rule_id)]
+    assert received[2]["data"]["observed"]["sentiment"] == 0.05

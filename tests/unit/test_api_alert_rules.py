@@ -60,8 +60,8 @@ def test_missing_data_is_a_no_op() -> None:
 
 def test_sentiment_shift_fires_on_a_large_enough_move_in_its_direction() -> None:
     scores = [0.1, 0.2, 0.6, 0.65, 0.1]
-    up = run({"type": "sentiment_shift", "direction": "up", "delta": 0.3}, [{"sent.score": s} for s in scores])
-    down = run({"type": "sentiment_shift", "direction": "down", "delta": 0.3}, [{"sent.score": s} for s in scores])
+    up = run({"type": "sentiment_shift", "direction": "up", "delta": 0.3}, [{"sent.mean": s} for s in scores])
+    down = run({"type": "sentiment_shift", "direction": "down", "delta": 0.3}, [{"sent.mean": s} for s in scores])
     assert up == [False, False, True, False, False]
     assert down == [False, False, False, False, True]
 

@@ -44,7 +44,8 @@ class PredictionProbability(_Condition):
 
 
 class SentimentShift(_Condition):
-    """The symbol's sentiment score moves by at least `delta` between two consecutive values."""
+    """The symbol's sentiment (mean polarity of its newest window, -1..1) moves by at least `delta` between two
+    consecutive windows."""
 
     type: Literal["sentiment_shift"]
     direction: Literal["up", "down", "any"] = "any"
@@ -67,7 +68,7 @@ Combination.model_rebuild()
 PRICE_SOURCES = (("tick", "price"), ("bar_1s", "close"), ("bar_1m", "close"))
 RSI_SOURCE = ("indicators", "rsi_14")
 PREDICTION_SOURCE = ("prediction", "prob_up")
-SENTIMENT_SOURCE = ("sentiment", "score")
+SENTIMENT_SOURCE = ("sentiment", "mean")  # mean polarity (-1..1) of the newest window
 
 State = dict[str, dict[str, Any]]
 

@@ -63,7 +63,7 @@ def symbol_figure(
     fig.add_trace(go.Scatter(x=x, y=[i.get("rsi_14") for i in indicators], name="RSI 14"), row=2, col=1)
     fig.add_trace(go.Bar(x=x, y=[i.get("macd_hist") for i in indicators], name="MACD hist"), row=3, col=1)
     fig.add_trace(go.Scatter(x=x, y=[i.get("macd") for i in indicators], name="MACD"), row=3, col=1)
-    predictions = sorted(predictions, key=lambda p: p["feature_ts"])
+    predictions = sorted((p for p in predictions if p.get("prob_up") is not None), key=lambda p: p["feature_ts"])
     fig.add_trace(
         go.Scatter(x=[p["feature_ts"] for p in predictions], y=[p["prob_up"] for p in predictions], name="P(up)"),
         row=4,
@@ -73,19 +73,24 @@ def symbol_figure(
     return fig
 
 
-def sentiment_figure(points: list[dict[str, Any]]) -> go.Figure:
-    fig = go.Figure()
-    points = sorted(points, key=lambda p: str(p.get("ts") or p.get("window_end") or ""))
-    fig.add_trace(
-        go.Scatter(
-            x=[p.get("ts") or p.get("window_end") for p in points],
-            y=[p.get("score") for p in points],
-            name="sentiment",
-            mode="lines+markers",
-        )
-    )
-    fig.update_layout(title="Sentiment" if points else "Sentiment (no data yet)", margin={"t": 40, "b": 20})
+def sentiment_figure(windows: list[dict[str, Any]]) -> go.Figure:
+    """Mean polarity (-1..1) of each sentiment window, with the number of texts in it."""
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    windows = sorted(windows, key=lambda w: str(w.get("window_end", "")))
+    x = [w.get("window_end") for w in windows]
+    fig.add_trace(go.Bar(x=x, y=[w.get("count") for w in windows], name="texts", opacity=0.3), secondary_y=True)
+    fig.add_trace(go.Scatter(x=x, y=[w.get("mean") for w in windows], name="mean polarity", mode="lines+markers"))
+    fig.update_layout(title="Sentiment" if windows else "Sentiment (no data yet)", margin={"t": 40, "b": 20})
     return fig
+
+
+def _sentiment_windows(symbol: str, window: dict[str, Any]) -> list[dict[str, Any]]:
+    """The symbol's sentiment windows; none while the API has no sentiment for it (the page still renders)."""
+    try:
+        body = api().get(f"/v1/symbols/{symbol}/sentiment", start=window["start"], end=window["end"], limit=100)
+    except ApiUnavailableError:
+        return []
+    return list(body.get("windows", [])) if isinstance(body, dict) else []
 
 
 @callback(
@@ -108,7 +113,7 @@ def refresh(_: int | None, symbol: str) -> tuple[Any, ...]:
         bars = api().get(f"/v1/symbols/{symbol}/bars", interval="1min", **window)["items"]
         indicators = api().get(f"/v1/symbols/{symbol}/indicators", interval="1min", **window)["items"]
         predictions = api().get(f"/v1/symbols/{symbol}/predictions", **window)["items"]
-        sentiment = api().get(f"/v1/symbols/{symbol}/sentiment", **window) or {"items": []}
+        sentiment = _sentiment_windows(symbol, window)
     except ApiUnavailableError as exc:
         return "-", "-", "", go.Figure(), go.Figure(), str(exc)
     tick = latest.get("tick") or latest.get("bar_1s") or {}
@@ -126,6 +131,6 @@ def refresh(_: int | None, symbol: str) -> tuple[Any, ...]:
         str(tick.get("ts", "-")),
         confidence,
         symbol_figure(bars, indicators, predictions),
-        sentiment_figure(sentiment.get("items", [])),
+        sentiment_figure(sentiment),
         "",
     )
