@@ -4,6 +4,7 @@ kept in test-artifacts/."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -156,5 +157,8 @@ def test_health_and_scorecard_pages_load(page: Page, dashboard: str, symbol: str
     expect(page.locator("#health-services")).to_contain_text("ingest")
     page.screenshot(path=str(ARTIFACTS / "dashboard-health.png"), full_page=True)
     page.goto(dashboard + "/scorecard")
-    expect(page.locator("#scorecard-status")).not_to_be_empty(timeout=20_000)
+    # The test stack may or may not hold scored predictions; either way the page says which, through the API.
+    expect(page.locator("#scorecard-status")).to_have_text(
+        re.compile(r"^(\d+ rows|no scored predictions yet.*)$"), timeout=20_000
+    )
     page.screenshot(path=str(ARTIFACTS / "dashboard-scorecard.png"), full_page=True)
