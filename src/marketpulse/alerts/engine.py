@@ -62,10 +62,14 @@ class AlertEngine:
         self._tasks: list[asyncio.Task[None]] = []
         self._deliveries: set[asyncio.Task[None]] = set()
         self._http: httpx.AsyncClient | None = None
+        self._publisher: Any = None
         self.ready = asyncio.Event()
 
     async def start(self) -> None:
+        import redis.asyncio as aioredis
+
         self._http = httpx.AsyncClient(timeout=self.settings.api.webhook_timeout_s)
+        self._publisher = aioredis.Redis.from_url(self.settings.redis_url, decode_responses=True)
         self._tasks = [
             asyncio.create_task(self._listen(), name="alerts-listen"),
             asyncio.create_task(self._reload_forever(), name="alerts-reload"),
@@ -79,6 +83,8 @@ class AlertEngine:
                 await task
         if self._http is not None:
             await self._http.aclose()
+        if self._publisher is not None:
+            await self._publisher.aclose()
 
     async def reload(self) -> None:
         """Arm new rules (their memory starts empty), disarm deleted ones, keep the memory of the others."""
@@ -109,7 +115,11 @@ class AlertEngine:
                 self.ready.set()
                 async for message in pubsub.listen():
                     if message.get("type") == "pmessage":
-                        await self.on_update(str(message["data"]))
+                        try:
+                            await self.on_update(str(message["data"]))
+                        except AlertStoreUnavailableError as exc:
+                            # The rule's memory already moved on: this firing is lost (logged), later ones are not.
+                            log.error("an alert fired but could not be stored: %s", exc)
             except (RedisConnectionError, OSError) as exc:
                 self.ready.clear()
                 log.warning("alert engine lost Redis (%s); resubscribing in 1 s", exc)
@@ -153,13 +163,7 @@ class AlertEngine:
             "observed": event.observed,
             "condition": rule.condition.model_dump(mode="json"),
         }
-        import redis.asyncio as aioredis
-
-        publisher = aioredis.Redis.from_url(self.settings.redis_url, decode_responses=True)
-        try:
-            await publisher.publish(alerts_channel(rule.key_id), json.dumps(message))
-        finally:
-            await publisher.aclose()
+        await self._publisher.publish(alerts_channel(rule.key_id), json.dumps(message))
         if rule.webhook_url and entry.secret and self._http is not None:
             task = asyncio.create_task(self._deliver(rule.webhook_url, entry.secret, message, event.event_id))
             self._deliveries.add(task)
