@@ -56,16 +56,20 @@ def test_a_text_belongs_to_the_window_of_when_it_was_known_not_published() -> No
 
 def test_buzz_is_count_over_the_mean_of_the_previous_windows_with_empty_ones_as_zero() -> None:
     rows = []
-    # windows 0..3 hold 2, 0, 2, 0 texts; window 4 holds 6 -> baseline (4 windows) mean 1.0 -> buzz 6
-    for slot, count in enumerate([2, 0, 2, 0, 6]):
+    # slots 0..5 hold 1, 2, 0, 2, 0, 6 texts: the last window's baseline (slots 1..4) has mean 1.0 -> buzz 6
+    for slot, count in enumerate([1, 2, 0, 2, 0, 6]):
         for k in range(count):
             at = DAY + slot * W + pd.Timedelta(minutes=k + 1)
             rows.append(("AAPL", "x", 0.1, str(at), str(at)))
     windows = sentiment_windows(_items(rows), W, baseline=4)
-    assert windows["count"].tolist() == [2, 2, 6]
+    assert windows["count"].tolist() == [1, 2, 2, 6]
     buzz = windows["buzz"].tolist()
-    assert np.isnan(buzz[0]) and np.isnan(buzz[1])  # less than 4 windows of history: unknown, not zero
-    assert buzz[2] == pytest.approx(6 / 1.0)
+    assert np.isnan(buzz[0])  # no text in the 4 windows before: no baseline
+    assert buzz[1] == pytest.approx(2 / (1 / 4))  # slots -3..0 hold 0, 0, 0, 1
+    assert buzz[3] == pytest.approx(6 / 1.0)
+    # The stream recomputes from a frame holding only `baseline` windows of history: same buzz.
+    later = sentiment_windows(_items(rows[1:]), W, baseline=4)
+    assert later["buzz"].iloc[-1] == pytest.approx(buzz[3])
 
 
 def test_point_in_time_join_uses_only_windows_that_ended_by_the_cutoff() -> None:

@@ -96,7 +96,7 @@ class SentimentWindow(Contract):
 
     Every text in it was published *and* ingested before window_end, so a bar at or after window_end
     may use it (the point-in-time rule). Buzz is the window's count over the mean count of the
-    `baseline_windows` windows before it (1.0 = usual attention; None while there is no history).
+    `baseline_windows` windows before it (1.0 = usual attention; None when those windows hold no text).
     """
 
     symbol: str = Field(pattern=SYMBOL_PATTERN)

@@ -6,7 +6,7 @@ before E, and a bar whose prediction is made at or after E may use it (`point_in
 
 Per window and symbol: count, mean polarity (p_bullish - p_bearish, in [-1, 1]), dispersion (population
 standard deviation of polarity; 0 for one text), buzz (count over the mean count of the `baseline`
-windows before it, empty windows counting 0; NaN while that history holds no text), and the mean and
+windows before it, empty windows counting 0; NaN when those windows hold no text), and the mean and
 count per source (x, reddit, news).
 """
 
@@ -99,20 +99,24 @@ def sentiment_windows(items: pd.DataFrame, length: pd.Timedelta, baseline: int) 
 
 
 def _buzz(windows: pd.DataFrame, length: pd.Timedelta, baseline: int) -> pd.Series:
-    """count / mean count of the `baseline` windows before each window (missing windows count 0)."""
+    """count / mean count of the `baseline` windows before each window (windows without text count 0).
+
+    Slots are absolute (window_end // length), so the result depends only on the texts, not on where a frame
+    starts: the stream (which reads `baseline` windows of history from Cassandra) and training (which has all
+    of it) compute the same buzz. NaN when the windows before hold no text at all.
+    """
     out = pd.Series(np.nan, index=windows.index, dtype="float64")
     for _, group in windows.groupby("symbol", sort=False):
-        slots = ((group["window_end"] - group["window_end"].min()) // length).to_numpy(dtype="int64")
-        counts = np.zeros(int(slots.max()) + 1, dtype="float64")
-        counts[slots] = group["count"].to_numpy(dtype="float64")
+        slots = (group["window_end"].astype("int64") // length.value).to_numpy(dtype="int64")
+        origin = int(slots.min()) - baseline
+        counts = np.zeros(int(slots.max()) - origin + 1, dtype="float64")
+        counts[slots - origin] = group["count"].to_numpy(dtype="float64")
         # cumulative sums turn every "sum of the previous `baseline` slots" into one subtraction
         cumulative = np.concatenate([[0.0], np.cumsum(counts)])
-        before = cumulative[slots] - cumulative[np.maximum(slots - baseline, 0)]
-        # The first windows of a frame have less history than `baseline`: that history is unknown, not zero.
-        known = slots >= baseline
-        mean_before = before / baseline
+        position = slots - origin
+        mean_before = (cumulative[position] - cumulative[position - baseline]) / baseline
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(known & (mean_before > 0), group["count"].to_numpy() / mean_before, np.nan)
+            ratio = np.where(mean_before > 0, group["count"].to_numpy() / mean_before, np.nan)
         out.loc[group.index] = ratio
     return out
 
