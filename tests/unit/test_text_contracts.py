@@ -103,3 +103,33 @@ def test_replay_texts_are_real_shaped_linked_ordered_and_repeatable() -> None:
     assert all(14 <= item.published_at.hour < 21 for item in first)
     news = [item for item in first if isinstance(item, NewsArticle)]
     assert news and all(item.url.startswith("https://replay.marketpulse.invalid/") for item in news)
+
+
+def test_api_window_body_carries_exactly_the_contract_fields() -> None:
+    from marketpulse.api.routes.sentiment import SentimentWindowOut
+
+    assert set(SentimentWindowOut.model_fields) | {"symbol"} == set(SentimentWindow.model_fields)
+
+
+def test_every_computed_window_satisfies_the_contract() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from marketpulse.features.sentiment import sentiment_windows
+    from marketpulse.stores.sentiment import as_contract
+
+    rng = np.random.default_rng(1)
+    published = pd.Timestamp("2013-01-02 14:30", tz="UTC") + pd.to_timedelta(rng.integers(0, 20_000, 200), unit="s")
+    items = pd.DataFrame(
+        {
+            "symbol": rng.choice(["AAPL", "IBM"], 200),
+            "source": rng.choice(["x", "reddit", "news"], 200),
+            "polarity": rng.uniform(-1, 1, 200),
+            "published_at": published,
+            "ingested_at": published + pd.to_timedelta(rng.integers(0, 3600, 200), unit="s"),
+        }
+    )
+    windows = sentiment_windows(items, pd.Timedelta("30min"), baseline=3)
+    contracts = [as_contract(row, "v") for row in windows.itertuples(index=False)]
+    assert len(contracts) == len(windows) > 10
+    assert all(max(w.last_published_at, w.last_ingested_at) < w.window_end for w in contracts)

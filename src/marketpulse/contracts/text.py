@@ -8,12 +8,12 @@ that was not yet published or not yet ingested at that bar's time) is written ag
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from marketpulse.contracts.base import Contract
+from marketpulse.contracts.base import Contract, from_epoch_ns
 from marketpulse.contracts.market import SYMBOL_PATTERN, _utc_event_time
 
 TextSource = Literal["x", "reddit", "news"]
@@ -116,9 +116,18 @@ class SentimentWindow(Contract):
     last_ingested_at: datetime
     model_version: str
 
-    _times = field_validator("window_start", "window_end", "last_published_at", "last_ingested_at", mode="before")(
-        _utc_event_time
-    )
+    _times = field_validator("last_published_at", "last_ingested_at", mode="before")(_utc_event_time)
+
+    @field_validator("window_start", "window_end", mode="before")
+    @classmethod
+    def _window_bounds(cls, value: object) -> datetime:
+        # A window still open ends in the future (up to one window length ahead): only its texts must be past.
+        if isinstance(value, int) and not isinstance(value, bool):
+            return from_epoch_ns(value)
+        parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
+        if not isinstance(parsed, datetime) or parsed.tzinfo is None:
+            raise ValueError("window bounds must be timezone-aware datetimes, ISO-8601 or epoch ns")
+        return parsed.astimezone(UTC)
 
     @model_validator(mode="after")
     def _items_inside(self) -> SentimentWindow:

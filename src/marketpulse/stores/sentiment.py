@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
 from marketpulse.config import Settings
-from marketpulse.contracts.text import TEXT_SOURCES
+from marketpulse.contracts.text import TEXT_SOURCES, SentimentWindow
 from marketpulse.features.sentiment import WINDOW_COLUMNS
 from marketpulse.stores.redis_store import latest_key, live_channel, redis_client, sentiment_windows_key
 
@@ -114,9 +114,12 @@ class SentimentStore:
         return frame
 
     def write_windows(self, windows: pd.DataFrame, model_version: str) -> None:
-        """Windows into Cassandra, Postgres (one transaction) and Redis."""
+        """Windows into Cassandra, Postgres (one transaction) and Redis, each checked against the contract first
+        (a window holding a text known at or after its end would break the point-in-time rule: never stored)."""
         if windows.empty:
             return
+        for row in windows.itertuples(index=False):
+            as_contract(row, model_version)
         rows = [
             (
                 r.symbol,
@@ -211,6 +214,12 @@ def _now() -> float:
     import time
 
     return time.time()
+
+
+def as_contract(row: Any, model_version: str) -> SentimentWindow:
+    """A window row as the SentimentWindow contract (pydantic's ValidationError if it breaks it)."""
+    values = {column: _py(getattr(row, column)) for column in WINDOW_COLUMNS}
+    return SentimentWindow.model_validate({**values, "model_version": model_version})
 
 
 def window_member(row: Any, model_version: str) -> str:
