@@ -26,7 +26,7 @@ from marketpulse.config import Settings
 from marketpulse.contracts import Topics
 from marketpulse.contracts.spark import parse_wire
 from marketpulse.contracts.text import NewsArticle, SentimentScore, SocialPost, TextItem
-from marketpulse.features.sentiment import ITEM_COLUMNS, sentiment_windows, window_ends
+from marketpulse.features.sentiment import ITEM_COLUMNS, known_at, sentiment_windows, window_ends
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -121,7 +121,7 @@ def item_scores(scored: pd.DataFrame) -> pd.DataFrame:
         return scored.assign(symbol=pd.Series(dtype="object"), known_at=pd.Series(dtype="datetime64[ns, UTC]"))
     frame = scored.copy()
     frame["polarity"] = polarity(frame[["p_bearish", "p_neutral", "p_bullish"]].to_numpy())
-    frame["known_at"] = frame[["published_at", "ingested_at"]].max(axis=1)
+    frame["known_at"] = known_at(frame)
     frame = frame.explode("symbols").rename(columns={"symbols": "symbol", "id": "item_id"})
     return frame.reset_index(drop=True)
 
