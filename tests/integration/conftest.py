@@ -16,7 +16,6 @@ from marketpulse.config import Settings
 from marketpulse.stack.instances import side_by_side_settings
 from marketpulse.stack.manager import Stack
 
-
 #: Port shift of the session's test stack; MARKETPULSE_TEST_PORT_OFFSET moves it so two checkouts can test at once.
 TEST_PORT_OFFSET = int(os.environ.get("MARKETPULSE_TEST_PORT_OFFSET", "10000"))
 
