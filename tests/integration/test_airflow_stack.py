@@ -41,13 +41,21 @@ def airflow_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"airflow": settings.airflow.model_copy(update={"start_paused": True})})
 
 
+#: Airflow homes whose database is migrated in this session: the fixture is imported by several modules,
+#: which makes pytest run it once per module; migrating and importing again costs ~20 s for nothing.
+_PREPARED: set[str] = set()
+
+
 @pytest.fixture(scope="session")
 def airflow_db(stack: Stack, airflow_settings: Settings) -> Settings:
     """Airflow's venv, its migrated metadata database in the test stack's PostgreSQL, and the connections."""
-    with install_lock(airflow_settings.stack.cache_dir):
-        ensure_airflow_venv(airflow_settings, progress=print)
-    ensure_metadata_database(airflow_settings)
-    import_connections(airflow_settings)
+    key = str(airflow_settings.stack.run_dir)
+    if key not in _PREPARED:
+        with install_lock(airflow_settings.stack.cache_dir):
+            ensure_airflow_venv(airflow_settings, progress=print)
+        ensure_metadata_database(airflow_settings)
+        import_connections(airflow_settings)
+        _PREPARED.add(key)
     return airflow_settings
 
 

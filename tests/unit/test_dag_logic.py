@@ -20,7 +20,7 @@ from marketpulse.stack.instances import side_by_side_settings
 from marketpulse.stores import reporting
 from marketpulse.stream.backfill import close_open_bars, replay_symbol_day
 from marketpulse.stream.market_state import SymbolState, advance
-from marketpulse.stream.supervisor import QueryHealth, checkpoint_offsets, judge
+from marketpulse.stream.supervisor import QueryHealth, batch_running_s, checkpoint_offsets, judge
 
 DAY1 = pd.Timestamp("2013-01-02 14:30", tz="UTC")
 
@@ -182,6 +182,19 @@ def test_supervisor_verdicts(alive: bool | None, age_s: float, lag: int | None, 
     assert judge(alive, [_query(age_s, lag)], stuck_after_s=180, started_s_ago=1000)[0] == verdict
 
 
+def test_a_long_batch_in_flight_is_progress_until_it_runs_far_too_long() -> None:
+    running = QueryHealth("market-features", 7, 900.0, 123, 5000, running_s=400.0)
+    assert judge(True, [running], stuck_after_s=180, started_s_ago=1000)[0] == "healthy"
+    hung = QueryHealth("market-features", 7, 900.0, 123, 5000, running_s=600.0)
+    assert judge(True, [hung], stuck_after_s=180, started_s_ago=1000)[0] == "stuck"
+
+
+def test_stream_health_breaches_only_dead_or_stuck_jobs() -> None:
+    assert checks.stream_health("market-job", "healthy", "idle", 5000.0, 180).ok
+    assert checks.stream_health("market-job", "stopped", "no pid file", None, 180).ok
+    assert not checks.stream_health("market-job", "stuck", "no batch", 900.0, 180).ok
+
+
 def test_checkpoint_offsets_read_the_newest_committed_batch(tmp_path: Path) -> None:
     for batch, offsets in ((0, {"0": 5, "1": 7}), (1, {"0": 9, "1": 12}), (2, {"0": 20, "1": 30})):
         (tmp_path / "offsets").mkdir(exist_ok=True)
@@ -192,6 +205,8 @@ def test_checkpoint_offsets_read_the_newest_committed_batch(tmp_path: Path) -> N
     for batch in (0, 1):  # batch 2 was planned but not committed
         (tmp_path / "commits" / str(batch)).write_text("v1\n{}")
     assert checkpoint_offsets(str(tmp_path)) == {"market.ticks": {0: 9, 1: 12}}
+    running = batch_running_s(str(tmp_path))
+    assert running is not None and running < 60  # batch 2 was just planned
     assert checkpoint_offsets("s3a://bucket/checkpoints/q") is None
 
 

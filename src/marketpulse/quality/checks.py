@@ -136,19 +136,15 @@ def freshness(
     return results
 
 
-def stream_heartbeat(age_s: float | None, stuck_after_s: float) -> CheckResult:
-    """Processing-time freshness: the market job's newest micro-batch (None: it never ran here)."""
-    if age_s is None:
-        return CheckResult(
-            "freshness", "stream/market-features", True, None, stuck_after_s, "no heartbeat: not running"
-        )
+def stream_health(job: str, verdict: str, reason: str, age_s: float | None, stuck_after_s: float) -> CheckResult:
+    """Processing-time freshness of a stream job: a breach when it is dead or stuck (idle is fine)."""
     return CheckResult(
         "freshness",
-        "stream/market-features",
-        age_s <= stuck_after_s,
+        f"stream/{job}",
+        verdict not in ("dead", "stuck"),
         age_s,
         stuck_after_s,
-        f"last micro-batch {age_s:.0f}s ago",
+        f"{verdict}: {reason}",
     )
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -230,16 +229,14 @@ def _dlq_check(settings: Settings, interval: tuple[datetime, datetime] | None) -
     )
 
 
-def _heartbeat_age(settings: Settings) -> float | None:
-    from marketpulse.stores.redis_store import heartbeat_key, redis_client
-    from marketpulse.stream.market_job import FEATURES_QUERY
+def _stream_health(settings: Settings) -> CheckResult:
+    from marketpulse.stream.supervisor import check_market_job
 
-    client = redis_client(settings)
-    try:
-        at = client.hget(heartbeat_key(FEATURES_QUERY), "at")
-    finally:
-        client.close()
-    return time.time() - float(at) if at else None
+    verdict = check_market_job(settings)
+    ages = [q.age_s for q in verdict.queries if q.age_s is not None]
+    return checks.stream_health(
+        verdict.job, verdict.verdict, verdict.reason, min(ages) if ages else None, settings.airflow.stuck_after_s
+    )
 
 
 def run_key_of(start: datetime, end: datetime, symbols: Sequence[str] | None) -> str:
@@ -277,7 +274,7 @@ def run_checks(
     report.results += checks.store_consistency(cassandra, _postgres_counts(bars, settled))
     say("stores: Cassandra vs Postgres counts checked")
     report.results.append(_dlq_check(settings, interval))
-    report.results.append(checks.stream_heartbeat(_heartbeat_age(settings), settings.airflow.stuck_after_s))
+    report.results.append(_stream_health(settings))
     say(f"{len(report.results)} results, {len(report.breaches)} breaches")
     return report
 

@@ -5,7 +5,8 @@ Called by the `stream_supervisor` DAG every minute. A job is judged from what it
 and from its Kafka lag (end offsets minus the offsets of the newest committed batch in its checkpoint):
 
 - dead: its pid file names a process that is gone (killed, crashed, exhausted its in-process restarts);
-- stuck: alive, Kafka holds unread input, and no micro-batch for `airflow.stuck_after_s`;
+- stuck: alive, Kafka holds unread input, and no micro-batch for `airflow.stuck_after_s` (a batch still
+  running, planned in the checkpoint but not committed, counts as progress up to 3x that);
 - idle: alive, no new batch, nothing to read: healthy;
 - stopped: no pid file (never started here, or stopped on purpose by `platform down`): left alone.
 
@@ -58,6 +59,8 @@ class QueryHealth:
     age_s: float | None
     pid: int | None
     lag: int | None
+    #: Seconds the newest planned but uncommitted micro-batch has been running (None: none running).
+    running_s: float | None = None
 
 
 @dataclass
@@ -102,6 +105,18 @@ def checkpoint_offsets(checkpoint: str) -> dict[str, dict[int, int]] | None:
     return offsets
 
 
+def batch_running_s(checkpoint: str) -> float | None:
+    """How long the newest planned, not yet committed batch of a local checkpoint has been running."""
+    root = Path(checkpoint.removeprefix("file:"))
+    if "://" in checkpoint and not checkpoint.startswith("file:"):
+        return None
+    planned = [int(p.name) for p in (root / "offsets").glob("[0-9]*") if p.name.isdigit()]
+    committed = [int(p.name) for p in (root / "commits").glob("[0-9]*") if p.name.isdigit()]
+    if not planned or (committed and max(committed) >= max(planned)):
+        return None
+    return max(0.0, time.time() - (root / "offsets" / str(max(planned))).stat().st_mtime)
+
+
 def kafka_lag(settings: Settings, committed: dict[str, dict[int, int]] | None, topic: str) -> int | None:
     """Messages in topic beyond the committed offsets (None when the checkpoint says nothing)."""
     if committed is None or topic not in committed:
@@ -128,15 +143,18 @@ def query_health(settings: Settings, query: str, topic: str) -> QueryHealth:
         beat = client.hgetall(heartbeat_key(query))
     finally:
         client.close()
-    lag = kafka_lag(settings, checkpoint_offsets(settings.checkpoint_location(query)), topic)
+    checkpoint = settings.checkpoint_location(query)
+    lag = kafka_lag(settings, checkpoint_offsets(checkpoint), topic)
+    running_s = batch_running_s(checkpoint)
     if not beat:
-        return QueryHealth(query, None, None, None, lag)
+        return QueryHealth(query, None, None, None, lag, running_s)
     return QueryHealth(
         query,
         int(beat["batch_id"]),
         time.time() - float(beat["at"]),
         int(beat["pid"]) if beat.get("pid") else None,
         lag,
+        running_s,
     )
 
 
@@ -152,6 +170,8 @@ def judge(
         silent_s = q.age_s if q.age_s is not None else started_s_ago
         if silent_s is None or silent_s <= stuck_after_s:
             continue
+        if q.running_s is not None and q.running_s <= 3 * stuck_after_s:
+            continue  # a big batch (a backlog after a restart) is progress, unless it runs far too long
         if q.lag is None or q.lag > 0:
             behind = "unknown lag" if q.lag is None else f"{q.lag} messages behind"
             return "stuck", f"{q.query}: no micro-batch for {silent_s:.0f}s, {behind}"
