@@ -208,7 +208,6 @@ class ModelSettings(_Section):
     reload_s: float = Field(30.0, gt=0, description="How often the stream re-reads the production pointers.")
 
 
-
 class AirflowSettings(_Section):
     """Airflow 3 of the local stack (its own venv; metadata in the stack's PostgreSQL) and its DAGs' knobs."""
 
@@ -250,7 +249,10 @@ class ReportingSettings(_Section):
 
     retention_days: int = Field(3650, ge=1, description="Facts older than this (behind the newest bar) are deleted.")
     rollup_lookback_days: int = Field(3, ge=1, description="Days of daily rollups recomputed by each export.")
-    dictionary_dir: Path | None = Field(None, description="Where the data dictionary goes; default <run dir>/reporting.")
+    dictionary_dir: Path | None = Field(
+        None, description="Where the data dictionary goes; default <run dir>/reporting."
+    )
+
 
 class Settings(BaseSettings):
     """Everything configurable about MarketPulse, one instance per process."""
