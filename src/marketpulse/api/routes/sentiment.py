@@ -57,7 +57,9 @@ class SentimentWindowOut(BaseModel):
     count: int
     mean: float
     dispersion: float
-    buzz: float | None = Field(description="Count over the mean count of the windows before it; null: they hold no text.")
+    buzz: float | None = Field(
+        description="Count over the mean count of the windows before it; null: they hold no text."
+    )
     mean_x: float | None
     count_x: int | None
     mean_reddit: float | None
