@@ -99,8 +99,8 @@ def test_sentiment_range_and_limit(client: TestClient, stored: tuple[str, pd.Dat
     assert all(item["known_at"] < "2013-01-02T15:30:00Z" for item in body["items"])
 
 
-def test_sentiment_rejects_bad_input_and_needs_a_key(client: TestClient, settings: Settings) -> None:
+def test_sentiment_rejects_bad_input_and_needs_a_key(client: TestClient) -> None:
     assert client.get("/v1/symbols/aapl/sentiment").status_code == 422
     assert client.get("/v1/symbols/AAPL/sentiment", params={"limit": 0}).status_code == 422
-    with TestClient(create_app(settings)) as anonymous:
-        assert anonymous.get("/v1/symbols/AAPL/sentiment").status_code == 401
+    # The route sits behind the read-key dependency like every /v1 route (one app: no second lifespan).
+    assert client.get("/v1/symbols/AAPL/sentiment", headers={"X-API-Key": "not-a-key"}).status_code == 401
