@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from marketpulse.config import PostgresSettings, S3Settings, Settings
+from marketpulse.config import AirflowSettings, PostgresSettings, S3Settings, Settings
 
 
 def test_defaults_describe_a_local_stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -40,12 +40,13 @@ def test_unknown_setting_is_an_error(monkeypatch: pytest.MonkeyPatch, tmp_path: 
 
 def test_cloud_environment_refuses_local_default_secrets(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(ValidationError, match=r"postgres\.password, s3\.secret_key"):
+    with pytest.raises(ValidationError, match=r"postgres\.password, s3\.secret_key, airflow\.admin_password"):
         Settings(environment="aws")
     settings = Settings(
         environment="aws",
         postgres=PostgresSettings(password=SecretStr("a-long-real-one")),
         s3=S3Settings(secret_key=SecretStr("another-real-one")),
+        airflow=AirflowSettings(admin_password=SecretStr("a-third-real-one")),
     )
     assert settings.environment == "aws"
 
