@@ -444,7 +444,8 @@ def platform_up(ctx: typer.Context) -> None:
     out.print(
         "\nWhere to look:\n"
         f"  API            http://{settings.stack.host}:{settings.api.port}/docs  "
-        f"(e.g. /v1/symbols, /v1/symbols/AAPL/latest, /v1/symbols/AAPL/bars?interval=1min&start=2013-01-02)\n"
+        f"(e.g. /v1/symbols, /v1/symbols/AAPL/latest, /v1/symbols/AAPL/bars?interval=1min&start=2013-01-02, "
+        "/v1/symbols/AAPL/sentiment, /v1/scorecard)\n"
         f'  API key        curl -H "X-API-Key: $(cat {key_file})" {settings.api_base_url}/v1/symbols  '
         "(more: marketpulse apikeys create NAME)\n"
         f"  dashboard      http://{settings.stack.host}:{settings.dashboard.port}  "
