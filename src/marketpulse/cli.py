@@ -283,24 +283,16 @@ def stream_market(
     available_now: Annotated[bool, typer.Option(help="Process what Kafka holds now, then stop.")] = False,
 ) -> None:
     """Run the market job: ticks -> bars, indicators -> Redis, Cassandra, Postgres, S3 lake (+ DLQ)."""
-    import signal
-
-    from prometheus_client import start_http_server
-
     from marketpulse.stream.market_job import MarketJobRunner
-    from marketpulse.stream.session import spark_session
+    from marketpulse.stream.runner import run_until_signalled, serve_job_metrics
 
     settings = _settings(ctx)
-    start_http_server(settings.stream.metrics_port, addr=settings.stack.host)
-    spark = spark_session(settings, "marketpulse-market")
-    spark.sparkContext.setLogLevel("WARN")
-    runner = MarketJobRunner(spark, settings, available_now=available_now, report=lambda m: console.print(m))
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: runner.stop())
-    signal.signal(signal.SIGINT, lambda _signum, _frame: runner.stop())
-    try:
-        runner.run()
-    finally:
-        spark.stop()
+    serve_job_metrics(settings, settings.stream.metrics_port, "MARKETPULSE_STREAM__METRICS_PORT")
+    run_until_signalled(
+        settings,
+        "marketpulse-market",
+        lambda spark: MarketJobRunner(spark, settings, available_now=available_now, report=console.print),
+    )
 
 
 @serve_app.command("api")

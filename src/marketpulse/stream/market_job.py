@@ -22,6 +22,7 @@ from marketpulse.config import Settings
 from marketpulse.contracts import Tick, Topics, to_wire
 from marketpulse.contracts.spark import parse_wire
 from marketpulse.stream.market_state import OUTPUT_DDL, STATE_DDL, update_symbol
+from marketpulse.stream.runner import StreamJobRunner
 from marketpulse.stream.sentiment_fusion import SentimentLookup, attach_sentiment_used
 
 if TYPE_CHECKING:
@@ -361,56 +362,10 @@ def start_market_job(
     return [lake, features], sinks
 
 
-class MarketJobRunner:
-    """Runs both queries and restarts them from their checkpoints when one fails, up to max_restarts times.
+class MarketJobRunner(StreamJobRunner):
+    """The market job's two queries (lake, features), restarted together from their checkpoints on a failure."""
 
-    Why in-process: Spark 4.1's Kafka source can fail a query with a NullPointerException in its progress
-    metrics right after re-running an uncommitted batch (SPARK-55271), i.e. on the first trigger after a
-    crash. Restarting from the checkpoint is the documented recovery; a failure that repeats still ends
-    the job with its error, for the supervisor to see.
-    """
+    job_name = "market job"
 
-    def __init__(
-        self,
-        spark: SparkSession,
-        settings: Settings,
-        *,
-        available_now: bool = False,
-        report: Callable[[str], None] = log.info,
-    ) -> None:
-        self.spark = spark
-        self.settings = settings
-        self.available_now = available_now
-        self.report = report
-        self.restarts = 0
-        self._stopping = False
-        self._queries: list[StreamingQuery] = []
-
-    def stop(self) -> None:
-        """Stop the running queries (from a signal handler); run() then returns normally."""
-        self._stopping = True
-        for query in self._queries:
-            query.stop()
-
-    def run(self) -> None:
-        """Block until the queries finish (availableNow), are stopped, or fail more than max_restarts times."""
-        from pyspark.errors import StreamingQueryException
-
-        while True:
-            self._queries, sinks = start_market_job(self.spark, self.settings, available_now=self.available_now)
-            self.report(f"market job running: {', '.join(str(q.name) for q in self._queries)}")
-            try:
-                for query in self._queries:
-                    query.awaitTermination()
-                return
-            except StreamingQueryException as exc:
-                for query in self._queries:
-                    query.stop()
-                if self._stopping or self.restarts >= self.settings.stream.max_restarts:
-                    raise
-                self.restarts += 1
-                first_line = str(exc).splitlines()[0][:300]
-                self.report(f"a query failed ({first_line}); restart {self.restarts} from the checkpoints")
-                time.sleep(min(30.0, 2.0**self.restarts))
-            finally:
-                sinks.close()
+    def start_queries(self) -> tuple[list[StreamingQuery], MarketSinks]:
+        return start_market_job(self.spark, self.settings, available_now=self.available_now)

@@ -27,6 +27,7 @@ from marketpulse.contracts import Topics
 from marketpulse.contracts.spark import parse_wire
 from marketpulse.contracts.text import NewsArticle, SentimentScore, SocialPost, TextItem
 from marketpulse.features.sentiment import ITEM_COLUMNS, known_at, sentiment_windows, window_ends
+from marketpulse.stream.runner import StreamJobRunner
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -299,47 +300,16 @@ def check_model_available(kind: str) -> None:
             raise ConfigError(str(exc)) from exc
 
 
-class SentimentJobRunner:
-    """Runs the query; restarts it from its checkpoint when it fails, up to stream.max_restarts times."""
+class SentimentJobRunner(StreamJobRunner):
+    """The sentiment query, restarted from its checkpoint on a failure; checks the model before Spark starts it."""
 
-    def __init__(
-        self,
-        spark: SparkSession,
-        settings: Settings,
-        *,
-        available_now: bool = False,
-        report: Callable[[str], None] = log.info,
-    ) -> None:
-        self.spark = spark
-        self.settings = settings
-        self.available_now = available_now
-        self.report = report
-        self.restarts = 0
-        self._stopping = False
-        self._query: StreamingQuery | None = None
+    job_name = "sentiment job"
 
-    def stop(self) -> None:
-        """Stop the query (from a signal handler); run() then returns normally."""
-        self._stopping = True
-        if self._query is not None:
-            self._query.stop()
+    def start_queries(self) -> tuple[list[StreamingQuery], SentimentSinks]:
+        query, sinks = start_sentiment_job(self.spark, self.settings, available_now=self.available_now)
+        return [query], sinks
 
     def run(self) -> None:
-        """Block until the query finishes (availableNow), is stopped, or fails more than max_restarts times."""
-        from pyspark.errors import StreamingQueryException
-
         check_model_available(self.settings.sentiment.model)
-        while True:
-            self._query, sinks = start_sentiment_job(self.spark, self.settings, available_now=self.available_now)
-            self.report(f"sentiment job running ({self.settings.sentiment.model} model)")
-            try:
-                self._query.awaitTermination()
-                return
-            except StreamingQueryException as exc:
-                if self._stopping or self.restarts >= self.settings.stream.max_restarts:
-                    raise
-                self.restarts += 1
-                self.report(f"the query failed ({str(exc).splitlines()[0][:300]}); restart {self.restarts}")
-                time.sleep(min(30.0, 2.0**self.restarts))
-            finally:
-                sinks.close()
+        self.report(f"sentiment job: {self.settings.sentiment.model} model")
+        super().run()

@@ -341,26 +341,13 @@ def restart_job(
 
 def run_submitted_market_job(settings: Settings) -> None:
     """Body of spark/market_job.py: the market job inside spark-submit's driver, until stopped or failed."""
-    import signal
-
-    from prometheus_client import start_http_server
-
     from marketpulse.stream.market_job import MarketJobRunner
-    from marketpulse.stream.session import spark_session
-
-    start_http_server(settings.stream.metrics_port, addr=settings.stack.host)
-    spark = spark_session(settings, "marketpulse-market")
-    spark.sparkContext.setLogLevel("WARN")
+    from marketpulse.stream.runner import run_until_signalled, serve_job_metrics
 
     def report(message: str) -> None:
         print(message, flush=True)
-        if message.startswith("market job running"):
+        if message.startswith(f"{MarketJobRunner.job_name} running"):
             mark_started(settings, MARKET_JOB)
 
-    runner = MarketJobRunner(spark, settings, report=report)
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: runner.stop())
-    signal.signal(signal.SIGINT, lambda _signum, _frame: runner.stop())
-    try:
-        runner.run()
-    finally:
-        spark.stop()
+    serve_job_metrics(settings, settings.stream.metrics_port, "MARKETPULSE_STREAM__METRICS_PORT")
+    run_until_signalled(settings, "marketpulse-market", lambda spark: MarketJobRunner(spark, settings, report=report))

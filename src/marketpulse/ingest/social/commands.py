@@ -99,29 +99,14 @@ def register_text_commands(
         available_now: Annotated[bool, typer.Option(help="Process what Kafka holds now, then stop.")] = False,
     ) -> None:
         """Run the sentiment job: posts + articles -> scores and windows -> Cassandra, Postgres, Redis, Kafka."""
-        import signal
-
-        from prometheus_client import start_http_server
-
-        from marketpulse.errors import ConfigError
+        from marketpulse.stream.runner import run_until_signalled, serve_job_metrics
         from marketpulse.stream.sentiment_job import SentimentJobRunner, check_model_available
-        from marketpulse.stream.session import spark_session
 
         settings = settings_of(ctx)
         check_model_available(settings.sentiment.model)  # before starting Spark: a clear error, fast
-        try:
-            start_http_server(settings.sentiment.metrics_port, addr=settings.stack.host)
-        except OSError as exc:
-            raise ConfigError(
-                f"the sentiment job's /metrics port {settings.sentiment.metrics_port} is taken ({exc.strerror}); "
-                "set MARKETPULSE_SENTIMENT__METRICS_PORT"
-            ) from exc
-        spark = spark_session(settings, "marketpulse-sentiment")
-        spark.sparkContext.setLogLevel("WARN")
-        runner = SentimentJobRunner(spark, settings, available_now=available_now, report=console.print)
-        signal.signal(signal.SIGTERM, lambda _signum, _frame: runner.stop())
-        signal.signal(signal.SIGINT, lambda _signum, _frame: runner.stop())
-        try:
-            runner.run()
-        finally:
-            spark.stop()
+        serve_job_metrics(settings, settings.sentiment.metrics_port, "MARKETPULSE_SENTIMENT__METRICS_PORT")
+        run_until_signalled(
+            settings,
+            "marketpulse-sentiment",
+            lambda spark: SentimentJobRunner(spark, settings, available_now=available_now, report=console.print),
+        )

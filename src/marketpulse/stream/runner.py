@@ -1,0 +1,115 @@
+"""Running a streaming job as a long-lived process: restart-on-failure, signals, its /metrics port.
+
+Shared by the market and sentiment jobs so both recover the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+from marketpulse.config import Settings
+from marketpulse.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+    from pyspark.sql.streaming.query import StreamingQuery
+
+log = logging.getLogger(__name__)
+
+
+class Closeable(Protocol):
+    def close(self) -> None: ...
+
+
+class StreamJobRunner(ABC):
+    """Runs a job's queries and restarts them from their checkpoints when one fails, up to max_restarts times.
+
+    Why in-process: Spark 4.1's Kafka source can fail a query with a NullPointerException in its progress
+    metrics right after re-running an uncommitted batch (SPARK-55271), i.e. on the first trigger after a
+    crash. Restarting from the checkpoint is the documented recovery; a failure that repeats still ends
+    the job with its error, for the supervisor to see.
+    """
+
+    #: How reports name the job; "<job_name> running: ..." is what the stream supervisor waits for.
+    job_name = "stream job"
+
+    def __init__(
+        self,
+        spark: SparkSession,
+        settings: Settings,
+        *,
+        available_now: bool = False,
+        report: Callable[[str], None] = log.info,
+    ) -> None:
+        self.spark = spark
+        self.settings = settings
+        self.available_now = available_now
+        self.report = report
+        self.restarts = 0
+        self._stopping = False
+        self._queries: list[StreamingQuery] = []
+
+    @abstractmethod
+    def start_queries(self) -> tuple[list[StreamingQuery], Closeable]:
+        """Start the job's queries (from their checkpoints); return them and the sinks to close afterwards."""
+
+    def stop(self) -> None:
+        """Stop the running queries (from a signal handler); run() then returns normally."""
+        self._stopping = True
+        for query in self._queries:
+            query.stop()
+
+    def run(self) -> None:
+        """Block until the queries finish (availableNow), are stopped, or fail more than max_restarts times."""
+        from pyspark.errors import StreamingQueryException
+
+        while True:
+            self._queries, sinks = self.start_queries()
+            self.report(f"{self.job_name} running: {', '.join(str(q.name) for q in self._queries)}")
+            try:
+                for query in self._queries:
+                    query.awaitTermination()
+                return
+            except StreamingQueryException as exc:
+                for query in self._queries:
+                    query.stop()
+                if self._stopping or self.restarts >= self.settings.stream.max_restarts:
+                    raise
+                self.restarts += 1
+                first_line = str(exc).splitlines()[0][:300]
+                self.report(f"a query failed ({first_line}); restart {self.restarts} from the checkpoints")
+                time.sleep(min(30.0, 2.0**self.restarts))
+            finally:
+                sinks.close()
+
+
+def serve_job_metrics(settings: Settings, port: int, setting: str) -> None:
+    """Expose the job's Prometheus metrics; a taken port is a clear error naming the setting that moves it."""
+    from prometheus_client import start_http_server
+
+    try:
+        start_http_server(port, addr=settings.stack.host)
+    except OSError as exc:
+        raise ConfigError(f"the /metrics port {port} is taken ({exc.strerror}); set {setting}") from exc
+
+
+def run_until_signalled(
+    settings: Settings, app_name: str, make_runner: Callable[[SparkSession], StreamJobRunner]
+) -> None:
+    """Start Spark, run the job until it ends or SIGTERM/SIGINT stop it, then stop Spark."""
+    from marketpulse.stream.session import spark_session
+
+    spark = spark_session(settings, app_name)
+    spark.sparkContext.setLogLevel("WARN")
+    runner = make_runner(spark)
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: runner.stop())
+    signal.signal(signal.SIGINT, lambda _signum, _frame: runner.stop())
+    try:
+        runner.run()
+    finally:
+        spark.stop()
