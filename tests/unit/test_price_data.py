@@ -60,6 +60,14 @@ def test_day_labels_take_the_same_local_time_next_session_across_weekends_and_ds
     assert labels["end_ts"].iloc[0] == bars["ts"].iloc[2]
 
 
+def test_session_labels_of_a_single_session_are_all_missing_not_an_error() -> None:
+    # Live: the scorecard sees only today's bars, so no 1d target exists yet for any of them.
+    bars = _bars("AAPL", ["2013-01-02 10:00", "2013-01-02 10:01"], [100.0, 101.0])
+    labels = forward_labels(bars, Horizon.parse("1d"))
+    assert labels["ret"].isna().all()
+    assert labels["end_ts"].isna().all()
+
+
 def test_labels_never_mix_symbols() -> None:
     a = _bars("AAPL", ["2013-01-02 10:00"], [100.0])
     b = _bars("MSFT", ["2013-01-02 10:01"], [30.0])

@@ -61,12 +61,19 @@ def forward_labels(bars: pd.DataFrame, horizon: Horizon) -> pd.DataFrame:
         days = pd.DataFrame({"symbol": bars["symbol"], "session": session}).drop_duplicates()
         days = days.sort_values(["symbol", "session"])
         days["target"] = days.groupby("symbol")["session"].shift(-horizon.sessions)
-        target_session = pd.merge(
-            pd.DataFrame({"symbol": bars["symbol"], "session": session}), days, on=["symbol", "session"], how="left"
-        )["target"].to_numpy()
+        target_session = pd.DatetimeIndex(
+            pd.merge(
+                pd.DataFrame({"symbol": bars["symbol"], "session": session}),
+                days,
+                on=["symbol", "session"],
+                how="left",
+            )["target"]
+        )
+        if target_session.tz is None:  # every target NaT (no later session yet, e.g. live): the zone is lost
+            target_session = target_session.tz_localize(EXCHANGE_TZ)
         # Same wall-clock time in the target session (DST-correct: we add the local time of day to local midnight).
         time_of_day = (local - session).to_numpy()
-        target_local = pd.DatetimeIndex(target_session) + pd.to_timedelta(time_of_day)
+        target_local = target_session + pd.to_timedelta(time_of_day)
         target_ts = pd.Series(target_local.tz_convert("UTC"), index=bars.index)
     else:
         target_ts = ts + pd.Timedelta(minutes=horizon.minutes)
