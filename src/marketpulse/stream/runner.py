@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -107,9 +108,20 @@ def run_until_signalled(
     spark = spark_session(settings, app_name)
     spark.sparkContext.setLogLevel("WARN")
     runner = make_runner(spark)
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: runner.stop())
-    signal.signal(signal.SIGINT, lambda _signum, _frame: runner.stop())
+    stoppers: list[threading.Thread] = []
+
+    def stop_from_another_thread(_signum: int, _frame: object) -> None:
+        # The handler runs on the main thread, which is blocked inside a py4j call (awaitTermination);
+        # calling the JVM from here re-enters that socket. Another thread gets its own py4j connection.
+        stopper = threading.Thread(target=runner.stop, name="stop-queries", daemon=True)
+        stoppers.append(stopper)
+        stopper.start()
+
+    signal.signal(signal.SIGTERM, stop_from_another_thread)
+    signal.signal(signal.SIGINT, stop_from_another_thread)
     try:
         runner.run()
     finally:
+        for stopper in stoppers:  # every query stopped before the context goes
+            stopper.join(timeout=60)
         spark.stop()
