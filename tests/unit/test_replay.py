@@ -205,17 +205,22 @@ def test_total_ticks_and_progress_once_per_day() -> None:
     assert {report.ticks_total for report in reports} == {80}
 
 
-def test_pacing_divides_market_time_and_skips_the_weekend() -> None:
+def test_pacing_divides_market_time_and_skips_the_weekend(monkeypatch: pytest.MonkeyPatch) -> None:
     # Friday + Monday: two sessions of market time. At this speedup they take 0.5 s of wall time; sleeping
     # through the closed weekend as well (65.5 h) would add about 2.5 s.
     speedup = 2 * SESSION_US / 1e6 / 0.5
     source = ReplaySource(["IBM"], BEFORE_DST, AFTER_DST, ticks_per_day=10, speedup=speedup)
-    started = time.monotonic()
+    clock = [1000.0]  # a fake monotonic clock that only the replay's waits move: the result is not a timing
+
+    def wait(seconds: float) -> bool:
+        clock[0] += seconds
+        return False
+
+    monkeypatch.setattr("marketpulse.ingest.replay.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr(source._stopped, "wait", wait)
     ticks = list(source)
-    elapsed = time.monotonic() - started
     assert len(ticks) == 20
-    assert elapsed >= 0.45
-    assert elapsed < 2.0
+    assert 0.45 <= clock[0] - 1000.0 <= 0.5
 
 
 def test_stop_ends_the_replay_between_ticks() -> None:
