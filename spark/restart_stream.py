@@ -2,7 +2,7 @@
 
     spark-submit spark/restart_stream.py market-job --verdict dead --reason "its process is gone"
 
-It stops what is left of the job, submits spark/market_job.py again detached (it resumes from its
+It stops what is left of the job, submits its spark/ entry point again detached (it resumes from its
 checkpoints), waits until it runs, records the restart in Postgres, and exits non-zero if it did not come back.
 """
 
@@ -16,7 +16,7 @@ from marketpulse.stream.supervisor import restart_job
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("job", help="Stream job to restart (market-job).")
+    parser.add_argument("job", help="Stream job to restart (market-job or sentiment-job).")
     parser.add_argument("--verdict", default="manual", help="Why: dead, stuck or manual.")
     parser.add_argument("--reason", default="requested", help="What the supervisor saw.")
     args = parser.parse_args()

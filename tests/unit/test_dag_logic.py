@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from marketpulse.config import Settings
+from marketpulse.errors import StackError
 from marketpulse.features.bars import BAR_COLUMNS
 from marketpulse.features.indicators import INDICATOR_COLUMNS
 from marketpulse.orchestration.airflow import settings_env
@@ -20,7 +21,16 @@ from marketpulse.stack.instances import side_by_side_settings
 from marketpulse.stores import reporting
 from marketpulse.stream.backfill import close_open_bars, replay_symbol_day
 from marketpulse.stream.market_state import SymbolState, advance
-from marketpulse.stream.supervisor import QueryHealth, batch_running_s, checkpoint_offsets, judge
+from marketpulse.stream.supervisor import (
+    SPARK_APPS,
+    QueryHealth,
+    batch_running_s,
+    checkpoint_offsets,
+    job_submit_argv,
+    judge,
+    stream_job,
+    stream_jobs,
+)
 
 DAY1 = pd.Timestamp("2013-01-02 14:30", tz="UTC")
 
@@ -193,6 +203,26 @@ def test_stream_health_breaches_only_dead_or_stuck_jobs() -> None:
     assert checks.stream_health("market-job", "healthy", "idle", 5000.0, 180).ok
     assert checks.stream_health("market-job", "stopped", "no pid file", None, 180).ok
     assert not checks.stream_health("market-job", "stuck", "no batch", 900.0, 180).ok
+
+
+def test_every_streaming_job_of_the_platform_is_supervised_with_its_own_entry_point() -> None:
+    from marketpulse.stack.apps import all_apps
+    from marketpulse.stack.services import SparkService
+
+    settings = side_by_side_settings("unit", 0)
+    jobs = stream_jobs()
+    spark_apps = {app.name for app in all_apps(settings) if app.name.endswith("-job")}
+    assert set(jobs) == spark_apps == {"market-job", "sentiment-job"}
+    for job in jobs.values():
+        assert job.app(settings).name == job.name
+        assert (SPARK_APPS / job.entry).is_file()
+        assert job.progress_query in dict(job.queries)
+    if SparkService(settings).connector_jars():  # the argv needs the installed jars
+        argv = job_submit_argv(settings, stream_job("sentiment-job"))
+        assert argv[-1] == str(SPARK_APPS / "sentiment_job.py")
+        assert "marketpulse-sentiment" in argv
+    with pytest.raises(StackError, match="unknown stream job 'nope'"):
+        stream_job("nope")
 
 
 def test_checkpoint_offsets_read_the_newest_committed_batch(tmp_path: Path) -> None:

@@ -24,6 +24,13 @@ def heartbeat_key(query: str) -> str:
     return f"mp:stream:{query}:heartbeat"
 
 
+def write_heartbeat(client: Any, query: str, batch_id: int, rows: int) -> None:
+    """What a streaming query writes after each micro-batch; the stream supervisor and `platform status` read it."""
+    # pid: the stream supervisor tells a restarted driver's batches from an older process's.
+    mapping = {"batch_id": batch_id, "rows": rows, "at": time.time(), "pid": os.getpid()}
+    client.hset(heartbeat_key(query), mapping=mapping)
+
+
 def sentiment_windows_key(symbol: str) -> str:
     """Sorted set of a symbol's sentiment windows, scored by window end (epoch s): point-in-time lookups."""
     return f"mp:sentiment:windows:{symbol}"
@@ -58,9 +65,7 @@ class RedisWriter:
         pipe.execute()
 
     def heartbeat(self, query: str, batch_id: int, rows: int) -> None:
-        # pid: the stream supervisor tells a restarted driver's batches from an older process's.
-        mapping = {"batch_id": batch_id, "rows": rows, "at": time.time(), "pid": os.getpid()}
-        self.client.hset(heartbeat_key(query), mapping=mapping)
+        write_heartbeat(self.client, query, batch_id, rows)
 
     def close(self) -> None:
         self.client.close()

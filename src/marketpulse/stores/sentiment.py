@@ -200,9 +200,9 @@ class SentimentStore:
         pipe.execute()
 
     def heartbeat(self, query: str, batch_id: int, rows: int) -> None:
-        from marketpulse.stores.redis_store import heartbeat_key
+        from marketpulse.stores.redis_store import write_heartbeat
 
-        self.redis.hset(heartbeat_key(query), mapping={"batch_id": batch_id, "rows": rows, "at": _now()})
+        write_heartbeat(self.redis, query, batch_id, rows)
 
     def close(self) -> None:
         self.cassandra.close()

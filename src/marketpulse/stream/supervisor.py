@@ -11,9 +11,10 @@ and from its Kafka lag (end offsets minus the offsets of the newest committed ba
 - stopped: no pid file (never started here, or stopped on purpose by `platform down`): left alone.
 
 A restart is a spark-submit (the DAG's SparkSubmitOperator submits `spark/restart_stream.py`, which calls
-`restart_job`): the old process group is stopped, `spark/market_job.py` is submitted detached under the
-same pid file, so `platform status/down` keep owning it, and it resumes from its checkpoints. The restart
-is recorded in Postgres (`ops_stream_restart`), which the operations collector exports as metrics.
+`restart_job`): the old process group is stopped, the job's entry point (`spark/market_job.py`,
+`spark/sentiment_job.py`) is submitted detached under the same pid file, so `platform status/down` keep
+owning it, and it resumes from its checkpoints. The restart is recorded in Postgres (`ops_stream_restart`),
+which the operations collector exports as metrics.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 #: The spark-submit entry points (repository folder `spark/`).
 SPARK_APPS = Path(__file__).resolve().parents[3] / "spark"
 MARKET_JOB = "market-job"
+SENTIMENT_JOB = "sentiment-job"
 STARTED_KEY = "mp:stream:{job}:started"
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS ops_stream_restart (
@@ -81,10 +83,56 @@ class StreamVerdict:
         return asdict(self)
 
 
-def _market_app(settings: Settings) -> Any:
-    from marketpulse.stack.apps import MarketJobApp
+@dataclass(frozen=True)
+class StreamJob:
+    """What the supervisor needs to know of one streaming job."""
 
-    return MarketJobApp(settings)
+    name: str
+    #: Its queries and the Kafka topics each reads.
+    queries: tuple[tuple[str, tuple[str, ...]], ...]
+    #: The query whose first batch (or zero lag) shows a restarted job is running again.
+    progress_query: str
+    #: Its spark-submit entry point under spark/, and the Spark application name.
+    entry: str
+    spark_name: str
+
+    def app(self, settings: Settings) -> Any:
+        """The platform process (pid file, log, folder, environment) that `platform up` starts for this job."""
+        from marketpulse.stack.apps import MarketJobApp, SentimentJobApp
+
+        return {MARKET_JOB: MarketJobApp, SENTIMENT_JOB: SentimentJobApp}[self.name](settings)
+
+
+def stream_jobs() -> dict[str, StreamJob]:
+    """Every supervised streaming job by name."""
+    from marketpulse.stream.market_job import FEATURES_QUERY, LAKE_QUERY
+    from marketpulse.stream.sentiment_job import SENTIMENT_QUERY
+
+    ticks = (Topics.TICKS,)
+    jobs = (
+        StreamJob(
+            MARKET_JOB,
+            ((LAKE_QUERY, ticks), (FEATURES_QUERY, ticks)),
+            FEATURES_QUERY,
+            "market_job.py",
+            "marketpulse-market",
+        ),
+        StreamJob(
+            SENTIMENT_JOB,
+            ((SENTIMENT_QUERY, (Topics.SOCIAL_POSTS, Topics.NEWS_ARTICLES)),),
+            SENTIMENT_QUERY,
+            "sentiment_job.py",
+            "marketpulse-sentiment",
+        ),
+    )
+    return {job.name: job for job in jobs}
+
+
+def stream_job(name: str) -> StreamJob:
+    jobs = stream_jobs()
+    if name not in jobs:
+        raise StackError(f"unknown stream job {name!r}; known: {', '.join(jobs)}")
+    return jobs[name]
 
 
 def checkpoint_offsets(checkpoint: str) -> dict[str, dict[int, int]] | None:
@@ -117,24 +165,26 @@ def batch_running_s(checkpoint: str) -> float | None:
     return max(0.0, time.time() - (root / "offsets" / str(max(planned))).stat().st_mtime)
 
 
-def kafka_lag(settings: Settings, committed: dict[str, dict[int, int]] | None, topic: str) -> int | None:
-    """Messages in topic beyond the committed offsets (None when the checkpoint says nothing)."""
-    if committed is None or topic not in committed:
+def kafka_lag(settings: Settings, committed: dict[str, dict[int, int]] | None, topics: tuple[str, ...]) -> int | None:
+    """Messages in the topics beyond the committed offsets (None when the checkpoint says nothing of them)."""
+    known = [topic for topic in topics if committed is not None and topic in committed]
+    if committed is None or not known:
         return None
     from confluent_kafka import Consumer, TopicPartition
 
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "marketpulse-supervisor"})
     try:
         lag = 0
-        for partition, offset in committed[topic].items():
-            high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1]
-            lag += max(0, high - offset)
+        for topic in known:
+            for partition, offset in committed[topic].items():
+                high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1]
+                lag += max(0, high - offset)
         return lag
     finally:
         consumer.close()
 
 
-def query_health(settings: Settings, query: str, topic: str) -> QueryHealth:
+def query_health(settings: Settings, query: str, topics: tuple[str, ...]) -> QueryHealth:
     """Heartbeat (written by the job after each micro-batch) and Kafka lag of one query."""
     from marketpulse.stores.redis_store import heartbeat_key, redis_client
 
@@ -144,7 +194,7 @@ def query_health(settings: Settings, query: str, topic: str) -> QueryHealth:
     finally:
         client.close()
     checkpoint = settings.checkpoint_location(query)
-    lag = kafka_lag(settings, checkpoint_offsets(checkpoint), topic)
+    lag = kafka_lag(settings, checkpoint_offsets(checkpoint), topics)
     running_s = batch_running_s(checkpoint)
     if not beat:
         return QueryHealth(query, None, None, None, lag, running_s)
@@ -179,22 +229,25 @@ def judge(
     return "healthy", ("idle, nothing to read: " + ", ".join(idle)) if idle else "batches are flowing"
 
 
-def check_market_job(settings: Settings) -> StreamVerdict:
-    """The market job's verdict (both of its queries)."""
-    from marketpulse.stream.market_job import FEATURES_QUERY, LAKE_QUERY
-
-    app = _market_app(settings)
+def check_job(settings: Settings, job: StreamJob) -> StreamVerdict:
+    """One job's verdict, from its process and every one of its queries."""
+    app = job.app(settings)
     proc = find_process(app.pid_path)
     pid_alive: bool | None = True if proc is not None else (False if app.pid_path.exists() else None)
-    queries = [query_health(settings, query, Topics.TICKS) for query in (LAKE_QUERY, FEATURES_QUERY)]
+    queries = [query_health(settings, query, topics) for query, topics in job.queries]
     started_s_ago = time.time() - proc.create_time() if proc is not None else None
     verdict, reason = judge(pid_alive, queries, settings.airflow.stuck_after_s, started_s_ago)
-    return StreamVerdict(MARKET_JOB, verdict, reason, proc.pid if proc else None, queries)
+    return StreamVerdict(job.name, verdict, reason, proc.pid if proc else None, queries)
+
+
+def check_market_job(settings: Settings) -> StreamVerdict:
+    """The market job's verdict (both of its queries)."""
+    return check_job(settings, stream_job(MARKET_JOB))
 
 
 def check_streams(settings: Settings) -> list[StreamVerdict]:
-    """Every supervised job's verdict (the market job today; the sentiment job joins when it exists)."""
-    return [check_market_job(settings)]
+    """Every supervised job's verdict: the market job and the sentiment job."""
+    return [check_job(settings, job) for job in stream_jobs().values()]
 
 
 def spark_submit() -> Path:
@@ -224,8 +277,8 @@ def restart_submit_kwargs(settings: Settings, verdict: StreamVerdict) -> dict[st
     }
 
 
-def market_job_submit_argv(settings: Settings) -> list[str]:
-    """spark-submit argv of the market job (spark/market_job.py), with the stack's connector jars."""
+def job_submit_argv(settings: Settings, job: StreamJob) -> list[str]:
+    """spark-submit argv of a job (spark/<entry>), with the stack's connector jars."""
     from marketpulse.stack.services import SparkService
 
     jars = SparkService(settings).connector_jars()
@@ -237,7 +290,7 @@ def market_job_submit_argv(settings: Settings) -> list[str]:
         "--master",
         settings.spark.master,
         "--name",
-        "marketpulse-market",
+        job.spark_name,
         "--driver-memory",
         settings.spark.driver_memory,
         "--jars",
@@ -246,7 +299,7 @@ def market_job_submit_argv(settings: Settings) -> list[str]:
         f"spark.pyspark.python={python}",
         "--conf",
         f"spark.pyspark.driver.python={python}",
-        str(SPARK_APPS / "market_job.py"),
+        str(SPARK_APPS / job.entry),
     ]
 
 
@@ -274,10 +327,11 @@ def _family(pid: int) -> set[int]:
         return set()
 
 
-def _wait_until_running(settings: Settings, job: str, pid: int, log_path: Path, timeout_s: float) -> float:
+def _wait_until_running(settings: Settings, job: StreamJob, pid: int, log_path: Path, timeout_s: float) -> float:
     """Seconds until the new job reports its queries running (and, with input waiting, a first batch)."""
     from marketpulse.stores.redis_store import heartbeat_key, redis_client
-    from marketpulse.stream.market_job import FEATURES_QUERY
+
+    topics = dict(job.queries)[job.progress_query]
 
     started = time.monotonic()
     client = redis_client(settings)
@@ -285,19 +339,20 @@ def _wait_until_running(settings: Settings, job: str, pid: int, log_path: Path, 
         while time.monotonic() - started < timeout_s:
             family = _family(pid)
             if not family:
-                raise StreamRestartError(f"{job} exited during its restart; log {log_path}:\n{tail(log_path, 30)}")
-            marker = client.hgetall(STARTED_KEY.format(job=job))
+                raise StreamRestartError(f"{job.name} exited during its restart; log {log_path}:\n{tail(log_path, 30)}")
+            marker = client.hgetall(STARTED_KEY.format(job=job.name))
             if marker and int(marker["pid"]) in family:
-                beat = client.hgetall(heartbeat_key(FEATURES_QUERY))
+                beat = client.hgetall(heartbeat_key(job.progress_query))
                 fresh = bool(beat.get("pid")) and int(beat["pid"]) in family
-                lag = query_health(settings, FEATURES_QUERY, Topics.TICKS).lag
+                lag = query_health(settings, job.progress_query, topics).lag
                 if fresh or lag == 0:
                     return time.monotonic() - started
             time.sleep(1.0)
     finally:
         client.close()
     raise StreamRestartError(
-        f"{job} did not run a micro-batch within {timeout_s:.0f}s of its restart; log {log_path}:\n{tail(log_path, 30)}"
+        f"{job.name} did not run a micro-batch within {timeout_s:.0f}s of its restart; "
+        f"log {log_path}:\n{tail(log_path, 30)}"
     )
 
 
@@ -322,21 +377,37 @@ def restart_job(
     """Stop what is left of `job`, submit it again (it resumes from its checkpoints), wait until it runs."""
     from marketpulse.orchestration.airflow import settings_env
 
-    if job != MARKET_JOB:
-        raise StackError(f"unknown stream job {job!r}; known: {MARKET_JOB}")
-    app = _market_app(settings)
+    spec = stream_job(job)
+    app = spec.app(settings)
     old = find_process(app.pid_path)
     if old is not None:
         report(f"stopping the {verdict} {job} (pid {old.pid}): {reason}")
         stop_process(old, settings.stack.stop_timeout_s)
-    argv = market_job_submit_argv(settings)
-    env = {**settings_env(settings), **spark_env()}
+    argv = job_submit_argv(settings, spec)
+    # app.env(): what `platform up` gives the job beyond Settings (e.g. the sentiment model it runs).
+    env = {**settings_env(settings), **app.env(), **spark_env()}
     proc = start_process(argv, log_path=app.log_path, pid_path=app.pid_path, cwd=app.home, env=env)
     report(f"submitted {job} again (pid {proc.pid}); waiting for it to run from its checkpoints")
-    ready_s = _wait_until_running(settings, job, proc.pid, app.log_path, settings.airflow.restart_timeout_s)
+    ready_s = _wait_until_running(settings, spec, proc.pid, app.log_path, settings.airflow.restart_timeout_s)
     record_restart(settings, job, verdict, reason, old.pid if old else None, proc.pid, ready_s)
     report(f"{job} is running again after {ready_s:.0f}s (pid {proc.pid})")
     return {"job": job, "verdict": verdict, "reason": reason, "new_pid": proc.pid, "ready_s": ready_s}
+
+
+def run_submitted_sentiment_job(settings: Settings) -> None:
+    """Body of spark/sentiment_job.py: the sentiment job inside spark-submit's driver, until stopped or failed."""
+    from marketpulse.stream.runner import run_until_signalled, serve_job_metrics
+    from marketpulse.stream.sentiment_job import SentimentJobRunner
+
+    def report(message: str) -> None:
+        print(message, flush=True)
+        if message.startswith(f"{SentimentJobRunner.job_name} running"):
+            mark_started(settings, SENTIMENT_JOB)
+
+    serve_job_metrics(settings, settings.sentiment.metrics_port, "MARKETPULSE_SENTIMENT__METRICS_PORT")
+    run_until_signalled(
+        settings, "marketpulse-sentiment", lambda spark: SentimentJobRunner(spark, settings, report=report)
+    )
 
 
 def run_submitted_market_job(settings: Settings) -> None:
