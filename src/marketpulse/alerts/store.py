@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 from datetime import datetime
 from typing import Any
 
@@ -101,31 +100,15 @@ def _event(row: Any) -> AlertEvent:
 
 
 class AlertStore:
-    """One autocommit connection guarded by a lock, reopened after a failure (like ApiKeyStore)."""
+    """Alert rules and their firings in PostgreSQL, through one guarded connection."""
 
     def __init__(self, settings: Settings) -> None:
-        self._dsn = settings.postgres_dsn()
-        self._lock = threading.Lock()
-        self._conn: Any = None
+        from marketpulse.auth.keys import SCHEMA as KEY_SCHEMA
+        from marketpulse.stores.postgres import GuardedConnection
 
-    def _execute(self, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        import psycopg
-
-        with self._lock:
-            try:
-                if self._conn is None or self._conn.closed:
-                    self._conn = psycopg.connect(self._dsn, autocommit=True)
-                    from marketpulse.auth.keys import SCHEMA as KEY_SCHEMA
-
-                    for ddl in (*KEY_SCHEMA, *SCHEMA):
-                        self._conn.execute(ddl)
-                cursor = self._conn.execute(statement, params)
-                return cursor.fetchall() if cursor.description else []
-            except psycopg.OperationalError as exc:
-                if self._conn is not None:
-                    self._conn.close()
-                self._conn = None
-                raise AlertStoreUnavailableError(f"PostgreSQL (alerts) is not available: {exc}") from exc
+        # Rules reference api_keys: that table is created first.
+        self._db = GuardedConnection(settings, (*KEY_SCHEMA, *SCHEMA), "alerts", AlertStoreUnavailableError)
+        self._execute = self._db.execute
 
     def create(
         self,
@@ -204,7 +187,4 @@ class AlertStore:
         return [_event(row) for row in rows]
 
     def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        self._db.close()

@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, get_args
@@ -99,26 +98,10 @@ class ApiKeyStore:
     """The api_keys table. One autocommit connection guarded by a lock, reopened after a failure."""
 
     def __init__(self, settings: Settings) -> None:
-        self._dsn = settings.postgres_dsn()
-        self._lock = threading.Lock()
-        self._conn: Any = None
+        from marketpulse.stores.postgres import GuardedConnection
 
-    def _execute(self, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        import psycopg
-
-        with self._lock:
-            try:
-                if self._conn is None or self._conn.closed:
-                    self._conn = psycopg.connect(self._dsn, autocommit=True)
-                    for ddl in SCHEMA:
-                        self._conn.execute(ddl)
-                cursor = self._conn.execute(statement, params)
-                return cursor.fetchall() if cursor.description else []
-            except psycopg.OperationalError as exc:
-                if self._conn is not None:
-                    self._conn.close()
-                self._conn = None
-                raise KeyStoreUnavailableError(f"PostgreSQL (API keys) is not available: {exc}") from exc
+        self._db = GuardedConnection(settings, SCHEMA, "API keys", KeyStoreUnavailableError)
+        self._execute = self._db.execute
 
     def create(self, name: str, scopes: list[str], rate_limit_per_s: float | None = None) -> tuple[ApiKey, str]:
         """Store a new key; returns it and the plain key, which is never stored nor shown again."""
@@ -168,10 +151,7 @@ class ApiKeyStore:
         return None if key.revoked_at is not None else key
 
     def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        self._db.close()
 
 
 def local_key(settings: Settings, name: str, scopes: list[str]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from typing import Any
 
 from marketpulse.config import Settings
@@ -131,3 +133,40 @@ class PostgresWriter:
 
     def close(self) -> None:
         self.conn.close()
+
+
+class GuardedConnection:
+    """One autocommit connection shared by a process's threads: guarded by a lock, created with its schema,
+    reopened after a failure. A PostgreSQL outage raises `unavailable(message)`, not psycopg's own error."""
+
+    def __init__(self, settings: Settings, schema: Sequence[str], what: str, unavailable: type[Exception]) -> None:
+        self._dsn = settings.postgres_dsn()
+        self._schema = tuple(schema)
+        self._what = what
+        self._unavailable = unavailable
+        self._lock = threading.Lock()
+        self._conn: Any = None
+
+    def execute(self, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        """Run one statement; its rows (none for statements without a result)."""
+        import psycopg
+
+        with self._lock:
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = psycopg.connect(self._dsn, autocommit=True)
+                    for ddl in self._schema:
+                        self._conn.execute(ddl)
+                cursor = self._conn.execute(statement, params)
+                return cursor.fetchall() if cursor.description else []
+            except psycopg.OperationalError as exc:
+                if self._conn is not None:
+                    self._conn.close()
+                self._conn = None
+                raise self._unavailable(f"PostgreSQL ({self._what}) is not available: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
