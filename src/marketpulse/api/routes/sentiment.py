@@ -13,6 +13,7 @@ from marketpulse.api.history import Table
 from marketpulse.api.paging import PageRequest, resolve_window
 from marketpulse.features.sentiment import WINDOW_COLUMNS
 from marketpulse.stores.redis_store import sentiment_windows_key
+from marketpulse.stores.sentiment import ITEM_COLUMNS
 
 router = APIRouter(prefix="/v1/symbols", tags=["sentiment"])
 
@@ -32,20 +33,8 @@ ITEMS = Table(
     ("symbol",),
     "known_at",
     ("item_id",),
-    (
-        "source",
-        "author",
-        "url",
-        "text",
-        "published_at",
-        "ingested_at",
-        "p_bearish",
-        "p_neutral",
-        "p_bullish",
-        "polarity",
-        "model_version",
-        "replayed",
-    ),
+    # The store's columns less the partition/clustering keys named above (and the day bucket).
+    tuple(c for c in ITEM_COLUMNS if c not in ("symbol", "day", "known_at", "item_id")),
 )
 
 
