@@ -133,9 +133,16 @@ class StreamSettings(_Section):
         None,
         description="URI of the checkpoint folder (one sub-folder per query); default <stack run dir>/checkpoints.",
     )
-    trigger_interval: str = Field("1 second", description="Micro-batch trigger of the market job; '0 seconds' = ASAP.")
-    lake_trigger_interval: str = Field(
-        "10 seconds", description="Trigger of the raw-ticks lake query: fewer, larger parquet files."
+    trigger_interval: str = Field(
+        "0 seconds",
+        description="Micro-batch trigger of the market job's live query; '0 seconds' starts the next batch as soon "
+        "as the last one ended and new ticks are there (the lowest latency).",
+    )
+    archive_interval_s: float = Field(
+        5.0,
+        gt=0,
+        description="How often the market job writes its spooled batches to Cassandra, PostgreSQL and the lake "
+        "(seconds): fewer, larger writes and lake files, off the live path.",
     )
     max_offsets_per_trigger: int = Field(200_000, ge=1, description="Cap on ticks per micro-batch.")
     watermark: str = Field("30 seconds", description="How late an event may arrive (event time) before it is dropped.")

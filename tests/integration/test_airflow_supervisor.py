@@ -22,7 +22,7 @@ from marketpulse.quality.metrics import OperationsCollector
 from marketpulse.stack.apps import MarketJobApp
 from marketpulse.stack.process import find_process, start_process, stop_process, tail
 from marketpulse.stores.redis_store import heartbeat_key, redis_client
-from marketpulse.stream.market_job import FEATURES_QUERY
+from marketpulse.stream.market_job import LIVE_QUERY
 from marketpulse.stream.supervisor import check_market_job
 
 from .test_airflow_stack import airflow_db, airflow_settings  # noqa: F401  (fixtures)
@@ -89,7 +89,6 @@ def test_supervisor_restarts_a_killed_stream_from_its_checkpoint(
                 checkpoint_root=str(tmp_path / "ckpt"),
                 starting_offsets="latest",
                 trigger_interval="1 second",
-                lake_trigger_interval="2 seconds",
                 metrics_port=54109,
             )
         }
@@ -123,7 +122,7 @@ def test_supervisor_restarts_a_killed_stream_from_its_checkpoint(
         wait_for(lambda: bars_of(settings, symbol) >= 9, "bars of the downtime ticks", 180, app.log_path)
         client = redis_client(settings)
         try:
-            beat = client.hgetall(heartbeat_key(FEATURES_QUERY))
+            beat = client.hgetall(heartbeat_key(LIVE_QUERY))
         finally:
             client.close()
         assert int(beat["pid"]) in {second.pid, *(child.pid for child in second.children(recursive=True))}

@@ -53,9 +53,9 @@ def plant_lake(settings: Settings, symbols: list[str]) -> pd.DataFrame:
             ticks = lake_ticks(symbol, day, seed=10 * s_index + d_index)
             every.append(ticks)
             half = len(ticks) // 2
-            writer.write_ticks(ticks.iloc[:half], batch_id=1000 + d_index)
-            writer.write_ticks(ticks.iloc[half:], batch_id=2000 + d_index)
-            writer.write_ticks(ticks.iloc[half : half + 1], batch_id=3000 + d_index)  # duplicate landing
+            writer.write_ticks(ticks.iloc[:half], f"batch-{1000 + d_index}")
+            writer.write_ticks(ticks.iloc[half:], f"batch-{2000 + d_index}")
+            writer.write_ticks(ticks.iloc[half : half + 1], f"batch-{3000 + d_index}")  # duplicate landing
     return pd.concat(every, ignore_index=True)
 
 

@@ -17,7 +17,7 @@ from marketpulse.contracts import Topics
 from marketpulse.features.bars import ticks_to_bars
 from marketpulse.stack.manager import Stack
 from marketpulse.stores.redis_store import heartbeat_key, redis_client
-from marketpulse.stream.market_job import FEATURES_QUERY
+from marketpulse.stream.market_job import LIVE_QUERY
 
 from .conftest import settings_env
 from .test_market_job import _cassandra_rows, _produce, _ticks
@@ -30,7 +30,7 @@ def _wait_for_batches(settings: Settings, at_least: int, timeout_s: float = 240)
     deadline = time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline:
-            batch = client.hget(heartbeat_key(FEATURES_QUERY), "batch_id")
+            batch = client.hget(heartbeat_key(LIVE_QUERY), "batch_id")
             if batch is not None and int(batch) >= at_least:
                 return int(batch)
             time.sleep(0.5)
@@ -54,7 +54,7 @@ def test_killed_job_resumes_from_checkpoint_without_gaps_or_duplicates(
         }
     )
     client = redis_client(settings)
-    client.delete(heartbeat_key(FEATURES_QUERY))
+    client.delete(heartbeat_key(LIVE_QUERY))
     client.close()
     ticks = _ticks(symbols, seed=5)
     _produce(settings, Topics.TICKS, ticks, [])

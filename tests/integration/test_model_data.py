@@ -34,8 +34,8 @@ def test_lake_bars_equal_the_bars_of_the_landed_ticks(stack: Stack, settings: Se
     ticks = pd.concat([_ticks(symbol, "2013-02-11", 400, 1), _ticks(symbol, "2013-02-12", 300, 2)], ignore_index=True)
     writer = LakeWriter(settings)
     half = len(ticks) // 2
-    writer.write_ticks(ticks.iloc[:half], batch_id=1)  # two micro-batches, as the stream lands them
-    writer.write_ticks(ticks.iloc[half:], batch_id=2)
+    writer.write_ticks(ticks.iloc[:half], "batch-1")  # two micro-batches, as the stream lands them
+    writer.write_ticks(ticks.iloc[half:], "batch-2")
 
     got = lake_minute_bars(settings, [symbol], date(2013, 2, 11), date(2013, 2, 12))
     want = ticks_to_bars(ticks[["symbol", "ts", "price", "size"]], "1min")

@@ -19,8 +19,8 @@ from marketpulse.orchestration.connections import airflow_connections
 from marketpulse.quality import checks
 from marketpulse.stack.instances import side_by_side_settings
 from marketpulse.stores import reporting
-from marketpulse.stream.backfill import close_open_bars, replay_symbol_day
-from marketpulse.stream.market_state import SymbolState, advance
+from marketpulse.stream.backfill import replay_symbol_day
+from marketpulse.stream.market_state import MarketState, advance, close_open_bars
 from marketpulse.stream.supervisor import (
     SPARK_APPS,
     QueryHealth,
@@ -62,16 +62,15 @@ def test_backfill_emits_exactly_what_the_stream_emits_for_the_same_ticks() -> No
     day2 = _ticks("AAPL", DAY1 + pd.Timedelta(days=1), 90, seed=2)
 
     # The stream: the same ticks in uneven micro-batches, then (at the end of history) its open bars closed.
-    stream_state, emitted = SymbolState(None), []
+    stream_state, emitted = MarketState(), []
     ticks = pd.concat([day1, day2], ignore_index=True)
     for chunk in np.array_split(ticks, [17, 400, 401, 1900, 2500, 3599]):
-        state_json = stream_state.to_json()  # the state survives a checkpoint round trip between batches
-        stream_state = SymbolState(state_json)
+        stream_state = stream_state.copy()  # the state survives a snapshot round trip between batches
         emitted.append(advance(stream_state, chunk))
     emitted.append(close_open_bars(stream_state))
     stream_rows = pd.concat(emitted, ignore_index=True)
 
-    backfill_state = SymbolState(None)
+    backfill_state = MarketState()
     backfill_rows = pd.concat(
         [
             replay_symbol_day(backfill_state, day1, last_day=False),
@@ -92,7 +91,7 @@ def test_backfill_emits_exactly_what_the_stream_emits_for_the_same_ticks() -> No
 
 
 def test_backfill_closes_the_last_open_bar_of_the_range() -> None:
-    state = SymbolState(None)
+    state = MarketState()
     rows = replay_symbol_day(state, _ticks("IBM", DAY1, 3, seed=3), last_day=True)
     minutes = rows[rows["kind"] == "bar_1m"]["ts"]
     assert list(minutes) == [DAY1, DAY1 + pd.Timedelta(minutes=1), DAY1 + pd.Timedelta(minutes=2)]

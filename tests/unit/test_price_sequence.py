@@ -19,7 +19,7 @@ from marketpulse.models.metrics import auc
 from marketpulse.models.registry import ModelArtifact
 from marketpulse.models.serving import SequenceScorer
 from marketpulse.models.walk_forward import FoldRows, fold_rows, walk_forward_splits
-from marketpulse.stream.market_state import SymbolState, advance
+from marketpulse.stream.market_state import MarketState, advance
 
 HORIZONS = ["1min", "5min"]
 
@@ -95,7 +95,7 @@ def test_stream_scoring_from_state_context_equals_training_windows(model: Sequen
     scorer = SequenceScorer.from_artifact(artifact)
 
     ticks = _ticks(110)
-    state = SymbolState(None)
+    state = MarketState()
     streamed = []
     for chunk in np.array_split(ticks, 23):  # micro-batches of ~5 minutes: windows cross batch boundaries
         emitted = advance(state, chunk.reset_index(drop=True))

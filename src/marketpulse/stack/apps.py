@@ -85,11 +85,11 @@ class MarketJobApp(_App):
 
     def check(self) -> str:
         from marketpulse.stores.redis_store import heartbeat_key, redis_client
-        from marketpulse.stream.market_job import FEATURES_QUERY
+        from marketpulse.stream.market_job import LIVE_QUERY
 
         client = redis_client(self.settings)
         try:
-            beat = client.hgetall(heartbeat_key(FEATURES_QUERY))
+            beat = client.hgetall(heartbeat_key(LIVE_QUERY))
         finally:
             client.close()
         if not beat:

@@ -9,7 +9,7 @@ from marketpulse.stores.objectstore import s3fs_options
 
 
 class LakeWriter:
-    """One parquet file per (micro-batch, date, symbol), named by batch id: a replayed batch overwrites it."""
+    """One parquet file per (archive step, date, symbol), named by the step: a redone step overwrites its files."""
 
     def __init__(self, settings: Settings) -> None:
         import s3fs
@@ -17,8 +17,9 @@ class LakeWriter:
         self.fs = s3fs.S3FileSystem(**s3fs_options(settings))
         self.root = f"{settings.s3.buckets['raw']}/ticks"
 
-    def write_ticks(self, ticks: Any, batch_id: int) -> list[str]:
-        """ticks: pandas frame with symbol, ts (UTC) and the tick fields; returns the paths written."""
+    def write_ticks(self, ticks: Any, name: str) -> list[str]:
+        """ticks: pandas frame with symbol, ts (UTC) and the tick fields; `name` names the files (the same facts
+        always under the same name); returns the paths written."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -27,7 +28,7 @@ class LakeWriter:
         paths = []
         dates = ticks["ts"].dt.strftime("%Y-%m-%d")
         for (date, symbol), part in ticks.groupby([dates, "symbol"], sort=True):
-            path = f"{self.root}/date={date}/symbol={symbol}/batch-{batch_id:010d}.parquet"
+            path = f"{self.root}/date={date}/symbol={symbol}/{name}.parquet"
             table = pa.Table.from_pandas(part.drop(columns=["symbol"]).sort_values("ts"), preserve_index=False)
             with self.fs.open(path, "wb") as handle:
                 pq.write_table(table, handle, compression="zstd")

@@ -2,9 +2,9 @@
 
 The stream's `market_state.advance` (ticks -> closed 1 s / 1 min bars -> indicators, the same
 `marketpulse.features` calls) is fed one day of lake ticks at a time, in event-time order, with its
-indicator tail warmed up from the reporting bars just before the range. Writes are the stream's keyed
-upserts (Cassandra rows by primary key, Postgres ON CONFLICT), so a second run over the same range
-rewrites the same values: running it twice changes nothing.
+indicator tail warmed up from the reporting bars just before the range. Writes go through the stream's own
+history sinks (`stream.sinks.history_sinks`: Cassandra rows by primary key, Postgres ON CONFLICT), so a second
+run over the same range rewrites the same values: running it twice changes nothing.
 
 Two deliberate differences from the live stream: ticks that reached the stream late (dead-lettered there
 because their 1 s bar had already closed) are in the lake and so count here, which is what a backfill is
@@ -25,8 +25,10 @@ import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 from marketpulse.config import Settings
 from marketpulse.errors import ConfigError
 from marketpulse.features.bars import BAR_COLUMNS, empty_bars
-from marketpulse.features.indicators import TAIL_WINDOW, latest_indicators
-from marketpulse.stream.market_state import SymbolState, advance
+from marketpulse.features.indicators import INDICATOR_COLUMNS, TAIL_WINDOW
+from marketpulse.stream.market_state import MarketState, advance, close_open_bars, split_kinds
+from marketpulse.stream.sinks import history_sinks
+from marketpulse.stream.spool import ArchiveSink, MarketFacts
 
 log = logging.getLogger(__name__)
 
@@ -142,66 +144,37 @@ def warmup_tail(settings: Settings, symbol: str, before: datetime) -> pd.DataFra
     return frame[BAR_COLUMNS].reset_index(drop=True)
 
 
-def close_open_bars(state: SymbolState) -> pd.DataFrame:
-    """End of the range: emit the still-open bars (and the indicators of the 1-min ones), as the stream would."""
-    emitted = []
-    for interval, bars in state.pending.items():
-        if bars.empty:
-            continue
-        label = "bar_1s" if interval == "1s" else "bar_1m"
-        frame = bars.copy()
-        frame.insert(0, "kind", label)
-        frame["interval"] = interval
-        emitted.append(frame)
-        state.pending[interval] = empty_bars()
-        if interval == "1min":
-            values, state.tail = latest_indicators(state.tail, bars)
-            values.insert(0, "kind", "indicators")
-            values["interval"] = interval
-            emitted.append(values)
-    if not emitted:
-        return pd.DataFrame({"kind": []})
-    return pd.concat(emitted, ignore_index=True)
-
-
-def replay_symbol_day(state: SymbolState, ticks: pd.DataFrame, last_day: bool) -> pd.DataFrame:
+def replay_symbol_day(state: MarketState, ticks: pd.DataFrame, last_day: bool) -> pd.DataFrame:
     """One day of one symbol's ticks through the stream's state function (plus the final flush)."""
-    rows = advance(state, ticks[["symbol", "ts", "price", "size"]]) if not ticks.empty else pd.DataFrame({"kind": []})
+    rows = advance(state, ticks[["symbol", "ts", "price", "size"]])
     if last_day:
         rows = pd.concat([rows, close_open_bars(state)], ignore_index=True)
     return rows
 
 
 class HistoryWriter:
-    """The stream's history sinks (Cassandra and Postgres), one Postgres transaction per symbol-day."""
+    """The stream's history sinks, written once per symbol-day (one Postgres transaction each)."""
 
-    def __init__(self, settings: Settings) -> None:
-        from marketpulse.stores.cassandra import CassandraWriter
-        from marketpulse.stores.postgres import PostgresWriter
-
-        self.cassandra = CassandraWriter(settings)
-        self.postgres = PostgresWriter(settings)
+    def __init__(self, settings: Settings, sinks: Sequence[ArchiveSink] | None = None) -> None:
+        self.sinks = list(sinks) if sinks is not None else history_sinks(settings)
 
     def write(self, rows: pd.DataFrame) -> dict[str, int]:
-        by_kind = {str(kind): part for kind, part in rows.groupby("kind")} if not rows.empty else {}
-        empty = pd.DataFrame({"symbol": [], "ts": []})
-        bars_1s, bars_1m = by_kind.get("bar_1s", empty), by_kind.get("bar_1m", empty)
-        indicators = by_kind.get("indicators", empty)
-        self.cassandra.write_bars(bars_1s, "1s")
-        self.cassandra.write_bars(bars_1m, "1min")
-        self.cassandra.write_indicators(indicators, "1min")
-        bars = pd.concat([part for part in (bars_1s, bars_1m) if not part.empty] or [empty], ignore_index=True)
-        if not bars.empty:
-            seen = bars.groupby("symbol")["ts"].agg(first="min", last="max").reset_index()
-            self.postgres.upsert_symbols(seen)
-        self.postgres.upsert_bars_1m(bars_1m)
-        self.postgres.upsert_indicators_1m(indicators)
-        self.postgres.commit()
-        return {"bars_1s": len(bars_1s), "bars_1m": len(bars_1m), "indicators": len(indicators)}
+        kinds = split_kinds(rows)
+        facts = MarketFacts(
+            ticks=pd.DataFrame(),
+            bars_1s=kinds["bar_1s"][BAR_COLUMNS],
+            bars_1m=kinds["bar_1m"][BAR_COLUMNS],
+            indicators=kinds["indicators"][["symbol", "ts", "close", *INDICATOR_COLUMNS]],
+            predictions=pd.DataFrame(),
+            ensemble_inputs=pd.DataFrame(),
+        )
+        for sink in self.sinks:
+            sink.write(facts)
+        return {"bars_1s": len(facts.bars_1s), "bars_1m": len(facts.bars_1m), "indicators": len(facts.indicators)}
 
     def close(self) -> None:
-        self.cassandra.close()
-        self.postgres.close()
+        for sink in self.sinks:
+            sink.close()
 
 
 def _utc_midnight(day: date) -> datetime:
@@ -229,8 +202,8 @@ def backfill_symbol(
     own_writer = writer is None
     writer = writer or HistoryWriter(settings)
     try:
-        state = SymbolState(None)
-        state.tail = warmup_tail(settings, symbol, _utc_midnight(days[0]))
+        state = MarketState()
+        state.tails[symbol] = warmup_tail(settings, symbol, _utc_midnight(days[0]))
         for index, day in enumerate(days, start=1):
             ticks = lake.ticks(symbol, day)
             rows = replay_symbol_day(state, ticks, last_day=index == len(days))

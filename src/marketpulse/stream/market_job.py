@@ -1,10 +1,21 @@
-"""The market job: Kafka `market.ticks` -> parse/validate -> per-symbol bars and indicators -> every store.
+"""The market job: Kafka `market.ticks` -> live state in Redis within a second -> history stores behind it.
 
-Two streaming queries over the same topic, each with its own checkpoint:
-- `ticks-lake`: rejected rows -> `market.ticks.dlq` (original bytes + reason), valid ticks -> raw parquet lake;
-- `market-features`: valid ticks -> applyInPandasWithState (bars, indicators) -> Cassandra, Postgres, Redis.
-Sinks are idempotent (keyed by symbol + ts, lake files named by batch id), so a batch replayed after a
-crash rewrites the same rows: effectively-once into the stores.
+One Spark streaming query (`market-live`) reads and parses the topic once (JSON parsing and every contract rule
+run in the JVM: contracts/spark.py). Each micro-batch is then handled in the driver, in this order:
+
+1. collect: the parsed batch comes to the driver as Arrow (one Spark job; the original bytes only for rejects);
+2. rejected rows go to `market.ticks.dlq` with their reason;
+3. state: `advance` folds the ticks of every symbol into 1 s / 1 min bars and, when minutes close, indicators
+   (numpy over all symbols at once; the same feature code as backfill and training);
+4. scoring: closed minutes get sentiment fused point in time and the production model's predictions;
+5. live: Redis latest state + pub/sub (what the API and WebSocket serve), `signals.predictions`, late ticks to
+   the DLQ;
+6. spool + state snapshot: the batch's facts and the state after it go to local disk under the batch id.
+
+The archive path (Cassandra, PostgreSQL, the parquet lake) runs in a thread of the driver (`Archiver`) on its
+own cadence, from the spool, for batches Spark has committed. Exactly-once effects in every store: a batch that
+Spark re-runs after a crash starts from the state snapshot of the batch before it, so it emits the same facts
+again, and every store write is keyed (decision 0010).
 """
 
 from __future__ import annotations
@@ -12,18 +23,22 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
-from prometheus_client import Histogram
+from prometheus_client import Gauge, Histogram
 
 from marketpulse.config import Settings
-from marketpulse.contracts import Tick, Topics, to_wire
+from marketpulse.contracts import Prediction, Tick, Topics, to_wire
 from marketpulse.contracts.spark import parse_wire
-from marketpulse.stream.market_state import OUTPUT_DDL, STATE_DDL, update_symbol
+from marketpulse.features.indicators import INDICATOR_COLUMNS
+from marketpulse.stream.market_state import MarketState, StateStore, advance, split_kinds
 from marketpulse.stream.runner import StreamJobRunner
 from marketpulse.stream.sentiment_fusion import SentimentLookup, attach_sentiment_used
+from marketpulse.stream.sinks import archive_sinks
+from marketpulse.stream.spool import Archiver, MarketFacts, Spool
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -33,25 +48,33 @@ log = logging.getLogger(__name__)
 
 STREAM_LATENCY = Histogram(
     "marketpulse_stream_e2e_latency_seconds",
-    "Kafka CreateTime of a symbol's oldest tick in a micro-batch -> its bars/state written to every store",
-    buckets=(0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0),
+    "Kafka CreateTime of a symbol's oldest tick in a micro-batch -> its live state written to Redis",
+    buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0),
 )
+ARCHIVE_LATENCY = Histogram(
+    "marketpulse_stream_archive_latency_seconds",
+    "Kafka CreateTime of the oldest tick of an archive step -> its facts in Cassandra, PostgreSQL and the lake",
+    buckets=(0.5, 1.0, 2.5, 5.0, 7.5, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0),
+)
+ARCHIVE_BACKLOG = Gauge("marketpulse_stream_archive_backlog_batches", "Spooled micro-batches not archived yet")
 
 #: One family for the pipeline's stages, from ingest to prediction (the API adds redis_to_websocket and
 #: alert_evaluation under the same name): Grafana plots p50/p99 per stage.
 STAGE_LATENCY = Histogram(
     "marketpulse_pipeline_stage_latency_seconds",
-    "Latency of one pipeline stage: kafka_to_batch (Kafka CreateTime -> micro-batch in the driver), history_writes "
-    "(Cassandra + Postgres), prediction (model scoring), live_publish (Redis state + pub/sub)",
+    "Latency of one pipeline stage: kafka_to_batch (Kafka CreateTime -> micro-batch in the driver), collect "
+    "(Spark job -> Arrow in the driver), state (bars, indicators), prediction (model scoring), live_publish "
+    "(Redis state + pub/sub), archive (spool -> history stores)",
     ["stage"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
 
-LAKE_QUERY = "ticks-lake"
-FEATURES_QUERY = "market-features"
-_TIMESTAMP_COLUMNS = ("ts", "last_ts", "kafka_ts_min")
-#: How many recent end-to-end latency samples the sinks keep (for the benchmark and /metrics).
+LIVE_QUERY = "market-live"
+#: Not a Spark query: the driver thread that drains the spool into the history stores (heartbeat name).
+ARCHIVE_STAGE = "market-archive"
+#: How many recent latency samples the job keeps (for the benchmark and tests).
 LATENCY_SAMPLES = 100_000
+_TICK_FIELDS = list(Tick.model_fields)
 
 
 def read_ticks(spark: SparkSession, settings: Settings, topic: str) -> DataFrame:
@@ -67,7 +90,7 @@ def read_ticks(spark: SparkSession, settings: Settings, topic: str) -> DataFrame
 
 
 def dlq_records(rejected: DataFrame, source_topic: str, stage: str) -> DataFrame:
-    """Rejected rows as Kafka records: original key and bytes, the reason in headers."""
+    """Rejected rows as Kafka records: original key and bytes, the reason in headers (the sentiment job's DLQ)."""
     from pyspark.sql import functions as F
 
     def header(name: str, value: Any) -> Any:
@@ -84,115 +107,140 @@ def dlq_records(rejected: DataFrame, source_topic: str, stage: str) -> DataFrame
     )
 
 
-def symbol_updates(ticks: DataFrame, watermark: str) -> DataFrame:
-    """Valid ticks -> the per-symbol state function's rows (bars, indicators, latest, late)."""
-    from pyspark.sql.streaming.state import GroupStateTimeout
+def collect_batch(batch: DataFrame) -> pd.DataFrame:
+    """The parsed micro-batch in the driver, through Arrow in one Spark job; `value`/`key` only where rejected."""
+    from pyspark.sql import functions as F
 
-    return (
-        ticks.filter("reason IS NULL")
-        .select("symbol", "ts", "price", "size", "kafka_ts")
-        .withWatermark("ts", watermark)
-        .groupBy("symbol")
-        .applyInPandasWithState(
-            update_symbol,  # type: ignore[arg-type]  # pyspark's stub wants GroupState; ours is duck-typed
-            OUTPUT_DDL,
-            STATE_DDL,
-            "append",
-            GroupStateTimeout.NoTimeout,
-        )
-    )
-
-
-def _utc(frame: pd.DataFrame) -> pd.DataFrame:
-    for column in _TIMESTAMP_COLUMNS:
-        if column in frame:
-            frame[column] = pd.to_datetime(frame[column]).dt.tz_localize("UTC")
+    rejected = F.col("reason").isNotNull()
+    table = batch.select(
+        *_TICK_FIELDS,
+        "kafka_ts",
+        "reason",
+        F.when(rejected, F.col("value")).alias("value"),
+        F.when(rejected, F.col("key")).alias("key"),
+    ).toArrow()
+    frame = table.to_pandas()
+    for column in ("ts", "kafka_ts"):
+        frame[column] = pd.to_datetime(frame[column], utc=True).dt.as_unit("ns")
     return frame
 
 
-class MarketSinks:
-    """foreachBatch writers; clients are opened on first use and reused for every batch."""
+def driver_folder(settings: Settings, query: str) -> Path:
+    """Where the driver keeps a query's state snapshots and spool: inside its checkpoint when that is a local
+    folder (so the two can never be mixed up), else under the stack's run folder."""
+    checkpoint = settings.checkpoint_location(query)
+    if "://" not in checkpoint or checkpoint.startswith("file://"):
+        return Path(checkpoint.removeprefix("file://")) / "driver"
+    return settings.stack.run_dir / "stream" / query
 
-    def __init__(self, settings: Settings, topic: str) -> None:
+
+class MarketJob:
+    """The foreachBatch handler of `market-live` and its archiver; clients are opened once and reused."""
+
+    def __init__(self, settings: Settings, topic: str, *, available_now: bool = False) -> None:
+        from marketpulse.ingest.producer import EventProducer
+        from marketpulse.stores.redis_store import RedisWriter
+
         self.settings = settings
         self.topic = topic
-        self._clients: dict[str, Any] = {}
-        #: Sentiment inputs of the ensemble's predictions in the current batch (stored for its re-fits).
-        self._ensemble_inputs = pd.DataFrame()
-        #: Seconds from Kafka CreateTime of each symbol's oldest tick in a batch to the end of that batch's writes.
+        self.available_now = available_now
+        folder = driver_folder(settings, LIVE_QUERY)
+        self.states = StateStore(folder / "state")
+        self.spool = Spool(folder / "spool")
+        self.state = MarketState()
+        self.state_batch: int | None = None  # the batch the in-memory state is "after"
+        self.tails_batch: int | None = None
+        self.redis = RedisWriter(settings)
+        self.producer = EventProducer(settings, "marketpulse-market-job")
+        self.sentiment = SentimentLookup(settings)
+        self._models: Any = None
+        self.archiver = Archiver(self.spool, archive_sinks(settings), on_archived=self._archived).start()
+        self._last_archive_plan = time.monotonic()
+        self.last_batch: int | None = None
+        self.queries: list[StreamingQuery] = []
         self.latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        self.tick_latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        self.archive_latencies = self.archiver.latencies
+        self.timings: deque[dict[str, float]] = deque(maxlen=LATENCY_SAMPLES)
 
-    def _client(self, name: str, factory: Callable[[], Any]) -> Any:
-        if name not in self._clients:
-            self._clients[name] = factory()
-        return self._clients[name]
+    # -- one micro-batch -----------------------------------------------------------------------------------------
 
-    def write_lake_batch(self, batch: DataFrame, batch_id: int) -> None:
-        """DLQ the rejected rows (in the JVM), land the valid ticks as parquet."""
-        from marketpulse.stores.lake import LakeWriter
-        from marketpulse.stores.redis_store import RedisWriter
-
-        batch = batch.persist()
-        rejected = batch.filter("reason IS NOT NULL")
-        (
-            dlq_records(rejected, self.topic, "stream-parse")
-            .write.format("kafka")
-            .option("kafka.bootstrap.servers", self.settings.kafka_bootstrap)
-            .option("topic", Topics.dlq(self.topic))
-            .save()
+    def write_batch(self, batch: DataFrame, batch_id: int) -> None:
+        started = time.perf_counter()
+        frame = collect_batch(batch)
+        in_driver = time.time()
+        collected = time.perf_counter()
+        self._restore_state(batch_id)
+        self._dead_letter_rejects(frame)
+        ticks = frame[frame["reason"].isna()].drop(columns=["reason", "value", "key"]).reset_index(drop=True)
+        kinds = split_kinds(advance(self.state, ticks[["symbol", "ts", "price", "size", "kafka_ts"]]))
+        state_done = time.perf_counter()
+        predictions, ensemble_inputs = self._predict(kinds["indicators"], kinds["context"])
+        scored = time.perf_counter()
+        self._publish_live(kinds, predictions)
+        written = time.time()
+        live_done = time.perf_counter()
+        self._dead_letter_late(kinds["late"])
+        self.producer.flush()  # DLQ and signals are durable before Spark commits the batch
+        facts = MarketFacts(
+            ticks=ticks,
+            bars_1s=_bar_columns(kinds["bar_1s"]),
+            bars_1m=_bar_columns(kinds["bar_1m"]),
+            indicators=kinds["indicators"][["symbol", "ts", "close", *INDICATOR_COLUMNS]],
+            predictions=predictions,
+            ensemble_inputs=ensemble_inputs,
+            first_batch=batch_id,
+            last_batch=batch_id,
         )
-        valid = _utc(batch.filter("reason IS NULL").drop("key", "value", "reason").toPandas())
-        self._client("lake", lambda: LakeWriter(self.settings)).write_ticks(valid, batch_id)
-        self._client("redis", lambda: RedisWriter(self.settings)).heartbeat(LAKE_QUERY, batch_id, len(valid))
-        batch.unpersist()
+        self.spool.write(batch_id, facts)
+        tails_changed = not kinds["bar_1m"].empty
+        self.tails_batch = self.states.save(batch_id, self.state, tails_changed, self.tails_batch)
+        self.state_batch = self.last_batch = batch_id
+        self.redis.heartbeat(LIVE_QUERY, batch_id, len(frame))
+        self._plan_archive(batch_id)
+        done = time.perf_counter()
+        self._record(batch_id, len(frame), ticks, kinds["latest"], in_driver, written)
+        self._record_timings(batch_id, len(frame), started, collected, state_done, scored, live_done, done)
 
-    def write_features_batch(self, batch: DataFrame, batch_id: int) -> None:
-        """History first (Cassandra, Postgres), then the live state and fan-out (Redis)."""
-        from marketpulse.stores.cassandra import CassandraWriter
-        from marketpulse.stores.postgres import PostgresWriter
-        from marketpulse.stores.redis_store import RedisWriter
+    def _restore_state(self, batch_id: int) -> None:
+        """Start this batch from the state after batch_id - 1: a re-run batch after a crash sees what its first run
+        saw (the in-memory state may be ahead of it, or absent after a restart)."""
+        if self.state_batch == batch_id - 1:
+            return
+        if batch_id == 0:
+            self.state, self.tails_batch = MarketState(), None
+        else:
+            self.state, self.tails_batch = self.states.load(batch_id - 1)
+        self.state_batch = batch_id - 1
+        # Spooled batches below this one are committed (Spark runs batches one after another): archive them.
+        self.archiver.submit(below=batch_id)
 
-        rows = _utc(batch.toPandas())
-        batch_in_driver, stage_started = pd.Timestamp.now(tz="UTC"), time.perf_counter()
-        by_kind = {kind: part for kind, part in rows.groupby("kind")}
-        empty = rows.iloc[0:0]
-        bars_1s, bars_1m = by_kind.get("bar_1s", empty), by_kind.get("bar_1m", empty)
-        indicators, latest, late = (
-            by_kind.get("indicators", empty),
-            by_kind.get("latest", empty),
-            by_kind.get("late", empty),
-        )
+    def _dead_letter_rejects(self, frame: pd.DataFrame) -> None:
+        rejected = frame[frame["reason"].notna()]
+        for r in rejected.itertuples(index=False):
+            self.producer.reject(self.topic, r.value, r.reason, r.key, stage="stream-parse")
 
-        cassandra = self._client("cassandra", lambda: CassandraWriter(self.settings))
-        cassandra.write_bars(bars_1s, "1s")
-        cassandra.write_bars(bars_1m, "1min")
-        cassandra.write_indicators(indicators, "1min")
+    def _predict(self, indicators: pd.DataFrame, context: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Predictions of the production price model (and ensemble) for this batch's closed minutes, with the
+        sentiment each was fused with (point in time); empty without closed minutes or a model."""
+        empty = pd.DataFrame(columns=["symbol", "feature_ts"])
+        if indicators.empty:
+            return empty, pd.DataFrame()
+        started = time.perf_counter()
+        fused = self.sentiment.fuse(indicators)
+        if self._models is None:
+            from marketpulse.models.serving import StreamModels
 
-        postgres = self._client("postgres", lambda: PostgresWriter(self.settings))
-        seen = rows.groupby("symbol")["ts"].agg(first="min", last="max").reset_index()
-        postgres.upsert_symbols(seen)
-        postgres.upsert_bars_1m(bars_1m)
-        postgres.upsert_indicators_1m(indicators)
+            self._models = StreamModels(self.settings)
+        predictions, ensemble_inputs = self._models.predict(fused, context)
+        STAGE_LATENCY.labels("prediction").observe(time.perf_counter() - started)
+        if predictions.empty:
+            return empty, ensemble_inputs
+        return attach_sentiment_used(predictions, fused), ensemble_inputs
 
-        stage_started = _observe_stage("history_writes", stage_started)
-        # Sentiment known by each bar's start (point in time), as extra columns the scorer may use.
-        fused = self._client("sentiment", lambda: SentimentLookup(self.settings)).fuse(indicators)
-        predictions = attach_sentiment_used(self._score(fused, by_kind.get("context", empty)), fused)
-        stage_started = _observe_stage("prediction", stage_started)
-        if not predictions.empty:
-            cassandra.write_predictions(predictions)
-            postgres.upsert_predictions(predictions)
-            from marketpulse.models.scorecard import write_ensemble_inputs
-
-            write_ensemble_inputs(postgres.conn, self._ensemble_inputs)
-        # One transaction per batch: a bar, its indicators and its prediction become visible to Power BI together.
-        postgres.commit()
-        if not predictions.empty:
-            self._publish_predictions(predictions)
-
-        self._dead_letter_late(late)
-        redis = self._client("redis", lambda: RedisWriter(self.settings))
-        fields = latest_fields(latest, bars_1s, bars_1m, indicators)
+    def _publish_live(self, kinds: dict[str, pd.DataFrame], predictions: pd.DataFrame) -> None:
+        started = time.perf_counter()
+        fields = latest_fields(kinds["latest"], kinds["bar_1s"], kinds["bar_1m"], kinds["indicators"])
         for row in _headline_predictions(predictions, self.settings.models).itertuples(index=False):
             fields.setdefault(row.symbol, {}).update(
                 {
@@ -203,45 +251,18 @@ class MarketSinks:
                     "pred.model_version": row.model_version,
                 }
             )
-        stage_started = time.perf_counter()
-        redis.update_latest(fields)
-        _observe_stage("live_publish", stage_started)
-        redis.heartbeat(FEATURES_QUERY, batch_id, len(rows))
-        if not latest.empty:
-            for seconds in (batch_in_driver - latest["kafka_ts_min"].dropna()).dt.total_seconds():
-                STAGE_LATENCY.labels("kafka_to_batch").observe(float(seconds))
-        self._record_latency(latest)
-
-    def _record_latency(self, latest: pd.DataFrame) -> None:
-        if latest.empty or latest["kafka_ts_min"].isna().all():
-            return
-        written = pd.Timestamp.now(tz="UTC")
-        for seconds in (written - latest["kafka_ts_min"].dropna()).dt.total_seconds():
-            self.latencies.append(float(seconds))
-            STREAM_LATENCY.observe(float(seconds))
-
-    def _score(self, indicators: pd.DataFrame, context: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Predictions of the production price model (and ensemble) for this batch's closed bars; `context` holds
-        the indicator rows of the bars before them (a sequence model's window). Empty without a model."""
-        from marketpulse.models.serving import StreamModels
-
-        predictions, self._ensemble_inputs = self._client("model", lambda: StreamModels(self.settings)).predict(
-            indicators, context
-        )
-        if predictions.empty:
-            return pd.DataFrame(columns=["symbol", "feature_ts"])
-        return predictions
+        self.redis.update_latest(fields)
+        if not predictions.empty:
+            self._publish_predictions(predictions)
+        STAGE_LATENCY.labels("live_publish").observe(time.perf_counter() - started)
 
     def _publish_predictions(self, predictions: pd.DataFrame) -> None:
         """signals.predictions, keyed by symbol (consumers dedupe on symbol + feature_ts + horizon)."""
-        from marketpulse.contracts import Prediction
-        from marketpulse.ingest.producer import EventProducer
         from marketpulse.stores.cassandra import sentiment_used
 
-        producer = self._client("producer", lambda: EventProducer(self.settings, "marketpulse-market-job"))
         for r in predictions.itertuples(index=False):
             window_end, sentiment_version = sentiment_used(r)
-            producer.send(
+            self.producer.send(
                 Topics.PREDICTIONS,
                 Prediction(
                     symbol=r.symbol,
@@ -256,31 +277,82 @@ class MarketSinks:
                     sentiment_model_version=sentiment_version,
                 ),
             )
-        producer.flush()
 
     def _dead_letter_late(self, late: pd.DataFrame) -> None:
         """Ticks older than an already-closed bar cannot change history: keep them in the DLQ, never drop them."""
-        if late.empty:
-            return
-        from marketpulse.ingest.producer import EventProducer
-
-        producer = self._client("producer", lambda: EventProducer(self.settings, "marketpulse-market-job"))
         for r in late.itertuples(index=False):
             tick = Tick(symbol=r.symbol, ts=r.ts.to_pydatetime(), price=r.price, size=r.size, source="stream")
-            producer.reject(
-                self.topic,
-                to_wire(tick),
-                "late: its 1 s bar was already closed",
-                r.symbol.encode(),
-                stage="stream-state",
+            self.producer.reject(
+                self.topic, to_wire(tick), "late: its 1 s bar was already closed", r.symbol.encode(), "stream-state"
             )
-        producer.flush()
+
+    # -- archive path ------------------------------------------------------------------------------------------------
+
+    def _plan_archive(self, batch_id: int) -> None:
+        """Every archive_interval_s, hand the committed batches (those before this one) to the archiver."""
+        if time.monotonic() - self._last_archive_plan < self.settings.stream.archive_interval_s:
+            return
+        self._last_archive_plan = time.monotonic()
+        self.archiver.submit(below=batch_id)
+        ARCHIVE_BACKLOG.set(len(self.spool.batches()))
+
+    def _archived(self, facts: MarketFacts, done: float) -> None:
+        oldest = facts.oldest_kafka_ts
+        if oldest is not None:
+            ARCHIVE_LATENCY.observe(done - oldest.timestamp())
+        self.redis.heartbeat(ARCHIVE_STAGE, facts.last_batch, len(facts.ticks))
+
+    # -- measurements --------------------------------------------------------------------------------------------
+
+    def _record(
+        self, batch_id: int, rows: int, ticks: pd.DataFrame, latest: pd.DataFrame, in_driver: float, written: float
+    ) -> None:
+        if ticks.empty:
+            return
+        created = ticks["kafka_ts"].astype("int64").to_numpy() / 1e9
+        STAGE_LATENCY.labels("kafka_to_batch").observe(float(in_driver - created.min()))
+        # Every tick's latency, thinned to at most 200 samples per batch (evenly spaced) to bound the memory.
+        step = max(1, len(created) // 200)
+        self.tick_latencies.extend((written - created[::step]).tolist())
+        oldest = latest["kafka_ts_min"].dropna()
+        for seconds in (written - oldest.astype("int64").to_numpy() / 1e9).tolist():
+            self.latencies.append(seconds)
+            STREAM_LATENCY.observe(seconds)
+
+    def _record_timings(self, batch_id: int, rows: int, *marks: float) -> None:
+        started, collected, state_done, scored, live_done, done = marks
+        STAGE_LATENCY.labels("collect").observe(collected - started)
+        STAGE_LATENCY.labels("state").observe(state_done - collected)
+        self.timings.append(
+            {
+                "batch_id": batch_id,
+                "rows": rows,
+                "collect_s": collected - started,
+                "state_s": state_done - collected,
+                "score_s": scored - state_done,
+                "live_s": live_done - scored,
+                "spool_s": done - live_done,
+                "total_s": done - started,
+                "end": time.time(),
+            }
+        )
 
     def close(self) -> None:
-        for client in self._clients.values():
-            close = getattr(client, "close", None)
-            if close:
-                close()
+        """Archive what is committed, then release every client. After an availableNow run that ended normally
+        every batch is committed; after a stop, the last batch may not be, so it stays spooled for the next run."""
+        ended_cleanly = self.available_now and all(not q.isActive and q.exception() is None for q in self.queries)
+        if self.last_batch is not None:
+            self.archiver.drain(below=self.last_batch + 1 if ended_cleanly else self.last_batch)
+        self.archiver.stop()
+        for client in (self.redis, self.sentiment):
+            client.close()
+        self.producer.flush()
+
+
+def _bar_columns(bars: pd.DataFrame) -> pd.DataFrame:
+    from marketpulse.features.bars import BAR_COLUMNS
+
+    return bars[BAR_COLUMNS]
 
 
 def _headline_predictions(predictions: pd.DataFrame, models: Any) -> pd.DataFrame:
@@ -300,72 +372,66 @@ def _text_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _observe_stage(stage: str, started: float) -> float:
-    """Record a stage that began at `started` (perf_counter); returns now, the start of the next stage."""
-    now = time.perf_counter()
-    STAGE_LATENCY.labels(stage).observe(now - started)
-    return now
-
-
 def latest_fields(
     latest: pd.DataFrame, bars_1s: pd.DataFrame, bars_1m: pd.DataFrame, indicators: pd.DataFrame
 ) -> dict[str, dict[str, Any]]:
-    """symbol -> flat fields of its newest tick, bars and indicators in this batch (for the Redis hash)."""
+    """symbol -> flat fields of its newest tick, bars and indicators in this batch (for the Redis hash).
+
+    Bars carry `last_ts`, the event time of their last tick: a client measures a bar's latency from it."""
     updates: dict[str, dict[str, Any]] = {}
 
     def newest(frame: pd.DataFrame, prefix: str, columns: list[str]) -> None:
         if frame.empty:
             return
-        last_rows = frame.sort_values("ts").groupby("symbol").tail(1)
-        for row in last_rows.itertuples(index=False):
-            fields = updates.setdefault(row.symbol, {})
-            fields[f"{prefix}.ts"] = row.ts.isoformat()
+        last_rows = frame.sort_values("ts", kind="stable").groupby("symbol", sort=False).tail(1)
+        values = {column: last_rows[column].to_numpy() for column in columns}
+        stamps = {c: last_rows[c].map(pd.Timestamp.isoformat).to_numpy() for c in ("ts", "last_ts") if c in columns}
+        for i, symbol in enumerate(last_rows["symbol"].to_numpy()):
+            fields = updates.setdefault(symbol, {})
             for column in columns:
-                value = getattr(row, column)
-                fields[f"{prefix}.{column}"] = None if value != value else value
+                value = stamps[column][i] if column in stamps else values[column][i]
+                fields[f"{prefix}.{column}"] = None if _missing(value) else _plain(value)
 
-    newest(latest, "tick", ["price", "size"])
-    newest(bars_1s, "bar_1s", ["open", "high", "low", "close", "volume", "vwap"])
-    newest(bars_1m, "bar_1m", ["open", "high", "low", "close", "volume", "vwap"])
-    from marketpulse.features.indicators import INDICATOR_COLUMNS
-
-    newest(indicators, "ind", ["close", *INDICATOR_COLUMNS])
+    newest(latest, "tick", ["ts", "price", "size"])
+    newest(bars_1s, "bar_1s", ["ts", "open", "high", "low", "close", "volume", "vwap", "last_ts"])
+    newest(bars_1m, "bar_1m", ["ts", "open", "high", "low", "close", "volume", "vwap", "last_ts"])
+    newest(indicators, "ind", ["ts", "close", *INDICATOR_COLUMNS])
     return updates
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python values (Redis and JSON take those)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def start_market_job(
     spark: SparkSession, settings: Settings, *, available_now: bool = False, topic: str = Topics.TICKS
-) -> tuple[list[StreamingQuery], MarketSinks]:
-    """Start both queries; `available_now` processes what is in Kafka now and stops (tests, catch-up)."""
+) -> tuple[list[StreamingQuery], MarketJob]:
+    """Start the live query; `available_now` processes what is in Kafka now and stops (tests, catch-up)."""
     parsed = parse_wire(read_ticks(spark, settings, topic), Tick)
-    sinks = MarketSinks(settings, topic)
-
-    def trigger(interval: str) -> dict[str, Any]:
-        return {"availableNow": True} if available_now else {"processingTime": interval}
-
-    lake = (
-        parsed.writeStream.queryName(LAKE_QUERY)
-        .option("checkpointLocation", settings.checkpoint_location(LAKE_QUERY))
-        .trigger(**trigger(settings.stream.lake_trigger_interval))
-        .foreachBatch(sinks.write_lake_batch)
+    job = MarketJob(settings, topic, available_now=available_now)
+    trigger: dict[str, Any] = (
+        {"availableNow": True} if available_now else {"processingTime": settings.stream.trigger_interval}
+    )
+    live = (
+        parsed.writeStream.queryName(LIVE_QUERY)
+        .option("checkpointLocation", settings.checkpoint_location(LIVE_QUERY))
+        .trigger(**trigger)
+        .foreachBatch(job.write_batch)
         .start()
     )
-    features = (
-        symbol_updates(parsed, settings.stream.watermark)
-        .writeStream.queryName(FEATURES_QUERY)
-        .outputMode("append")
-        .option("checkpointLocation", settings.checkpoint_location(FEATURES_QUERY))
-        .trigger(**trigger(settings.stream.trigger_interval))
-        .foreachBatch(sinks.write_features_batch)
-        .start()
-    )
-    return [lake, features], sinks
+    job.queries = [live]
+    return job.queries, job
 
 
 class MarketJobRunner(StreamJobRunner):
-    """The market job's two queries (lake, features), restarted together from their checkpoints on a failure."""
+    """The market job's live query (with its archiver), restarted from its checkpoint on a failure."""
 
     job_name = "market job"
 
-    def start_queries(self) -> tuple[list[StreamingQuery], MarketSinks]:
+    def start_queries(self) -> tuple[list[StreamingQuery], MarketJob]:
         return start_market_job(self.spark, self.settings, available_now=self.available_now)

@@ -105,15 +105,15 @@ class StreamJob:
 
 def stream_jobs() -> dict[str, StreamJob]:
     """Every supervised streaming job by name."""
-    from marketpulse.stream.market_job import FEATURES_QUERY, LAKE_QUERY
+    from marketpulse.stream.market_job import LIVE_QUERY
     from marketpulse.stream.sentiment_job import SENTIMENT_QUERY
 
     ticks = (Topics.TICKS,)
     jobs = (
         StreamJob(
             MARKET_JOB,
-            ((LAKE_QUERY, ticks), (FEATURES_QUERY, ticks)),
-            FEATURES_QUERY,
+            ((LIVE_QUERY, ticks),),
+            LIVE_QUERY,
             "market_job.py",
             "marketpulse-market",
         ),
