@@ -1,4 +1,5 @@
-"""Walk-forward splits without leakage, the promotion rule, the backtest and the scores, checked by hand."""
+"""Walk-forward splits without leakage, the backtest, the scores and the report, checked by hand (the promotion
+rule: test_price_selection.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from marketpulse.models.metrics import (
     long_flat_backtest,
     non_overlapping,
 )
-from marketpulse.models.walk_forward import fold_rows, promotion_decision, walk_forward_splits
+from marketpulse.models.walk_forward import fold_rows, walk_forward_splits
 
 SESSIONS = [date(2012, 11, 1) + timedelta(days=i) for i in range(20)]
 
@@ -92,31 +93,11 @@ def test_non_overlapping_periods_start_after_the_previous_end() -> None:
     assert non_overlapping(symbols, ts, end).tolist() == [0, 2, 4, 5]
 
 
-def _metrics(losses: dict[str, tuple[float, float]]) -> dict[str, dict[str, dict[str, object]]]:
-    return {
-        model: {"1min": {"pooled": {"log_loss": pooled}, "per_fold": {1: {"log_loss": 0.0}, 2: {"log_loss": last}}}}
-        for model, (pooled, last) in losses.items()
-    }
-
-
-def test_promotion_needs_every_baseline_beaten_pooled_and_on_the_last_fold() -> None:
-    base = {"climatology": (0.69, 0.69), "persistence": (0.68, 0.68), "logistic": (0.685, 0.685)}
-    assert promotion_decision(_metrics({**base, "tcn": (0.67, 0.67)}), "1min", 2).promote
-    pooled_only = promotion_decision(_metrics({**base, "tcn": (0.67, 0.681)}), "1min", 2)
-    assert not pooled_only.promote and "last-fold" in pooled_only.reason and "persistence" in pooled_only.reason
-    worse = promotion_decision(_metrics({**base, "tcn": (0.6801, 0.67)}), "1min", 2)
-    assert not worse.promote and "pooled" in worse.reason
-    versus_production = _metrics({**base, "tcn": (0.67, 0.67), "production": (0.66, 0.66)})
-    decision = promotion_decision(versus_production, "1min", 2)
-    assert not decision.promote and "production" in decision.reason
-    assert not promotion_decision(_metrics(base), "1min", 2).promote  # no candidate predictions at all
-
-
 def test_report_has_every_model_fold_symbol_and_plot() -> None:
     import pandas as pd
 
     from marketpulse.models.report import build_report
-    from marketpulse.models.walk_forward import Evaluation, Split, score_predictions
+    from marketpulse.models.walk_forward import Evaluation, Split, promotion_decision, score_predictions
 
     rng = np.random.default_rng(1)
     frames = []
@@ -140,13 +121,17 @@ def test_report_has_every_model_fold_symbol_and_plot() -> None:
                     )
                 )
     predictions = pd.concat(frames, ignore_index=True)
+    predictions["session"] = predictions["ts"].dt.date.astype(str)
     metrics = score_predictions(predictions, cost_bps=1.0)
     assert metrics["tcn"]["1min"]["pooled"]["rows"] == 200
     assert set(metrics["tcn"]["1min"]["per_symbol"]) == {"AAPL", "MSFT"}
     splits = [Split([SESSIONS[0]], [SESSIONS[1]], [SESSIONS[2]]), Split([SESSIONS[0]], [SESSIONS[2]], [SESSIONS[3]])]
-    report = build_report(Evaluation(predictions, splits, None, metrics), "test report", {"cost_bps": 1.0})
+    decision = promotion_decision(predictions, ["1min"], "1min", 2)
+    report = build_report(Evaluation(predictions, splits, None, metrics), decision, "test report", {"cost_bps": 1.0})
     for model in ("tcn", "climatology", "persistence", "logistic"):
         assert f"| {model} | 200 |" in report.markdown
+    assert f"### Served: {decision.serving['1min'].family}" in report.markdown
+    assert "| tcn | persistence |" in report.markdown  # the paired comparison table
     assert "| AAPL | 100 |" in report.markdown and "fold 2" in report.markdown
     assert set(report.plots) == {"logloss_1min.svg", "calibration_1min.svg", "equity_1min.svg"}
     assert report.html.count("<svg") == 3 and "<table>" in report.html

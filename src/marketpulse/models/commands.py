@@ -79,10 +79,21 @@ def _summary_table(metrics: dict[str, Any], horizon: str) -> Table:
     return table
 
 
+def _serving_table(decision: Any) -> Table:
+    """Per horizon: the family served and why (the paired comparisons are in the report)."""
+    table = Table(title="served per horizon (walk-forward winner; a baseline unless a candidate beats them all)")
+    for column in ("horizon", "family", "why"):
+        table.add_column(column)
+    for horizon, choice in decision.serving.items():
+        table.add_row(horizon, choice.family, choice.reason)
+    return table
+
+
 def train_and_store(
     settings: Settings, console: Console, out: Console, *, force: bool, symbols: list[str] | None
 ) -> str:
-    """Walk-forward evaluation, candidate stored, promoted when it beats the baselines (or when forced)."""
+    """Walk-forward evaluation of every family; all stored with the per-horizon selection, which is promoted
+    unless production does better on the newest held-out fold (or anyway, when forced)."""
     from marketpulse.models.pipeline import run_evaluation, save_candidate
     from marketpulse.models.registry import ModelRegistry
 
@@ -91,19 +102,19 @@ def train_and_store(
         run = run_evaluation(settings, symbols=symbols, progress=on_stage, on_epoch=on_epoch)
     for horizon in settings.models.horizons:
         out.print(_summary_table(run.evaluation.metrics, horizon))
+    out.print(_serving_table(run.decision))
     version = save_candidate(settings, run)
     name = settings.models.price_name
     out.print(f"{name} {version} stored; report: s3://{settings.s3.buckets['models']}/{run.report_prefix}report.html")
-    out.print(
-        ("BEATS the baselines: " if run.decision.promote else "does NOT beat the baselines: ") + run.decision.reason
-    )
     registry = ModelRegistry(settings)
     if run.decision.promote:
         registry.promote(name, version, reason=run.decision.reason)
-        out.print(f"promoted {version} to production")
+        out.print(f"promoted {version} to production: {run.decision.reason}")
     elif force:
-        registry.promote(name, version, reason=f"forced although it {run.decision.reason}")
-        out.print(f"promoted {version} to production because --force was given (see the reason above)")
+        registry.promote(name, version, reason=f"forced although {run.decision.reason}")
+        out.print(f"promoted {version} to production because --force was given: {run.decision.reason}")
+    else:
+        out.print(f"kept production {registry.production_version(name)}: {run.decision.reason}")
     console.print(f"done in {time.monotonic() - started:.0f}s")
     return version
 
@@ -125,10 +136,10 @@ def register(
         epochs: EpochsOption = None,
         seed: SeedOption = None,
         force: Annotated[
-            bool, typer.Option(help="Promote even if it does not beat the baselines (e.g. the platform's first model).")
+            bool, typer.Option(help="Promote the new selection even if production did better on the last fold.")
         ] = False,
     ) -> None:
-        """Train the sequence price model with walk-forward evaluation; promote it only if it beats the baselines."""
+        """Walk-forward every family (baselines, tcn, gbm); store them and serve, per horizon, the winner."""
         chosen = [s.strip() for s in symbols.split(",") if s.strip()] if symbols else None
         train_and_store(_with_overrides(settings_of(ctx), epochs, seed), console, out, force=force, symbols=chosen)
 
@@ -145,6 +156,7 @@ def register(
             run = run_evaluation(settings, symbols=chosen, progress=on_stage, on_epoch=on_epoch)
         for horizon in settings.models.horizons:
             out.print(_summary_table(run.evaluation.metrics, horizon))
+        out.print(_serving_table(run.decision))
         out.print(("would PROMOTE: " if run.decision.promote else "would NOT promote: ") + run.decision.reason)
         out.print(f"report: s3://{settings.s3.buckets['models']}/{run.report_prefix}report.html (and report.md)")
 
@@ -159,16 +171,21 @@ def register(
         for model in [name] if name else registry.names():
             production = registry.production_version(model)
             table = Table(title=f"{model} (production: {production or 'none'})")
-            for column in ("version", "kind", "trained on", "primary log-loss", "production"):
+            for column in ("version", "kind", "serves", "trained on", "primary log-loss", "production"):
                 table.add_column(column)
+            primary = settings_of(ctx).models.primary_horizon
             for version in registry.versions(model):
                 meta = registry.meta(model, version)
-                loss = meta.get("metrics", {}).get("tcn", {}).get(settings_of(ctx).models.primary_horizon, {})
+                kind = str(meta.get("kind", "mlp"))
+                families = meta.get("families", {})
+                family = families.get(primary, kind)
+                loss = meta.get("metrics", {}).get(family, {}).get(primary, {})
                 table.add_row(
                     version,
-                    str(meta.get("kind", "mlp")),
+                    kind,
+                    ", ".join(f"{h}: {f}" for h, f in families.items()) or kind,
                     "..".join(str(x) for x in meta.get("train_range", [])),
-                    f"{loss['log_loss']:.5f}" if "log_loss" in loss else "-",
+                    f"{loss['log_loss']:.5f}" if isinstance(loss, dict) and "log_loss" in loss else "-",
                     "<-" if version == production else "",
                 )
             out.print(table)
@@ -243,10 +260,10 @@ def register(
 
 
 def ensure_price_model(settings: Settings, console: Console, out: Console) -> None:
-    """The market job scores with the production model: train a first one if none exists (promoted even if it does
-    not beat the baselines, with that reason recorded, so the platform has predictions to score)."""
+    """The market job scores with the production model: train a first selection if none exists. With no
+    production to compare with, the walk-forward winner per horizon (often a baseline) is promoted: no --force."""
     from marketpulse.models.registry import ModelRegistry
 
     if ModelRegistry(settings).production_version(settings.models.price_name) is None:
-        console.print("no production price model yet: training a first one")
-        train_and_store(settings, console, out, force=True, symbols=None)
+        console.print("no production price model yet: training and selecting a first one")
+        train_and_store(settings, console, out, force=False, symbols=None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ from marketpulse.errors import ConfigError
 from marketpulse.features.bars import ticks_to_bars
 from marketpulse.features.indicators import indicators
 from marketpulse.features.model_inputs import MODEL_INPUT_COLUMNS, model_inputs
+from marketpulse.models.tabular import SENTIMENT_COLUMNS, tabular_features
 
 if TYPE_CHECKING:
     from marketpulse.config import Settings
@@ -93,7 +94,8 @@ class Dataset:
     """Bars with features and labels, sorted by symbol then ts, plus the arrays models read.
 
     `inputs[i]` are MODEL_INPUT_COLUMNS of row i; `window_ok[i]` says rows i-window+1..i are the same symbol
-    and all complete, so a sequence model can score row i; `ret[h][i]`/`end_ns[h][i]` are row i's label.
+    and all complete, so a sequence model can score row i; `ret[h][i]`/`end_ns[h][i]` are row i's label;
+    `tabular[i]` are TABULAR_COLUMNS of row i (NaN where a source is missing).
     """
 
     frame: pd.DataFrame
@@ -103,6 +105,7 @@ class Dataset:
     horizons: list[Horizon]
     ret: dict[str, np.ndarray[Any, np.dtype[np.float64]]]
     end_ns: dict[str, np.ndarray[Any, np.dtype[np.int64]]]
+    tabular: np.ndarray[Any, np.dtype[np.float32]] = field(default_factory=lambda: np.zeros((0, 0), np.float32))
 
     @property
     def ts_ns(self) -> np.ndarray[Any, np.dtype[np.int64]]:
@@ -119,20 +122,44 @@ class Dataset:
         return self.inputs[rows[:, None] + offsets[None, :]]
 
 
+#: Bar columns besides the close that models read when present (volume; the sentiment the stream fuses in).
+EXTRA_BAR_COLUMNS = ["volume", *SENTIMENT_COLUMNS]
+
+
 def build_dataset(bars: pd.DataFrame, horizons: Sequence[str], window: int) -> Dataset:
     """Features (the stream's code) and labels for every bar; see Dataset."""
     if bars.empty:
         raise NotEnoughDataError("no bars to build a dataset from")
-    parsed = [Horizon.parse(name) for name in horizons]
     features = indicators(bars)  # sorted by symbol, ts; index 0..n-1
+    # indicators() keeps symbol, ts, close: carry volume and sentiment along in the same (stable) order.
+    ordered = bars.sort_values(["symbol", "ts"], kind="stable").reset_index(drop=True)
+    for column in EXTRA_BAR_COLUMNS:
+        if column in ordered:
+            features[column] = ordered[column].to_numpy()
+    return dataset_from_features(features, horizons, window)
+
+
+def complete_runs(complete: np.ndarray[Any, Any], codes: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Per row, how many complete rows of the same symbol end at it (rows sorted by symbol, then time)."""
+    n = len(complete)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    complete = complete.astype(bool)
+    breaks = ~complete | np.concatenate(([True], codes[1:] != codes[:-1]))
+    # The latest break at or before each row: an incomplete row (the run starts after it) or a symbol's first
+    # row (the run starts at it, if it is complete).
+    last_break = np.maximum.accumulate(np.where(breaks, np.arange(n), 0))
+    run = np.arange(n) - last_break + complete[last_break].astype(np.int64)
+    return np.where(complete, run, 0).astype(np.int64)
+
+
+def dataset_from_features(features: pd.DataFrame, horizons: Sequence[str], window: int) -> Dataset:
+    """A Dataset from indicator rows sorted by symbol, ts (training adds labels; the stream passes no horizons)."""
+    parsed = [Horizon.parse(name) for name in horizons]
+    features = features.reset_index(drop=True)
     inputs_frame = model_inputs(features)
     complete = inputs_frame.notna().all(axis=1).to_numpy()
-    symbol_codes = pd.factorize(features["symbol"])[0]
-    # Run length of complete rows of the same symbol ending at each row: a window needs `window` of them.
-    run = np.zeros(len(features), dtype=np.int64)
-    for i in range(len(features)):  # one pass; numpy has no segmented cumsum-with-reset
-        if complete[i]:
-            run[i] = run[i - 1] + 1 if i > 0 and symbol_codes[i - 1] == symbol_codes[i] else 1
+    run = complete_runs(complete, pd.factorize(features["symbol"])[0])
     ret: dict[str, np.ndarray[Any, np.dtype[np.float64]]] = {}
     end_ns: dict[str, np.ndarray[Any, np.dtype[np.int64]]] = {}
     for horizon in parsed:
@@ -141,7 +168,8 @@ def build_dataset(bars: pd.DataFrame, horizons: Sequence[str], window: int) -> D
         end = pd.to_datetime(labels["end_ts"], utc=True)
         end_ns[horizon.name] = np.where(end.isna(), np.iinfo(np.int64).max, end.astype("int64")).astype(np.int64)
     values = np.nan_to_num(inputs_frame[MODEL_INPUT_COLUMNS].to_numpy(dtype=np.float32))
-    return Dataset(features, values, window, run >= window, parsed, ret, end_ns)
+    tabular = tabular_features(features).to_numpy(dtype=np.float32)
+    return Dataset(features, values, window, run >= window, parsed, ret, end_ns, tabular)
 
 
 def replay_minute_bars(

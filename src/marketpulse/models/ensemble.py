@@ -87,6 +87,7 @@ class Ensemble:
         combined["model_name"] = self.name
         combined["model_version"] = self.version
         combined["base_model_version"] = joined.loc[known, "model_version"].to_numpy()
+        combined["model_family"] = ENSEMBLE_KIND
         inputs = joined.loc[known, ["symbol", "feature_ts", "horizon"]].copy()
         inputs["sentiment"] = (
             [

@@ -12,6 +12,7 @@ calibrated by construction.
 from __future__ import annotations
 
 import io
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -87,12 +88,43 @@ def fit_logistic_weights(x: Array, y: Array, l2: float = 1e-2, iterations: int =
 
 
 class Forecaster:
-    """Predicts (P(up), expected return) per horizon for dataset rows."""
+    """Predicts (P(up), expected return) per horizon for dataset rows; stored in the registry as weights + meta."""
 
     kind = "base"
 
     def predict(self, data: Dataset, rows: Array) -> Predictions:
         raise NotImplementedError
+
+    def weights(self) -> bytes:
+        """The fitted state (what `from_artifact` reads back)."""
+        raise NotImplementedError
+
+    def meta(self) -> dict[str, Any]:
+        """Registry metadata: at least `kind` and `horizons`."""
+        raise NotImplementedError
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, default=lambda v: v.tolist() if isinstance(v, np.ndarray) else str(v)).encode()
+
+
+def forecaster_from_artifact(weights: bytes, meta: dict[str, Any]) -> Forecaster:
+    """Any stored price model, by its `kind` (a baseline, the sequence model or the gradient-boosted trees)."""
+    kind = meta.get("kind")
+    if kind == SEQUENCE_KIND:
+        return SequenceModel.from_artifact(weights, meta)
+    if kind == "gbm":
+        from marketpulse.models.gbm import GradientBoosted
+
+        return GradientBoosted.from_artifact(weights, meta)
+    loaders: dict[str, Callable[[bytes, dict[str, Any]], Forecaster]] = {
+        "climatology": Climatology.from_artifact,
+        "persistence": Persistence.from_artifact,
+        "logistic": Logistic.from_artifact,
+    }
+    if kind not in loaders:
+        raise ValueError(f"unknown price model kind {kind!r}")
+    return loaders[str(kind)](weights, meta)
 
 
 @dataclass
@@ -110,6 +142,17 @@ class Climatology(Forecaster):
 
     def predict(self, data: Dataset, rows: Array) -> Predictions:
         return {h: (np.full(len(rows), self.up_rate[h]), np.full(len(rows), self.mean_ret[h])) for h in self.up_rate}
+
+    def weights(self) -> bytes:
+        return _json({"up_rate": self.up_rate, "mean_ret": self.mean_ret})
+
+    def meta(self) -> dict[str, Any]:
+        return {"kind": self.kind, "horizons": list(self.up_rate), "window": 1}
+
+    @classmethod
+    def from_artifact(cls, weights: bytes, meta: dict[str, Any]) -> Climatology:
+        state = json.loads(weights)
+        return cls(dict(state["up_rate"]), dict(state["mean_ret"]))
 
 
 _LAST_RETURN = MODEL_INPUT_COLUMNS.index("log_ret_1")
@@ -146,9 +189,22 @@ class Persistence(Forecaster):
 
     def predict(self, data: Dataset, rows: Array) -> Predictions:
         cell = self._cell(data, rows)
-        return {
-            h: (np.array([v[c][0] for c in cell]), np.array([v[c][1] for c in cell])) for h, v in self.cells.items()
-        }
+        out: Predictions = {}
+        for h, values in self.cells.items():
+            table = np.asarray(values, dtype=np.float64)  # (3 cells, (up-rate, mean return))
+            out[h] = (table[cell, 0], table[cell, 1])
+        return out
+
+    def weights(self) -> bytes:
+        return _json({"cells": self.cells})
+
+    def meta(self) -> dict[str, Any]:
+        return {"kind": self.kind, "horizons": list(self.cells), "window": 1, "features": ["log_ret_1"]}
+
+    @classmethod
+    def from_artifact(cls, weights: bytes, meta: dict[str, Any]) -> Persistence:
+        cells = json.loads(weights)["cells"]
+        return cls({h: [(float(u), float(m)) for u, m in v] for h, v in cells.items()})
 
 
 @dataclass
@@ -157,7 +213,7 @@ class Logistic(Forecaster):
 
     mean: Array
     std: Array
-    weights: dict[str, Array]
+    weights_: dict[str, Array]
     ret_weights: dict[str, Array]
     platt: dict[str, tuple[float, float]] = field(default_factory=dict)
     kind = "logistic"
@@ -171,7 +227,7 @@ class Logistic(Forecaster):
         for h, rows in fit_rows.items():
             x = model._x(data, rows)
             ret = data.ret[h][rows]
-            model.weights[h] = fit_logistic_weights(x, (ret > 0).astype(np.float64))
+            model.weights_[h] = fit_logistic_weights(x, (ret > 0).astype(np.float64))
             design = np.column_stack([x, np.ones(len(x))])
             model.ret_weights[h] = np.linalg.solve(
                 design.T @ design + 1e-3 * len(x) * np.eye(design.shape[1]), design.T @ ret
@@ -185,16 +241,46 @@ class Logistic(Forecaster):
 
     def _z(self, data: Dataset, rows: Array, h: str) -> Array:
         x = self._x(data, rows)
-        return np.asarray(x @ self.weights[h][:-1] + self.weights[h][-1])
+        return np.asarray(x @ self.weights_[h][:-1] + self.weights_[h][-1])
 
     def predict(self, data: Dataset, rows: Array) -> Predictions:
         out: Predictions = {}
         x = self._x(data, rows)
-        for h in self.weights:
+        for h in self.weights_:
             a, b = self.platt.get(h, (1.0, 0.0))
-            z = x @ self.weights[h][:-1] + self.weights[h][-1]
+            z = x @ self.weights_[h][:-1] + self.weights_[h][-1]
             out[h] = (_sigmoid(a * z + b), x @ self.ret_weights[h][:-1] + self.ret_weights[h][-1])
         return out
+
+    def weights(self) -> bytes:
+        return _json(
+            {
+                "mean": self.mean,
+                "std": self.std,
+                "weights": self.weights_,
+                "ret_weights": self.ret_weights,
+                "platt": self.platt,
+            }
+        )
+
+    def meta(self) -> dict[str, Any]:
+        return {"kind": self.kind, "horizons": list(self.weights_), "window": 1, "features": MODEL_INPUT_COLUMNS}
+
+    @classmethod
+    def from_artifact(cls, weights: bytes, meta: dict[str, Any]) -> Logistic:
+        state = json.loads(weights)
+
+        def arrays(d: dict[str, Any]) -> dict[str, Array]:
+            return {h: np.asarray(v, dtype=np.float64) for h, v in d.items()}
+
+        platt = {h: (float(v[0]), float(v[1])) for h, v in state["platt"].items()}
+        return cls(
+            np.asarray(state["mean"]),
+            np.asarray(state["std"]),
+            arrays(state["weights"]),
+            arrays(state["ret_weights"]),
+            platt,
+        )
 
 
 # --- the sequence model ------------------------------------------------------------------------------------------

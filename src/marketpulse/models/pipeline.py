@@ -1,5 +1,6 @@
-"""Retraining end to end: training data from our stores -> walk-forward evaluation against the baselines and
-the production model -> report in object storage -> candidate in the registry -> promotion only on improvement.
+"""Retraining end to end: training data from our stores -> walk-forward evaluation of every family (baselines and
+candidates) and the production model -> report in object storage -> every family and the per-horizon selection in
+the registry -> the selection promoted unless production does better on the newest held-out fold.
 
 `retrain` is what Airflow calls; `marketpulse train price` and `marketpulse evaluate` call the same steps.
 """
@@ -17,11 +18,14 @@ from typing import Any
 from marketpulse import __version__
 from marketpulse.config import Settings
 from marketpulse.models.data import Dataset, NotEnoughDataError, TrainingBars, build_dataset, training_bars
-from marketpulse.models.forecasters import WINDOW, EpochCallback, Forecaster, SequenceModel
+from marketpulse.models.forecasters import WINDOW, EpochCallback, Forecaster
+from marketpulse.models.metrics import calibration_bins
 from marketpulse.models.registry import ModelNotFoundError, ModelRegistry
 from marketpulse.models.report import build_report, store_report
+from marketpulse.models.selection import SELECTION_KIND, load_forecaster, selection_weights
 from marketpulse.models.walk_forward import (
-    CANDIDATE,
+    CANDIDATES,
+    CONFIDENCE,
     Decision,
     Evaluation,
     evaluate,
@@ -72,14 +76,10 @@ def production_forecaster(registry: ModelRegistry, name: str) -> tuple[str | Non
         return None, None, {}
     try:
         artifact = registry.load(name, version)
+        return version, load_forecaster(registry, artifact), artifact.meta
     except ModelNotFoundError:
         log.warning("production pointer of %s names %s, which is missing: evaluating without it", name, version)
         return version, None, {}
-    if artifact.meta.get("kind") == CANDIDATE:
-        return version, SequenceModel.from_artifact(artifact.weights, artifact.meta), artifact.meta
-    from marketpulse.models.price import MlpForecaster
-
-    return version, MlpForecaster.from_artifact(artifact.weights, artifact.meta), artifact.meta
 
 
 @dataclass
@@ -99,13 +99,15 @@ def run_evaluation(
     symbols: Sequence[str] | None = None,
     progress: Progress | None = None,
     on_epoch: EpochCallback | None = None,
+    candidates: tuple[str, ...] = CANDIDATES,
+    bars: TrainingBars | None = None,
 ) -> EvaluationRun:
     """Walk-forward evaluation of a fresh candidate against the baselines and production; report stored."""
     cfg = settings.models
     registry = ModelRegistry(settings)
     if progress:
         progress("data", 0, 1)
-    bars = training_bars(settings, symbols)
+    bars = bars or training_bars(settings, symbols)
     data = build_dataset(bars.bars, cfg.horizons, WINDOW)
     if progress:
         progress(f"data: {len(bars.bars):,} bars from {bars.source} {bars.start}..{bars.end}", 1, 1)
@@ -121,46 +123,90 @@ def run_evaluation(
         production=production,
         progress=progress,
         on_epoch=on_epoch,
+        candidates=candidates,
     )
-    decision = promotion_decision(evaluation.metrics, cfg.primary_horizon, len(splits))
+    decision = promotion_decision(evaluation.predictions, list(cfg.horizons), cfg.primary_horizon, len(splits))
     report_id = datetime.now(UTC).strftime("r%Y%m%dT%H%M%S")
     last = splits[-1]
     context = {
         "data": f"{bars.source}, {', '.join(sorted(set(bars.bars['symbol'])))}, {bars.start}..{bars.end}",
         "folds": f"{len(splits)} x {cfg.test_sessions} sessions; last fold trains {last.fit[0]}..{last.cal[-1]}",
-        "candidate": f"{CANDIDATE} over {WINDOW} bars, {cfg.epochs} epochs, seed {cfg.seed}",
+        "candidates": f"tcn over {WINDOW} bars ({cfg.epochs} epochs), gbm (LightGBM, tabular inputs), seed {cfg.seed}",
+        "comparison": f"paired per-bar log-loss differences, {CONFIDENCE:.0%} session block bootstrap",
         "production": production_version or "none",
         "production_trained": production_meta.get("train_range", "-"),
         "cost_bps": cfg.cost_bps,
         "decision": ("PROMOTE: " if decision.promote else "KEEP PRODUCTION: ") + decision.reason,
     }
+    context.update({f"serving {h}": c.reason for h, c in decision.serving.items()})
     if progress:
         progress("report", 0, 1)
-    report = build_report(evaluation, f"Walk-forward evaluation of {cfg.price_name} ({report_id})", context)
+    report = build_report(evaluation, decision, f"Walk-forward evaluation of {cfg.price_name} ({report_id})", context)
     prefix = store_report(registry, cfg.price_name, report_id, report, evaluation.metrics)
     return EvaluationRun(bars, data, evaluation, decision, production_version, report_id, prefix)
 
 
 def save_candidate(settings: Settings, run: EvaluationRun) -> str:
-    """Store the last fold's candidate (held out from that fold's test block) with everything we know about it."""
-    assert run.evaluation.candidate is not None
-    model = run.evaluation.candidate
+    """Store every family fitted on the last fold (held out from that fold's test block) as its own version, then
+    the selection naming the family served per horizon; return the selection's version."""
+    registry = ModelRegistry(settings)
+    name = settings.models.price_name
+    stamp = datetime.now(UTC).strftime("v%Y%m%dT%H%M%S")
     last = run.evaluation.splits[-1]
-    meta = {
-        **model.meta(),
+    common = {
         "train_range": [str(last.fit[0]), str(last.fit[-1])],
         "calibration_range": [str(last.cal[0]), str(last.cal[-1])],
         "test_range": [str(last.test[0]), str(last.test[-1])],
         "data_source": run.bars.source,
         "symbols": sorted(set(run.bars.bars["symbol"])),
-        "metrics": {m: {h: e["pooled"] for h, e in by_h.items()} for m, by_h in run.evaluation.metrics.items()},
-        "decision": {"promote": run.decision.promote, "reason": run.decision.reason},
         "report": run.report_prefix,
         "code_version": code_version(),
         "seed": settings.models.seed,
         "epochs": settings.models.epochs,
     }
-    return ModelRegistry(settings).save(settings.models.price_name, model.weights(), meta)
+    metrics = {m: {h: e["pooled"] for h, e in by_h.items()} for m, by_h in run.evaluation.metrics.items()}
+    versions = {}
+    for family, model in run.evaluation.models.items():
+        meta = {**model.meta(), **common, "family": family, "metrics": metrics.get(family, {})}
+        versions[family] = registry.save(name, model.weights(), meta, version=f"{stamp}-{family}")
+    serving = {
+        h: {
+            **choice.as_dict(),
+            "version": versions[choice.family],
+            "expected": expectation(run.evaluation, choice.family, h),
+        }
+        for h, choice in run.decision.serving.items()
+    }
+    meta = {
+        "kind": SELECTION_KIND,
+        "horizons": list(serving),
+        "serving": serving,
+        "families": {h: e["family"] for h, e in serving.items()},
+        "members": versions,
+        **common,
+        "metrics": metrics,
+        "decision": {"promote": run.decision.promote, "reason": run.decision.reason},
+    }
+    return registry.save(name, selection_weights(serving), meta, version=stamp)
+
+
+def expectation(evaluation: Evaluation, family: str, horizon: str) -> dict[str, Any]:
+    """What the walk-forward expects of `family` at `horizon` live: pooled held-out scores and calibration bins
+    (the live scorecard shows them beside what it measures)."""
+    pooled = dict(evaluation.metrics.get(family, {}).get(horizon, {}).get("pooled", {}))
+    mine = evaluation.predictions[
+        (evaluation.predictions["model"] == family) & (evaluation.predictions["horizon"] == horizon)
+    ]
+    bins = calibration_bins(mine["prob_up"].to_numpy(), (mine["ret"].to_numpy() > 0).astype(float))
+    return {
+        "rows": pooled.get("rows"),
+        "hit_rate": pooled.get("directional_accuracy"),
+        "brier": pooled.get("brier"),
+        "log_loss": pooled.get("log_loss"),
+        "auc": pooled.get("auc"),
+        "up_rate": pooled.get("up_rate"),
+        "calibration": bins,
+    }
 
 
 def retrain(

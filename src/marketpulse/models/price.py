@@ -192,9 +192,9 @@ class PriceScorer:
         usable = complete_rows(inputs)
         rows = indicator_rows[usable]
         if rows.empty:
-            return pd.DataFrame(
-                columns=["symbol", "feature_ts", "horizon", "prob_up", "expected_return", "model_name", "model_version"]
-            )
+            from marketpulse.models.serving import empty_predictions
+
+            return empty_predictions()
         with torch.no_grad():
             out = self.net(torch.tensor(inputs[usable][self.meta["features"]].to_numpy(), dtype=torch.float32))
         return pd.DataFrame(
@@ -206,6 +206,8 @@ class PriceScorer:
                 "expected_return": out[:, 1].numpy().astype(np.float64) * float(self.meta["ret_scale"]),
                 "model_name": self.name,
                 "model_version": self.version,
+                "base_model_version": self.version,
+                "model_family": "mlp",
             }
         )
 

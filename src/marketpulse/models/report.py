@@ -14,10 +14,11 @@ import numpy as np
 from marketpulse.models.data import Horizon
 from marketpulse.models.metrics import calibration_bins, equity_curve, non_overlapping
 from marketpulse.models.registry import ModelRegistry
-from marketpulse.models.walk_forward import BASELINES, CANDIDATE, PRODUCTION, Evaluation
+from marketpulse.models.walk_forward import CONFIDENCE, FAMILIES, PRODUCTION, Decision, Evaluation
 
 Array = np.ndarray[Any, Any]
 COLORS = {"tcn": "#d62728", "logistic": "#1f77b4", "persistence": "#2ca02c", "climatology": "#7f7f7f"}
+COLORS["gbm"] = "#ff7f0e"
 COLORS[PRODUCTION] = "#9467bd"
 COLORS["buy & hold"] = "#000000"
 
@@ -84,20 +85,47 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def build_report(evaluation: Evaluation, title: str, context: dict[str, Any]) -> Report:
-    """Tables of pooled, per-fold and per-symbol scores per horizon; plots of log-loss per fold, the candidate's
-    calibration and its long/flat equity curve against buy-and-hold."""
+def comparison_lines(decision: Decision, horizon: str) -> list[str]:
+    """The served family and the paired comparisons of every candidate with every baseline at one horizon."""
+    choice = decision.serving.get(horizon)
+    if choice is None:
+        return []
+    lines = [
+        f"### Served: {choice.family}",
+        "",
+        choice.reason,
+        "",
+        f"Paired per-bar log-loss difference candidate - baseline (negative: the candidate is better), "
+        f"{CONFIDENCE:.0%} session block-bootstrap interval:",
+        "",
+        "| candidate | vs baseline | diff | lower | upper | significant |",
+        "|---|---|---|---|---|---|",
+    ]
+    for candidate, by_baseline in choice.comparisons.items():
+        for baseline, v in by_baseline.items():
+            verdict = "better" if v["upper"] < 0 else ("worse" if v["lower"] > 0 else "no")
+            lines.append(
+                f"| {candidate} | {baseline} | {v['diff']:+.5f} | {v['lower']:+.5f} | {v['upper']:+.5f} | {verdict} |"
+            )
+    return [*lines, ""]
+
+
+def build_report(evaluation: Evaluation, decision: Decision, title: str, context: dict[str, Any]) -> Report:
+    """Tables of pooled, per-fold and per-symbol scores per horizon, the paired comparisons behind the served
+    family; plots of log-loss per fold, the served family's calibration and its long/flat equity curve."""
     metrics = evaluation.metrics
     lines = [f"# {title}", ""]
     for key, value in context.items():
         lines.append(f"- **{key}**: {value}")
     lines.append("")
     plots: dict[str, str] = {}
-    models = [m for m in (CANDIDATE, *BASELINES, PRODUCTION) if m in metrics]
+    models = [m for m in (*FAMILIES, PRODUCTION) if m in metrics]
     horizons = sorted({h for m in models for h in metrics[m]}, key=_horizon_order)
     predictions = evaluation.predictions
     for horizon in horizons:
-        lines += [f"## Horizon {horizon}", "", "### Pooled over all held-out folds", ""]
+        served = decision.serving[horizon].family if horizon in decision.serving else "tcn"
+        lines += [f"## Horizon {horizon}", "", *comparison_lines(decision, horizon)]
+        lines += ["### Pooled over all held-out folds", ""]
         lines.append(
             "| model | rows | log-loss | Brier | AUC | dir. acc. | IC | long/flat net | buy & hold | exposure |"
         )
@@ -137,10 +165,10 @@ def build_report(evaluation: Evaluation, title: str, context: dict[str, Any]) ->
             fold_series[model] = (np.array(keys, dtype=float), np.array([folds[f]["log_loss"] for f in keys]))
         name = f"logloss_{horizon}.svg"
         plots[name] = svg_lines(f"held-out log-loss per fold, {horizon}", fold_series, "fold", "log-loss")
-        lines += ["", f"![log-loss per fold]({name})", "", "### Per symbol (candidate, pooled folds)", ""]
+        lines += ["", f"![log-loss per fold]({name})", "", f"### Per symbol ({served}, pooled folds)", ""]
         lines.append("| symbol | rows | log-loss | Brier | AUC | dir. acc. | IC | long/flat net | buy & hold |")
         lines.append("|---|---|---|---|---|---|---|---|---|")
-        candidate = metrics.get(CANDIDATE, {}).get(horizon)
+        candidate = metrics.get(served, {}).get(horizon)
         if candidate is not None:
             for symbol, p in candidate["per_symbol"].items():
                 bt = candidate["backtest"]["per_symbol"].get(symbol, {})
@@ -150,14 +178,14 @@ def build_report(evaluation: Evaluation, title: str, context: dict[str, Any]) ->
                     f"{_fmt(bt.get('strategy_log_return', math.nan))} | "
                     f"{_fmt(bt.get('buy_hold_log_return', math.nan))} |"
                 )
-        mine = predictions[(predictions["model"] == CANDIDATE) & (predictions["horizon"] == horizon)]
+        mine = predictions[(predictions["model"] == served) & (predictions["horizon"] == horizon)]
         if not mine.empty:
             bins = calibration_bins(mine["prob_up"].to_numpy(), (mine["ret"].to_numpy() > 0).astype(float))
             name = f"calibration_{horizon}.svg"
             plots[name] = svg_lines(
-                f"calibration of {CANDIDATE}, {horizon}",
+                f"calibration of {served}, {horizon}",
                 {
-                    CANDIDATE: (np.array([b["mean_prob"] for b in bins]), np.array([b["up_rate"] for b in bins])),
+                    served: (np.array([b["mean_prob"] for b in bins]), np.array([b["up_rate"] for b in bins])),
                     "perfect calibration": (np.array([0.0, 1.0]), np.array([0.0, 1.0])),
                 },
                 "mean predicted P(up)",
@@ -165,7 +193,7 @@ def build_report(evaluation: Evaluation, title: str, context: dict[str, Any]) ->
             )
             lines += ["", f"![calibration]({name})", ""]
             name = f"equity_{horizon}.svg"
-            plots[name] = _equity_plot(mine, horizon, context.get("cost_bps", 0.0))
+            plots[name] = _equity_plot(mine, served, horizon, context.get("cost_bps", 0.0))
             lines += [f"![equity]({name})", ""]
     markdown = "\n".join(lines) + "\n"
     page = _html(title, markdown, plots)
@@ -178,7 +206,7 @@ def _horizon_order(name: str) -> tuple[int, int]:
     return parsed.sessions, parsed.minutes
 
 
-def _equity_plot(mine: Any, horizon: str, cost_bps: float) -> str:
+def _equity_plot(mine: Any, served: str, horizon: str, cost_bps: float) -> str:
     """Equal-weight mean over symbols of cumulative log returns, over back-to-back periods of the first symbol's
     length (symbols are cut to the shortest so the mean is over the same number of periods)."""
     strategy_curves, hold_curves = [], []
@@ -192,7 +220,7 @@ def _equity_plot(mine: Any, horizon: str, cost_bps: float) -> str:
     return svg_lines(
         f"long/flat after {cost_bps} bp vs buy & hold, {horizon} (mean over symbols)",
         {
-            CANDIDATE: (x, np.mean([c[:n] for c in strategy_curves], axis=0)),
+            served: (x, np.mean([c[:n] for c in strategy_curves], axis=0)),
             "buy & hold": (x, np.mean([c[:n] for c in hold_curves], axis=0)),
         },
         "holding period",

@@ -3,7 +3,8 @@
 The market job calls `StreamModels.predict(indicator_rows, context_rows)` once per micro-batch. Between
 batches (at most every `models.reload_s`) it re-reads the `production` pointers of the price model and the
 ensemble; a new version is loaded and used from the next batch on, without restarting the job. Every
-prediction row carries the model name and version that made it.
+prediction row carries the model name and version that made it, and which family served it: production is
+whatever won the walk-forward per horizon, a baseline included (`models.selection`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ import numpy as np
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
 from marketpulse.config import Settings
-from marketpulse.features.model_inputs import MODEL_INPUT_COLUMNS, model_inputs
+from marketpulse.models.data import Dataset, dataset_from_features
+from marketpulse.models.forecasters import WINDOW
 from marketpulse.models.registry import ModelArtifact, ModelNotFoundError, ModelRegistry
+from marketpulse.models.selection import SELECTION_KIND, Member, Selection, legacy_or_family, load_forecaster
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,10 @@ PREDICTION_COLUMNS = [
     "expected_return",
     "model_name",
     "model_version",
+    # The registry version of the family that made the row (for a selection: its member `<stamp>-<family>`),
+    # and that family (climatology, persistence, logistic, tcn, gbm; mlp for the first model).
+    "base_model_version",
+    "model_family",
 ]
 
 
@@ -46,67 +53,64 @@ def empty_predictions() -> pd.DataFrame:
     return pd.DataFrame({column: [] for column in PREDICTION_COLUMNS})
 
 
-class SequenceScorer:
-    """Scores each new indicator row from the window of bars ending at it (context rows + this batch's rows)."""
+class SelectionScorer:
+    """Scores a batch's new indicator rows with the production selection: per horizon the family the walk-forward
+    chose. Inputs come from `dataset_from_features` over the context rows + the new rows, the code training
+    uses, so a scored bar sees exactly its training inputs; a bar is scored when the WINDOW bars ending at it (same
+    symbol) all have complete inputs, as in training. Vectorised over every symbol of the batch."""
 
-    def __init__(self, model: Any, name: str, version: str, window: int) -> None:
-        self.model = model
+    def __init__(self, selection: Selection, name: str, version: str) -> None:
+        self.selection = selection
         self.name = name
         self.version = version
-        self._window = window
 
     @property
     def window(self) -> int:
-        return self._window
+        return WINDOW
+
+    @property
+    def families(self) -> dict[str, str]:
+        """Horizon -> served family."""
+        return {h: m.family for h, m in self.selection.serving.items()}
 
     @classmethod
-    def from_artifact(cls, artifact: ModelArtifact) -> SequenceScorer:
-        from marketpulse.models.forecasters import SequenceModel
+    def from_artifact(cls, artifact: ModelArtifact, registry: ModelRegistry | None = None) -> SelectionScorer:
+        if artifact.meta.get("kind") == SELECTION_KIND and registry is None:
+            raise ValueError("a selection's members are loaded from the registry: pass it")
+        selection = load_forecaster(registry, artifact) if registry is not None else _single(artifact)
+        return cls(selection, artifact.name, artifact.version)
 
-        model = SequenceModel.from_artifact(artifact.weights, artifact.meta)
-        return cls(model, artifact.name, artifact.version, int(artifact.meta["window"]))
-
-    def windows(
-        self, indicator_rows: pd.DataFrame, context: pd.DataFrame | None
-    ) -> tuple[pd.DataFrame, np.ndarray[Any, Any]]:
-        """(the scorable new rows, their input windows): a row is scorable when the `window` bars ending at it,
-        of the same symbol, all have complete inputs."""
+    def rows(self, indicator_rows: pd.DataFrame, context: pd.DataFrame | None) -> tuple[Dataset, np.ndarray[Any, Any]]:
+        """(dataset over context + new rows, positions of the scorable new rows)."""
         parts = [indicator_rows.assign(_new=True)]
         if context is not None and not context.empty:
             parts.insert(0, context.assign(_new=False))
         rows = pd.concat(parts, ignore_index=True)
         # A bar present as both context and new row (a re-sent bar) is scored from its newest values.
         rows = rows.drop_duplicates(subset=["symbol", "ts"], keep="last").sort_values(["symbol", "ts"], kind="stable")
-        rows = rows.reset_index(drop=True)
-        inputs = model_inputs(rows)[MODEL_INPUT_COLUMNS]
-        values = inputs.to_numpy(dtype=np.float32)
-        complete = inputs.notna().all(axis=1).to_numpy()
-        same_symbol = rows["symbol"].to_numpy()
-        run = np.zeros(len(rows), dtype=np.int64)
-        for i in range(len(rows)):
-            if complete[i]:
-                run[i] = run[i - 1] + 1 if i and same_symbol[i - 1] == same_symbol[i] else 1
-        chosen = np.flatnonzero(rows["_new"].to_numpy(dtype=bool) & (run >= self.window))
-        offsets = np.arange(-self.window + 1, 1)
-        return rows.iloc[chosen], values[chosen[:, None] + offsets[None, :]]
+        data = dataset_from_features(rows.reset_index(drop=True), [], WINDOW)
+        chosen = np.flatnonzero(data.frame["_new"].to_numpy(dtype=bool) & data.window_ok)
+        return data, chosen
 
     def score(self, indicator_rows: pd.DataFrame, context: pd.DataFrame | None = None) -> pd.DataFrame:
         if indicator_rows.empty:
             return empty_predictions()
-        rows, windows = self.windows(indicator_rows, context)
-        if rows.empty:
+        data, chosen = self.rows(indicator_rows, context)
+        if not len(chosen):
             return empty_predictions()
-        predicted = self.model.predict_windows(windows)
+        predicted = self.selection.predict(data, chosen)
         frames = [
             pd.DataFrame(
                 {
-                    "symbol": rows["symbol"].to_numpy(),
-                    "feature_ts": rows["ts"].to_numpy(),
+                    "symbol": data.frame["symbol"].to_numpy()[chosen],
+                    "feature_ts": data.frame["ts"].to_numpy()[chosen],
                     "horizon": horizon,
                     "prob_up": prob,
                     "expected_return": expected,
                     "model_name": self.name,
                     "model_version": self.version,
+                    "base_model_version": self.selection.serving[horizon].version,
+                    "model_family": self.selection.serving[horizon].family,
                 }
             )
             for horizon, (prob, expected) in predicted.items()
@@ -114,15 +118,27 @@ class SequenceScorer:
         return pd.concat(frames, ignore_index=True)
 
 
-def load_scorer(artifact: ModelArtifact) -> Scorer:
-    """The scorer for a stored price model of any kind (sequence model, or the first MLP)."""
-    if artifact.meta.get("kind") == "tcn":
-        return SequenceScorer.from_artifact(artifact)
-    from marketpulse.models.price import PriceScorer
+#: The first serving class's name: a single stored family (e.g. the sequence model) scores the same way.
+SequenceScorer = SelectionScorer
 
-    scorer = PriceScorer.from_artifact(artifact.weights, artifact.meta, artifact.version)
-    scorer.name = artifact.name
-    return scorer
+
+def _single(artifact: ModelArtifact) -> Selection:
+    """A single family's version as a selection serving every horizon it predicts."""
+    model = legacy_or_family(artifact)
+    horizons = artifact.meta.get("horizons") or [artifact.meta.get("horizon", "1min")]
+    family = str(artifact.meta.get("kind", "mlp"))
+    return Selection({str(h): Member(family, artifact.version, model) for h in horizons})
+
+
+def load_scorer(artifact: ModelArtifact, registry: ModelRegistry | None = None) -> Scorer:
+    """The scorer for a stored price model of any kind: a selection, one family's version, or the first MLP."""
+    if "kind" not in artifact.meta:
+        from marketpulse.models.price import PriceScorer
+
+        scorer = PriceScorer.from_artifact(artifact.weights, artifact.meta, artifact.version)
+        scorer.name = artifact.name
+        return scorer
+    return SelectionScorer.from_artifact(artifact, registry)
 
 
 class ProductionModel:
@@ -134,13 +150,13 @@ class ProductionModel:
         name: str,
         reload_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
-        loader: Callable[[ModelArtifact], Any] = load_scorer,
+        loader: Callable[[ModelArtifact], Any] | None = None,
     ) -> None:
         self.registry = ModelRegistry(settings)
         self.name = name
         self.reload_s = reload_s
         self.clock = clock
-        self.loader = loader
+        self.loader = loader or (lambda artifact: load_scorer(artifact, self.registry))
         self._scorer: Any = None
         self._checked_at: float | None = None
         self._warned: set[str] = set()
@@ -179,9 +195,13 @@ class ProductionModel:
 class StreamModels:
     """What the market job scores with: the production price model and, when promoted, the ensemble on top."""
 
-    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, settings: Settings, clock: Callable[[], float] = time.monotonic, torch_threads: int | None = 1
+    ) -> None:
         from marketpulse.models.ensemble import Ensemble
 
+        if torch_threads is not None:
+            _limit_torch_threads(torch_threads)
         cfg = settings.models
         self.price = ProductionModel(settings, cfg.price_name, cfg.reload_s, clock)
         self.ensemble = ProductionModel(settings, cfg.ensemble_name, cfg.reload_s, clock, loader=Ensemble.from_artifact)
@@ -203,3 +223,13 @@ class StreamModels:
             return predictions, pd.DataFrame()
         combined, inputs = ensemble.combine(predictions, indicator_rows)
         return pd.concat([predictions, combined], ignore_index=True), inputs
+
+
+def _limit_torch_threads(threads: int) -> None:
+    """One intra-op thread: a micro-batch's windows are few, and the stream's other work needs the other cores."""
+    try:
+        import torch
+    except ImportError:
+        return
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
