@@ -1,0 +1,1 @@
+"""Parts of the market pipeline benchmark (`python -m bench.market_pipeline`), one module per concern."""
