@@ -28,9 +28,12 @@ CDKTF_PACKAGES = {
     "aws": "@cdktf/provider-aws@21.22.1",
     "google": "@cdktf/provider-google@16.12.1",
     "azurerm": "@cdktf/provider-azurerm@14.23.1",
+    "kubernetes": "@cdktf/provider-kubernetes@12.1.1",
+    "helm": "@cdktf/provider-helm@12.1.2",
+    "random": "@cdktf/provider-random@12.0.1",
 }
 _META = {"count", "for_each", "depends_on", "lifecycle", "provider", "__is_block__", "__comments__", "__start_line__"}
-_META |= {"__end_line__", "connection", "provisioner"}
+_META |= {"__end_line__", "__inline_comments__", "connection", "provisioner"}
 _ENTRY = re.compile(r"^\s+([a-z0-9_]+): (.+?),?$")
 _NESTED = re.compile(r"\b([a-z]\w*)ToTerraform\b")
 
@@ -71,6 +74,8 @@ def ensure_bindings(paths: TerraformPaths, progress: Progress) -> Path:
 def _object_body(text: str, start: int) -> list[str]:
     """Lines of the `return { ... }` object that starts after index start (closed at the same indentation)."""
     begin = text.index("return {", start)
+    if text.startswith("return {};", begin):  # a data source without arguments
+        return []
     indent = begin - text.rindex("\n", 0, begin) - 1
     end = text.index("\n" + " " * indent + "};", begin)
     return text[begin:end].splitlines()[1:]
@@ -96,7 +101,10 @@ class Schemas:
         if key not in self._files:
             return None
         if key not in self._cache:
-            self._cache[key] = self._load(self._files[key])
+            try:
+                self._cache[key] = self._load(self._files[key])
+            except ValueError as exc:  # a binding laid out differently than the parser expects
+                raise TerraformError(f"cannot read the schema of {type_name} from {self._files[key]}: {exc}") from exc
         return self._cache[key]
 
     def _load(self, index: Path) -> Block:
@@ -115,6 +123,8 @@ class Schemas:
             f"{class_name}Config",
         )
         top.readable = set(re.findall(r"get\w*Attribute\('([a-z0-9_]+)'\)", js))
+        # Computed nested lists (e.g. google_redis_instance.server_ca_certs) are built as List objects.
+        top.readable |= set(re.findall(r'new \w+List\(this, "([a-z0-9_]+)", (?:false|true)\)', js))
         return top
 
     def _block(self, js: str, dts: str, lines: list[str], functions: dict[str, int], interface: str) -> Block:

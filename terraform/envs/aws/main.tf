@@ -1,4 +1,7 @@
-# AWS: MSK, EMR Serverless, ElastiCache, Amazon Keyspaces, S3, MWAA and ECS Fargate in one VPC.
+# AWS: MSK (SCRAM), EKS (Spark 4.1 on Kubernetes + Airflow 3 from the official chart), ElastiCache, Amazon
+# Keyspaces, S3, RDS for PostgreSQL, Secrets Manager and ECS Fargate behind an ALB, in one VPC.
+# docs/decisions/0010-cloud-deployment.md says why each; terraform/README.md says how to apply (two phases:
+# the cluster first, because the kubernetes/helm providers are configured from it).
 provider "aws" {
   region = var.region
   default_tags {
@@ -6,17 +9,51 @@ provider "aws" {
   }
 }
 
-# Topics on MSK through IAM auth: the kafka provider signs with the caller's AWS credentials.
+data "aws_eks_cluster_auth" "this" {
+  name = module.spark_runtime.cluster_name
+}
+
+provider "kubernetes" {
+  host                   = module.spark_runtime.endpoint
+  cluster_ca_certificate = module.spark_runtime.ca_certificate
+  token                  = data.aws_eks_cluster_auth.this.token
+}
+
+provider "helm" {
+  kubernetes = {
+    host                   = module.spark_runtime.endpoint
+    cluster_ca_certificate = module.spark_runtime.ca_certificate
+    token                  = data.aws_eks_cluster_auth.this.token
+  }
+}
+
+# Topics on MSK over SASL/SCRAM (needs reach to the brokers: create_topics).
 provider "kafka" {
   bootstrap_servers = split(",", module.streaming_bus.bootstrap_brokers)
   tls_enabled       = true
-  sasl_mechanism    = "aws-iam"
-  sasl_aws_region   = var.region
+  sasl_mechanism    = "scram-sha512"
+  sasl_username     = module.streaming_bus.scram_username
+  sasl_password     = module.passwords.values["kafka"]
+}
+
+# Roles and databases on RDS (needs reach to the server: manage_db_roles).
+provider "postgresql" {
+  host      = module.reporting_db.host
+  port      = module.reporting_db.port
+  username  = module.reporting_db.admin_user
+  password  = module.passwords.values["postgres_admin"]
+  sslmode   = "require"
+  superuser = false
 }
 
 module "catalog" {
   source        = "../../modules/catalog"
   bucket_prefix = var.bucket_prefix
+}
+
+module "passwords" {
+  source = "../../modules/secrets/generate"
+  names  = ["kafka", "redis", "postgres_admin", "postgres_app", "powerbi", "airflow_admin"]
 }
 
 module "network" {
@@ -29,10 +66,19 @@ module "object_store" {
   buckets = module.catalog.buckets
 }
 
+module "secrets" {
+  source = "../../modules/secrets/aws"
+  name   = var.name
+  values = local.app_secrets
+}
+
 module "identity" {
-  source      = "../../modules/identity/aws"
-  name        = var.name
-  bucket_arns = module.object_store.bucket_arns
+  source         = "../../modules/identity/aws"
+  name           = var.name
+  bucket_arns    = module.object_store.bucket_arns
+  secret_arn     = module.secrets.secret_arn
+  kms_key_arn    = module.secrets.kms_key_arn
+  s3_static_keys = var.s3_static_keys
 }
 
 module "streaming_bus" {
@@ -41,6 +87,8 @@ module "streaming_bus" {
   subnet_ids         = module.network.private_subnet_ids
   security_group_ids = [module.network.security_group_id]
   default_partitions = var.kafka_partitions
+  kms_key_arn        = module.secrets.kms_key_arn
+  scram_password     = module.passwords.values["kafka"]
 }
 
 module "topics" {
@@ -58,10 +106,26 @@ module "online_store" {
   name               = var.name
   subnet_ids         = module.network.private_subnet_ids
   security_group_ids = [module.network.security_group_id]
+  auth_token         = module.passwords.values["redis"]
 }
 
 module "history_store" {
   source = "../../modules/history_store/aws"
+}
+
+module "reporting_db" {
+  source             = "../../modules/reporting_db/aws"
+  name               = var.name
+  subnet_ids         = module.network.private_subnet_ids
+  security_group_ids = [module.network.security_group_id]
+  admin_password     = module.passwords.values["postgres_admin"]
+}
+
+module "db_roles" {
+  source           = "../../modules/reporting_db/roles"
+  count            = var.manage_db_roles ? 1 : 0
+  app_password     = module.passwords.values["postgres_app"]
+  powerbi_password = module.passwords.values["powerbi"]
 }
 
 module "spark_runtime" {
@@ -69,13 +133,27 @@ module "spark_runtime" {
   name               = var.name
   subnet_ids         = module.network.private_subnet_ids
   security_group_ids = [module.network.security_group_id]
+  workload_role_arn  = module.identity.pod_role_arn
+}
+
+module "workloads" {
+  source      = "../../modules/spark_runtime/kubernetes"
+  spark_image = var.spark_image
+  app_image   = var.image
+  app_env     = local.app_env
+  app_secrets = local.app_secrets
 }
 
 module "airflow" {
-  source             = "../../modules/airflow/aws"
-  name               = var.name
-  subnet_ids         = module.network.private_subnet_ids
-  security_group_ids = [module.network.security_group_id]
+  source          = "../../modules/airflow/kubernetes"
+  namespace       = module.workloads.namespace
+  service_account = module.workloads.service_account
+  env_secret      = module.workloads.env_secret
+  image           = var.airflow_image
+  db_host         = module.reporting_db.host
+  db_user         = "marketpulse"
+  db_password     = module.passwords.values["postgres_app"]
+  depends_on      = [module.db_roles]
 }
 
 module "services" {
@@ -83,23 +161,50 @@ module "services" {
   name               = var.name
   image              = var.image
   app_env            = local.app_env
+  secrets            = module.secrets.ecs_secrets
   task_role_arn      = module.identity.task_role_arn
   subnet_ids         = module.network.private_subnet_ids
   security_group_ids = [module.network.security_group_id]
+  vpc_id             = module.network.vpc_id
+  vpc_cidr           = module.network.cidr_block
+  public_subnet_ids  = module.network.public_subnet_ids
+  certificate_arn    = var.certificate_arn
 }
 
 locals {
-  # What the application reads (Settings); credentials come from the task role, not from variables.
+  # What the application reads (Settings). Names only Settings has today; what it will read once issue 14's
+  # app-side settings exist is in platform_settings.
   app_env = {
     MARKETPULSE_ENVIRONMENT               = "aws"
     MARKETPULSE_KAFKA__BOOTSTRAP_SERVERS  = module.streaming_bus.bootstrap_brokers
     MARKETPULSE_KAFKA__DEFAULT_PARTITIONS = tostring(var.kafka_partitions)
     MARKETPULSE_S3__ENDPOINT_URL          = ""
     MARKETPULSE_S3__REGION                = var.region
+    MARKETPULSE_S3__ACCESS_KEY            = module.identity.s3_access_key
     MARKETPULSE_S3__BUCKET_PREFIX         = module.catalog.bucket_prefix
     MARKETPULSE_CASSANDRA__HOSTS          = jsonencode(module.history_store.hosts)
     MARKETPULSE_CASSANDRA__PORT           = "9142"
     MARKETPULSE_CASSANDRA__KEYSPACE       = module.history_store.keyspace
-    MARKETPULSE_REDIS__URL                = module.online_store.url
+    MARKETPULSE_POSTGRES__HOST            = module.reporting_db.host
+    MARKETPULSE_POSTGRES__PORT            = tostring(module.reporting_db.port)
+    MARKETPULSE_POSTGRES__USER            = "marketpulse"
+    MARKETPULSE_POSTGRES__DATABASE        = "marketpulse"
+    MARKETPULSE_SPARK__MASTER             = module.workloads.spark_master
+    MARKETPULSE_STREAM__CHECKPOINT_ROOT   = "s3a://${module.object_store.bucket_names["checkpoints"]}/streams"
+  }
+  app_secrets = {
+    MARKETPULSE_POSTGRES__PASSWORD      = module.passwords.values["postgres_app"]
+    MARKETPULSE_AIRFLOW__ADMIN_PASSWORD = module.passwords.values["airflow_admin"]
+    MARKETPULSE_REDIS__URL              = module.online_store.url
+    MARKETPULSE_S3__SECRET_KEY          = module.identity.s3_secret_key
+  }
+  platform_settings = {
+    kafka = { security_protocol = "SASL_SSL", sasl_mechanism = "SCRAM-SHA-512", username = module.streaming_bus.scram_username }
+    cassandra = {
+      tls               = true, port = 9142, auth = "SigV4 (cassandra-sigv4 plugin, pod/task role)", protocol_version = 4
+      write_consistency = "LOCAL_QUORUM"
+    }
+    s3       = { credentials = var.s3_static_keys ? "static key (lake IAM user)" : "default chain (Pod Identity / task role)" }
+    postgres = { sslmode = "require", server_ca = module.reporting_db.server_ca, powerbi_user = "powerbi" }
   }
 }

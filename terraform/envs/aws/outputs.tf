@@ -8,14 +8,29 @@ output "topics" {
   value       = var.create_topics ? module.topics[0].topic_names : []
 }
 
-output "airflow_url" {
-  description = "MWAA web server."
-  value       = module.airflow.webserver_url
+output "service_urls" {
+  description = "Public service => URL on the load balancer."
+  value       = module.services.urls
 }
 
-output "spark_application_id" {
-  description = "EMR Serverless application of the streaming jobs."
-  value       = module.spark_runtime.application_id
+output "airflow_url" {
+  description = "Airflow API server inside the cluster (kubectl port-forward or an ingress)."
+  value       = module.airflow.api_server_service
+}
+
+output "kubernetes_cluster" {
+  description = "EKS cluster of Spark and Airflow."
+  value       = module.spark_runtime.cluster_name
+}
+
+output "reporting_db" {
+  description = "Where Power BI connects (through a gateway in the VPC) and as whom."
+  value       = { host = module.reporting_db.host, port = module.reporting_db.port, database = "marketpulse", user = "powerbi", server_ca = module.reporting_db.server_ca }
+}
+
+output "platform_settings" {
+  description = "Connection properties the app needs beyond today's Settings (SASL, Cassandra TLS/SigV4, credentials): issue 14's app-side settings."
+  value       = local.platform_settings
 }
 
 output "app_env" {
@@ -24,7 +39,7 @@ output "app_env" {
 }
 
 output "app_secrets" {
-  description = "Secret settings: none on AWS (IAM roles replace keys); kept so every environment has the same outputs."
+  description = "Secret MARKETPULSE_* settings (also in Secrets Manager, where the services read them)."
   sensitive   = true
-  value       = {}
+  value       = local.app_secrets
 }

@@ -40,6 +40,49 @@ variable "image" {
   }
 }
 
+variable "spark_image" {
+  description = "The project's Spark 4.1.1 image (Spark + marketpulse + connector jars), e.g. in ECR."
+  type        = string
+
+  validation {
+    condition     = length(var.spark_image) > 0
+    error_message = "spark_image must be set."
+  }
+}
+
+variable "airflow_image" {
+  description = "The project's Airflow 3.3.2 image (repository:tag) with the marketpulse venv and the DAGs."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[^:]+:[^:]+$", var.airflow_image))
+    error_message = "airflow_image must be repository:tag."
+  }
+}
+
+variable "certificate_arn" {
+  description = "ACM certificate of the public listeners (empty: plain HTTP, for a first test only)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.certificate_arn == "" || startswith(var.certificate_arn, "arn:")
+    error_message = "certificate_arn must be empty or an ACM certificate ARN."
+  }
+}
+
+variable "manage_db_roles" {
+  description = "Create the PostgreSQL roles and databases with the postgresql provider; needs reach to the private server (run from inside the VPC), so a first apply from outside sets false."
+  type        = bool
+  default     = true
+}
+
+variable "s3_static_keys" {
+  description = "Give the app a lake-only IAM key pair (the app cannot use role credentials yet, decision 0010)."
+  type        = bool
+  default     = true
+}
+
 variable "kafka_partitions" {
   description = "Partitions of every topic."
   type        = number

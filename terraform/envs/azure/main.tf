@@ -1,13 +1,45 @@
-# Azure: Event Hubs (Kafka endpoint), Synapse Spark, Azure Cache for Redis, Managed Instance for Apache
-# Cassandra, ADLS Gen2, Airflow and the services on Container Apps, in one VNet.
+# Azure: Event Hubs Premium (Kafka endpoint), AKS (Spark 4.1 on Kubernetes + Airflow 3 from the official
+# chart), Azure Cache for Redis, Managed Instance for Apache Cassandra, ADLS Gen2, PostgreSQL Flexible Server,
+# Key Vault and Container Apps, in one VNet. docs/decisions/0010-cloud-deployment.md says why each.
 provider "azurerm" {
   subscription_id = var.subscription_id
   features {}
 }
 
+provider "kubernetes" {
+  host                   = module.spark_runtime.endpoint
+  cluster_ca_certificate = module.spark_runtime.ca_certificate
+  client_certificate     = module.spark_runtime.client_certificate
+  client_key             = module.spark_runtime.client_key
+}
+
+provider "helm" {
+  kubernetes = {
+    host                   = module.spark_runtime.endpoint
+    cluster_ca_certificate = module.spark_runtime.ca_certificate
+    client_certificate     = module.spark_runtime.client_certificate
+    client_key             = module.spark_runtime.client_key
+  }
+}
+
+# Roles and databases on Flexible Server (needs reach into the VNet: manage_db_roles).
+provider "postgresql" {
+  host      = module.reporting_db.host
+  port      = module.reporting_db.port
+  username  = module.reporting_db.admin_user
+  password  = module.passwords.values["postgres_admin"]
+  sslmode   = "require"
+  superuser = false
+}
+
 module "catalog" {
   source        = "../../modules/catalog"
   bucket_prefix = var.bucket_prefix
+}
+
+module "passwords" {
+  source = "../../modules/secrets/generate"
+  names  = ["postgres_admin", "postgres_app", "powerbi", "airflow_admin", "cassandra_admin"]
 }
 
 module "network" {
@@ -27,13 +59,15 @@ module "object_store" {
 }
 
 module "streaming_bus" {
-  source              = "../../modules/streaming_bus/azure"
-  name                = var.name
-  resource_group_name = module.network.resource_group_name
-  location            = var.location
-  topics              = module.catalog.topics
-  partitions          = var.kafka_partitions
-  tags                = var.tags
+  source               = "../../modules/streaming_bus/azure"
+  name                 = var.name
+  resource_group_name  = module.network.resource_group_name
+  location             = var.location
+  topics               = module.catalog.topics
+  partitions           = var.kafka_partitions
+  sku                  = var.eventhubs_sku
+  accept_retention_cap = var.accept_retention_cap
+  tags                 = var.tags
 }
 
 module "identity" {
@@ -62,8 +96,36 @@ module "history_store" {
   vnet_id               = module.network.vnet_id
   subnet_id             = module.network.cassandra_subnet_id
   cosmosdb_principal_id = var.cosmosdb_principal_id
-  admin_password        = var.cassandra_admin_password
+  admin_password        = module.passwords.values["cassandra_admin"]
   tags                  = var.tags
+}
+
+module "reporting_db" {
+  source              = "../../modules/reporting_db/azure"
+  name                = var.name
+  resource_group_name = module.network.resource_group_name
+  location            = var.location
+  vnet_id             = module.network.vnet_id
+  subnet_id           = module.network.postgres_subnet_id
+  admin_password      = module.passwords.values["postgres_admin"]
+  tags                = var.tags
+}
+
+module "db_roles" {
+  source           = "../../modules/reporting_db/roles"
+  count            = var.manage_db_roles ? 1 : 0
+  app_password     = module.passwords.values["postgres_app"]
+  powerbi_password = module.passwords.values["powerbi"]
+}
+
+module "secrets" {
+  source              = "../../modules/secrets/azure"
+  vault_name          = var.key_vault_name
+  resource_group_name = module.network.resource_group_name
+  location            = var.location
+  reader_principal_id = module.identity.principal_id
+  values              = local.app_secrets
+  tags                = var.tags
 }
 
 module "spark_runtime" {
@@ -71,35 +133,54 @@ module "spark_runtime" {
   name                = var.name
   resource_group_name = module.network.resource_group_name
   location            = var.location
-  filesystem_id       = module.object_store.filesystem_ids["checkpoints"]
+  subnet_id           = module.network.aks_subnet_id
+  identity_id         = module.identity.id
+  registry_id         = var.registry_id
   tags                = var.tags
 }
 
-module "services" {
-  source              = "../../modules/services/azure"
-  name                = var.name
-  resource_group_name = module.network.resource_group_name
-  location            = var.location
-  subnet_id           = module.network.apps_subnet_id
-  identity_id         = module.identity.id
-  image               = var.image
-  app_env             = local.app_env
-  tags                = var.tags
+module "workloads" {
+  source                      = "../../modules/spark_runtime/kubernetes"
+  spark_image                 = var.spark_image
+  app_image                   = var.image
+  app_env                     = local.app_env
+  app_secrets                 = local.app_secrets
+  service_account_annotations = { "azure.workload.identity/client-id" = module.identity.client_id }
+  pod_labels                  = { "azure.workload.identity/use" = "true" }
 }
 
 module "airflow" {
-  source                       = "../../modules/airflow/azure"
-  name                         = var.name
-  resource_group_name          = module.network.resource_group_name
-  container_app_environment_id = module.services.environment_id
-  identity_id                  = module.identity.id
-  image                        = var.image
-  app_env                      = local.app_env
-  tags                         = var.tags
+  source          = "../../modules/airflow/kubernetes"
+  namespace       = module.workloads.namespace
+  service_account = module.workloads.service_account
+  env_secret      = module.workloads.env_secret
+  image           = var.airflow_image
+  db_host         = module.reporting_db.host
+  db_user         = "marketpulse"
+  db_password     = module.passwords.values["postgres_app"]
+  pod_labels      = { "azure.workload.identity/use" = "true" }
+  depends_on      = [module.db_roles]
+}
+
+module "services" {
+  source                = "../../modules/services/azure"
+  name                  = var.name
+  resource_group_name   = module.network.resource_group_name
+  location              = var.location
+  subnet_id             = module.network.apps_subnet_id
+  identity_id           = module.identity.id
+  identity_principal_id = module.identity.principal_id
+  registry_server       = var.registry_server
+  registry_id           = var.registry_id
+  image                 = var.image
+  app_env               = local.app_env
+  secret_ids            = module.secrets.secret_ids
+  tags                  = var.tags
 }
 
 locals {
-  # Object storage: ADLS Gen2 has no S3 API, so no MARKETPULSE_S3__* here (docs/decisions/0004-terraform.md).
+  # Object storage: ADLS Gen2 has no S3 API, so no MARKETPULSE_S3__* here until the app's adlfs store exists
+  # (decision 0010); Settings() refuses the default S3 secret outside local until then.
   app_env = {
     MARKETPULSE_ENVIRONMENT               = "azure"
     MARKETPULSE_KAFKA__BOOTSTRAP_SERVERS  = module.streaming_bus.bootstrap_servers
@@ -107,5 +188,21 @@ locals {
     MARKETPULSE_S3__BUCKET_PREFIX         = module.catalog.bucket_prefix
     MARKETPULSE_CASSANDRA__HOSTS          = jsonencode(module.history_store.hosts)
     MARKETPULSE_CASSANDRA__KEYSPACE       = "marketpulse"
+    MARKETPULSE_POSTGRES__HOST            = module.reporting_db.host
+    MARKETPULSE_POSTGRES__PORT            = tostring(module.reporting_db.port)
+    MARKETPULSE_POSTGRES__USER            = "marketpulse"
+    MARKETPULSE_POSTGRES__DATABASE        = "marketpulse"
+    MARKETPULSE_SPARK__MASTER             = module.workloads.spark_master
+  }
+  app_secrets = {
+    MARKETPULSE_POSTGRES__PASSWORD      = module.passwords.values["postgres_app"]
+    MARKETPULSE_AIRFLOW__ADMIN_PASSWORD = module.passwords.values["airflow_admin"]
+    MARKETPULSE_REDIS__URL              = module.online_store.url
+  }
+  platform_settings = {
+    kafka     = { security_protocol = "SASL_SSL", sasl_mechanism = "PLAIN", username = "$ConnectionString", password = "Event Hubs connection string (Key Vault)", capped_topics = module.streaming_bus.capped_topics }
+    cassandra = { tls = true, user = "cassandra", password = "Key Vault (cassandra admin)", version = "4.0" }
+    lake      = { adls_account = module.object_store.storage_account_name, credentials = "workload identity (client id ${module.identity.client_id})" }
+    postgres  = { sslmode = "require", powerbi_user = "powerbi", powerbi_gateway_subnet = module.network.powerbi_subnet_id }
   }
 }

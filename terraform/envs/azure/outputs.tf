@@ -13,15 +13,33 @@ output "service_urls" {
   value       = module.services.urls
 }
 
+output "airflow_url" {
+  description = "Airflow API server inside the cluster (kubectl port-forward or an ingress)."
+  value       = module.airflow.api_server_service
+}
+
+output "kubernetes_cluster" {
+  description = "AKS cluster of Spark and Airflow."
+  value       = module.spark_runtime.cluster_name
+}
+
+output "reporting_db" {
+  description = "Where Power BI connects (virtual network data gateway in powerbi_subnet_id) and as whom."
+  value       = { host = module.reporting_db.host, port = module.reporting_db.port, database = "marketpulse", user = "powerbi", gateway_subnet = module.network.powerbi_subnet_id }
+}
+
+output "platform_settings" {
+  description = "Connection properties the app needs beyond today's Settings (SASL, Cassandra TLS/auth, ADLS): issue 14's app-side settings."
+  value       = local.platform_settings
+}
+
 output "app_env" {
   description = "MARKETPULSE_* settings of the application (`marketpulse infra env azure --out .env`)."
   value       = local.app_env
 }
 
 output "app_secrets" {
-  description = "Secret MARKETPULSE_* settings."
+  description = "Secret MARKETPULSE_* settings (also in Key Vault, where the services read them)."
   sensitive   = true
-  value = {
-    MARKETPULSE_REDIS__URL = module.online_store.url
-  }
+  value       = local.app_secrets
 }

@@ -82,15 +82,77 @@ variable "cosmosdb_principal_id" {
   }
 }
 
-variable "cassandra_admin_password" {
-  description = "Admin password of the Cassandra managed instance."
+variable "eventhubs_sku" {
+  description = "Event Hubs tier: Premium keeps the catalog's 30-day and 14-day topics; Standard caps at 7 days."
   type        = string
-  sensitive   = true
+  default     = "Premium"
 
   validation {
-    condition     = length(var.cassandra_admin_password) >= 12
-    error_message = "cassandra_admin_password must be at least 12 characters."
+    condition     = contains(["Standard", "Premium"], var.eventhubs_sku)
+    error_message = "eventhubs_sku must be Standard or Premium."
   }
+}
+
+variable "accept_retention_cap" {
+  description = "Accept Standard's 7-day retention for topics the catalog keeps longer (listed in platform_settings)."
+  type        = bool
+  default     = false
+}
+
+variable "key_vault_name" {
+  description = "Globally unique Key Vault name."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$", var.key_vault_name))
+    error_message = "key_vault_name must be 3-24 letters, digits or hyphens."
+  }
+}
+
+variable "registry_server" {
+  description = "Login server of the container registry holding the images (e.g. acme.azurecr.io)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9]+\\.azurecr\\.io$", var.registry_server))
+    error_message = "registry_server must be an ACR login server."
+  }
+}
+
+variable "registry_id" {
+  description = "Resource id of that registry (AKS and the Container Apps get AcrPull on it)."
+  type        = string
+
+  validation {
+    condition     = can(regex("/registries/", var.registry_id))
+    error_message = "registry_id must be a container registry id."
+  }
+}
+
+variable "spark_image" {
+  description = "The project's Spark 4.1.1 image in the registry."
+  type        = string
+
+  validation {
+    condition     = length(var.spark_image) > 0
+    error_message = "spark_image must be set."
+  }
+}
+
+variable "airflow_image" {
+  description = "The project's Airflow 3.3.2 image (repository:tag) with the marketpulse venv and the DAGs."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[^:]+:[^:]+$", var.airflow_image))
+    error_message = "airflow_image must be repository:tag."
+  }
+}
+
+variable "manage_db_roles" {
+  description = "Create the PostgreSQL roles and databases with the postgresql provider; needs reach into the VNet, so a first apply from outside sets false."
+  type        = bool
+  default     = true
 }
 
 variable "tags" {

@@ -13,9 +13,24 @@ output "service_urls" {
   value       = module.services.urls
 }
 
-output "airflow_uri" {
-  description = "Cloud Composer's Airflow UI."
-  value       = module.airflow.airflow_uri
+output "airflow_url" {
+  description = "Airflow API server inside the cluster (kubectl port-forward or an ingress)."
+  value       = module.airflow.api_server_service
+}
+
+output "kubernetes_cluster" {
+  description = "GKE cluster of Spark and Airflow."
+  value       = module.spark_runtime.cluster_name
+}
+
+output "reporting_db" {
+  description = "Where Power BI connects (through a gateway in the VPC) and as whom; server_ca is the PEM to trust."
+  value       = { host = module.reporting_db.host, port = module.reporting_db.port, database = "marketpulse", user = "powerbi", server_ca = module.reporting_db.server_ca }
+}
+
+output "platform_settings" {
+  description = "Connection properties the app needs beyond today's Settings (SASL, Cassandra auth, Redis CA): issue 14's app-side settings."
+  value       = local.platform_settings
 }
 
 output "app_env" {
@@ -24,9 +39,7 @@ output "app_env" {
 }
 
 output "app_secrets" {
-  description = "Secret MARKETPULSE_* settings."
+  description = "Secret MARKETPULSE_* settings (also in Secret Manager, where the services read them)."
   sensitive   = true
-  value = {
-    MARKETPULSE_S3__SECRET_KEY = module.identity.hmac_secret
-  }
+  value       = local.app_secrets
 }

@@ -50,6 +50,43 @@ variable "image" {
   }
 }
 
+variable "spark_image" {
+  description = "The project's Spark 4.1.1 image, e.g. in Artifact Registry."
+  type        = string
+
+  validation {
+    condition     = length(var.spark_image) > 0
+    error_message = "spark_image must be set."
+  }
+}
+
+variable "airflow_image" {
+  description = "The project's Airflow 3.3.2 image (repository:tag) with the marketpulse venv and the DAGs."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[^:]+:[^:]+$", var.airflow_image))
+    error_message = "airflow_image must be repository:tag."
+  }
+}
+
+variable "cassandra_zones" {
+  description = "Zones of the Cassandra VMs; empty: the first three zones of the region that are UP."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for z in var.cassandra_zones : can(regex("^[a-z]+-[a-z]+[0-9]-[a-z]$", z))])
+    error_message = "cassandra_zones must be zone names such as europe-west1-b."
+  }
+}
+
+variable "manage_db_roles" {
+  description = "Create the PostgreSQL roles and databases with the postgresql provider; needs reach to Cloud SQL's private IP, so a first apply from outside sets false."
+  type        = bool
+  default     = true
+}
+
 variable "kafka_partitions" {
   description = "Partitions of every topic."
   type        = number

@@ -13,7 +13,7 @@ resource "azurerm_cosmosdb_cassandra_cluster" "this" {
   location                       = var.location
   delegated_management_subnet_id = var.subnet_id
   default_admin_password         = var.admin_password
-  version                        = "5.0"
+  version                        = var.cassandra_version
   tags                           = var.tags
   depends_on                     = [azurerm_role_assignment.cosmos_network]
 }

@@ -91,6 +91,17 @@ variable "sku_name" {
   }
 }
 
+variable "cassandra_version" {
+  description = "Cassandra version of the managed instance; azurerm 4.55 accepts 3.11 and 4.0 only (4.1/5.0 came after, decision 0010)."
+  type        = string
+  default     = "4.0"
+
+  validation {
+    condition     = contains(["3.11", "4.0"], var.cassandra_version)
+    error_message = "cassandra_version must be 3.11 or 4.0 for the azurerm range the envs pin (>= 4.55, < 5.0)."
+  }
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)

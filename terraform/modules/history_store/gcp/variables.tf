@@ -18,13 +18,57 @@ variable "project" {
   }
 }
 
-variable "zones" {
-  description = "Zones to spread the nodes over."
-  type        = list(string)
+variable "region" {
+  description = "GCP region (the zones are taken from it unless zones is set)."
+  type        = string
 
   validation {
-    condition     = length(var.zones) >= 1
-    error_message = "Give at least one zone."
+    condition     = can(regex("^[a-z]+-[a-z]+[0-9]$", var.region))
+    error_message = "region must be a GCP region such as europe-west1."
+  }
+}
+
+variable "zones" {
+  description = "Zones to spread the nodes over; empty: the first three zones of the region that are UP."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for z in var.zones : can(regex("^[a-z]+-[a-z]+[0-9]-[a-z]$", z))])
+    error_message = "zones must be zone names such as europe-west1-b."
+  }
+}
+
+variable "keyspace" {
+  description = "Keyspace node 0 creates (Settings.cassandra.keyspace)."
+  type        = string
+  default     = "marketpulse"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9_]{0,47}$", var.keyspace))
+    error_message = "keyspace must be a lowercase identifier of at most 48 characters."
+  }
+}
+
+variable "app_user" {
+  description = "Cassandra role of the application."
+  type        = string
+  default     = "marketpulse"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9_]{2,47}$", var.app_user))
+    error_message = "app_user must be a lowercase identifier."
+  }
+}
+
+variable "app_password" {
+  description = "Password of app_user (letters and digits: it is spliced into CQL)."
+  type        = string
+  sensitive   = true
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9]{16,}$", var.app_password))
+    error_message = "app_password must be 16+ letters or digits."
   }
 }
 

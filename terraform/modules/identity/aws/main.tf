@@ -1,11 +1,13 @@
-# Roles the workloads run as: ECS tasks (ingest, API, dashboard), EMR Serverless jobs and MWAA.
+# Roles the workloads run as: ECS tasks (ingest, API, dashboard) and the EKS pods (Spark, Airflow) through
+# Pod Identity; both read the platform's secret. Plus, while the app needs a static S3 key pair, an IAM user
+# limited to the lake (s3_static_keys).
 data "aws_iam_policy_document" "assume" {
   for_each = {
     tasks = "ecs-tasks.amazonaws.com"
-    spark = "emr-serverless.amazonaws.com"
+    pods  = "pods.eks.amazonaws.com"
   }
   statement {
-    actions = ["sts:AssumeRole"]
+    actions = ["sts:AssumeRole", "sts:TagSession"]
     principals {
       type        = "Service"
       identifiers = [each.value]
@@ -27,9 +29,9 @@ data "aws_iam_policy_document" "data_access" {
     resources = flatten([for arn in var.bucket_arns : [arn, "${arn}/*"]])
   }
   statement {
-    sid       = "Kafka"
-    actions   = ["kafka-cluster:Connect", "kafka-cluster:DescribeCluster", "kafka-cluster:*Topic*", "kafka-cluster:ReadData", "kafka-cluster:WriteData", "kafka-cluster:*Group*"]
-    resources = ["*"]
+    sid       = "Secrets"
+    actions   = ["secretsmanager:GetSecretValue", "kms:Decrypt"]
+    resources = [var.secret_arn, var.kms_key_arn]
   }
   statement {
     sid       = "Keyspaces"
@@ -48,4 +50,29 @@ resource "aws_iam_role_policy" "data_access" {
 resource "aws_iam_role_policy_attachment" "task_execution" {
   role       = aws_iam_role.this["tasks"].name
   policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+}
+
+resource "aws_iam_user" "this" {
+  count = var.s3_static_keys ? 1 : 0
+  name  = "${var.name}-lake"
+  tags  = var.tags
+}
+
+resource "aws_iam_user_policy" "this" {
+  count  = var.s3_static_keys ? 1 : 0
+  name   = "marketpulse-lake"
+  user   = aws_iam_user.this[0].name
+  policy = data.aws_iam_policy_document.lake.json
+}
+
+data "aws_iam_policy_document" "lake" {
+  statement {
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "s3:GetBucketLocation"]
+    resources = flatten([for arn in var.bucket_arns : [arn, "${arn}/*"]])
+  }
+}
+
+resource "aws_iam_access_key" "this" {
+  count = var.s3_static_keys ? 1 : 0
+  user  = aws_iam_user.this[0].name
 }

@@ -18,6 +18,32 @@ variable "bucket_arns" {
   }
 }
 
+variable "secret_arn" {
+  description = "The platform's Secrets Manager secret the workloads read."
+  type        = string
+
+  validation {
+    condition     = startswith(var.secret_arn, "arn:")
+    error_message = "secret_arn must be an ARN."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "KMS key of that secret."
+  type        = string
+
+  validation {
+    condition     = startswith(var.kms_key_arn, "arn:")
+    error_message = "kms_key_arn must be an ARN."
+  }
+}
+
+variable "s3_static_keys" {
+  description = "Create a lake-only IAM user and key: the app reads S3 with a static key pair until it takes the default credential chain (decision 0010)."
+  type        = bool
+  default     = true
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)

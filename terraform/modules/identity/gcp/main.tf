@@ -1,4 +1,5 @@
-# The service account every workload runs as, with access to the lake, Kafka and Dataproc.
+# The service account every workload runs as (GKE nodes and pods, Cloud Run, the Cassandra VMs), with access
+# to the lake, Kafka, images, logs and metrics; secrets are granted one by one by modules/secrets/gcp.
 resource "google_service_account" "this" {
   project      = var.project
   account_id   = "${var.name}-app"
@@ -9,10 +10,10 @@ resource "google_project_iam_member" "this" {
   for_each = toset([
     "roles/storage.objectAdmin",
     "roles/managedkafka.client",
-    "roles/dataproc.worker",
+    "roles/artifactregistry.reader",
     "roles/logging.logWriter",
     "roles/monitoring.metricWriter",
-    "roles/composer.worker",
+    "roles/container.defaultNodeServiceAccount",
   ])
   project = var.project
   role    = each.value
@@ -23,4 +24,10 @@ resource "google_project_iam_member" "this" {
 resource "google_storage_hmac_key" "this" {
   project               = var.project
   service_account_email = google_service_account.this.email
+}
+
+# Managed Kafka's SASL/PLAIN password is the service account's key (docs: authentication-kafka); the key is
+# stored in Secret Manager by the env root, never in a file.
+resource "google_service_account_key" "this" {
+  service_account_id = google_service_account.this.name
 }

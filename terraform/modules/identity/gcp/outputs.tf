@@ -13,3 +13,9 @@ output "hmac_secret" {
   value       = google_storage_hmac_key.this.secret
   sensitive   = true
 }
+
+output "kafka_password" {
+  description = "SASL/PLAIN password for Managed Kafka: the base64 JSON key of the service account."
+  value       = google_service_account_key.this.private_key
+  sensitive   = true
+}

@@ -17,3 +17,18 @@ output "cassandra_subnet_id" {
   description = "Subnet of the Cassandra managed instance."
   value       = azurerm_subnet.cassandra.id
 }
+
+output "aks_subnet_id" {
+  description = "Subnet of the AKS nodes and pods."
+  value       = azurerm_subnet.aks.id
+}
+
+output "postgres_subnet_id" {
+  description = "Subnet delegated to PostgreSQL Flexible Server."
+  value       = azurerm_subnet.postgres.id
+}
+
+output "powerbi_subnet_id" {
+  description = "Subnet delegated to Power BI's virtual network data gateway."
+  value       = azurerm_subnet.powerbi.id
+}

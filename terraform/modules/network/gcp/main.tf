@@ -39,3 +39,19 @@ resource "google_compute_firewall" "internal" {
     protocol = "all"
   }
 }
+
+# Private services access: Cloud SQL and Memorystore take private IPs from this range, peered into the VPC.
+resource "google_compute_global_address" "this" {
+  project       = var.project
+  name          = "${var.name}-private-services"
+  purpose       = "VPC_PEERING"
+  address_type  = "INTERNAL"
+  prefix_length = 16
+  network       = google_compute_network.this.id
+}
+
+resource "google_service_networking_connection" "this" {
+  network                 = google_compute_network.this.id
+  service                 = "servicenetworking.googleapis.com"
+  reserved_peering_ranges = [google_compute_global_address.this.name]
+}

@@ -17,6 +17,7 @@ resource "aws_elasticache_replication_group" "this" {
   subnet_group_name          = aws_elasticache_subnet_group.this.name
   security_group_ids         = var.security_group_ids
   transit_encryption_enabled = true
+  auth_token                 = var.auth_token
   at_rest_encryption_enabled = true
   tags                       = var.tags
 }

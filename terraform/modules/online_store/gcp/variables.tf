@@ -49,6 +49,17 @@ variable "memory_size_gb" {
   }
 }
 
+variable "ca_path" {
+  description = "Where clients find the server CA file (Cloud Run mounts the secret there)."
+  type        = string
+  default     = "/secrets/redis-ca/ca.pem"
+
+  validation {
+    condition     = startswith(var.ca_path, "/")
+    error_message = "ca_path must be an absolute path."
+  }
+}
+
 variable "labels" {
   description = "Labels added to every resource."
   type        = map(string)

@@ -1,4 +1,6 @@
 # ECS on Fargate: the ingest service, the REST API and the dashboard, each a service from the same image.
+# Public services sit behind one Application Load Balancer (a listener per service); secrets come from
+# Secrets Manager as environment variables (the task role has GetSecretValue on the one secret).
 resource "aws_ecs_cluster" "this" {
   name = var.name
   setting {
@@ -33,6 +35,7 @@ resource "aws_ecs_task_definition" "this" {
     essential    = true
     portMappings = [{ containerPort = each.value.port, protocol = "tcp" }]
     environment  = [for k, v in var.app_env : { name = k, value = v }]
+    secrets      = [for k, v in var.secrets : { name = k, valueFrom = v }]
     logConfiguration = {
       logDriver = "awslogs"
       options = {
@@ -58,5 +61,83 @@ resource "aws_ecs_service" "this" {
     security_groups  = var.security_group_ids
     assign_public_ip = false
   }
+
+  dynamic "load_balancer" {
+    for_each = each.value.public ? [each.value.port] : []
+    content {
+      target_group_arn = aws_lb_target_group.this[each.key].arn
+      container_name   = each.key
+      container_port   = load_balancer.value
+    }
+  }
   tags = var.tags
+}
+
+locals {
+  public = { for name, s in var.services : name => s if s.public }
+  https  = var.certificate_arn != ""
+}
+
+resource "aws_security_group" "lb" {
+  name        = "${var.name}-public-lb"
+  description = "The services' load balancer: listener ports from anywhere, to the tasks inside the VPC."
+  vpc_id      = var.vpc_id
+  tags        = var.tags
+
+  dynamic "ingress" {
+    for_each = local.public
+    content {
+      description = ingress.key
+      from_port   = ingress.value.listener_port
+      to_port     = ingress.value.listener_port
+      protocol    = "tcp"
+      cidr_blocks = var.allowed_cidrs
+    }
+  }
+
+  egress {
+    description = "To the tasks"
+    from_port   = 0
+    to_port     = 0
+    protocol    = "-1"
+    cidr_blocks = [var.vpc_cidr]
+  }
+}
+
+resource "aws_lb" "this" {
+  name               = "${var.name}-public"
+  load_balancer_type = "application"
+  subnets            = var.public_subnet_ids
+  security_groups    = [aws_security_group.lb.id]
+  tags               = var.tags
+}
+
+resource "aws_lb_target_group" "this" {
+  for_each    = local.public
+  name        = "${var.name}-${each.key}"
+  port        = each.value.port
+  protocol    = "HTTP"
+  target_type = "ip"
+  vpc_id      = var.vpc_id
+  tags        = var.tags
+
+  health_check {
+    path    = "/healthz"
+    matcher = "200"
+  }
+}
+
+resource "aws_lb_listener" "this" {
+  for_each          = local.public
+  load_balancer_arn = aws_lb.this.arn
+  port              = each.value.listener_port
+  protocol          = local.https ? "HTTPS" : "HTTP"
+  certificate_arn   = local.https ? var.certificate_arn : null
+  ssl_policy        = local.https ? "ELBSecurityPolicy-TLS13-1-2-2021-06" : null
+  tags              = var.tags
+
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.this[each.key].arn
+  }
 }

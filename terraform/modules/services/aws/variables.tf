@@ -26,11 +26,14 @@ variable "services" {
     cpu      = number
     memory   = number
     replicas = number
+    public   = bool
+    # Port of the load balancer's listener for a public service (unused otherwise).
+    listener_port = number
   }))
   default = {
-    ingest    = { command = ["marketpulse", "ingest", "live", "alpaca"], port = 9108, cpu = 512, memory = 1024, replicas = 1 }
-    api       = { command = ["marketpulse", "serve", "api"], port = 8000, cpu = 512, memory = 1024, replicas = 2 }
-    dashboard = { command = ["marketpulse", "serve", "dashboard"], port = 8050, cpu = 256, memory = 512, replicas = 1 }
+    ingest    = { command = ["marketpulse", "ingest", "live", "alpaca"], port = 9108, cpu = 512, memory = 1024, replicas = 1, public = false, listener_port = 0 }
+    api       = { command = ["marketpulse", "serve", "api"], port = 8000, cpu = 512, memory = 1024, replicas = 2, public = true, listener_port = 443 }
+    dashboard = { command = ["marketpulse", "serve", "dashboard"], port = 8050, cpu = 256, memory = 512, replicas = 1, public = true, listener_port = 8443 }
   }
 
   validation {
@@ -76,6 +79,68 @@ variable "security_group_ids" {
   validation {
     condition     = length(var.security_group_ids) >= 1
     error_message = "Give at least one security group."
+  }
+}
+
+variable "secrets" {
+  description = "Environment variable => ECS valueFrom of a Secrets Manager value (modules/secrets/aws ecs_secrets)."
+  type        = map(string)
+
+  validation {
+    condition     = alltrue([for k, v in var.secrets : startswith(k, "MARKETPULSE_") && startswith(v, "arn:")])
+    error_message = "secrets maps MARKETPULSE_* names to Secrets Manager ARNs."
+  }
+}
+
+variable "vpc_id" {
+  description = "VPC of the load balancer's target groups."
+  type        = string
+
+  validation {
+    condition     = startswith(var.vpc_id, "vpc-")
+    error_message = "vpc_id must be a VPC id."
+  }
+}
+
+variable "vpc_cidr" {
+  description = "Address range of the VPC (the load balancer may send only there)."
+  type        = string
+
+  validation {
+    condition     = can(cidrhost(var.vpc_cidr, 0))
+    error_message = "vpc_cidr must be a CIDR."
+  }
+}
+
+variable "public_subnet_ids" {
+  description = "Public subnets of the load balancer (two or more zones)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.public_subnet_ids) >= 2
+    error_message = "Give at least two public subnets."
+  }
+}
+
+variable "certificate_arn" {
+  description = "ACM certificate for HTTPS listeners; empty serves plain HTTP (only for a first test)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.certificate_arn == "" || startswith(var.certificate_arn, "arn:")
+    error_message = "certificate_arn must be empty or an ACM certificate ARN."
+  }
+}
+
+variable "allowed_cidrs" {
+  description = "Who may reach the public listeners."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+
+  validation {
+    condition     = alltrue([for c in var.allowed_cidrs : can(cidrhost(c, 0))])
+    error_message = "allowed_cidrs must be CIDRs."
   }
 }
 

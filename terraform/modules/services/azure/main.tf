@@ -1,4 +1,5 @@
-# Azure Container Apps: one environment in the VNet and an app per service (ingest, API, dashboard).
+# Azure Container Apps: one environment in the VNet and an app per service (ingest, API, dashboard), pulling
+# from the private registry with the app identity and reading secrets from Key Vault.
 resource "azurerm_log_analytics_workspace" "this" {
   name                = "${var.name}-logs"
   resource_group_name = var.resource_group_name
@@ -35,6 +36,21 @@ resource "azurerm_container_app" "this" {
     identity_ids = [var.identity_id]
   }
 
+  # Images come from the private registry with the app identity (AcrPull below), not an admin password.
+  registry {
+    server   = var.registry_server
+    identity = var.identity_id
+  }
+
+  dynamic "secret" {
+    for_each = var.secret_ids
+    content {
+      name                = lower(replace(secret.key, "_", "-"))
+      key_vault_secret_id = secret.value
+      identity            = var.identity_id
+    }
+  }
+
   template {
     min_replicas = each.value.min_replicas
     max_replicas = each.value.max_replicas
@@ -51,6 +67,13 @@ resource "azurerm_container_app" "this" {
           value = env.value
         }
       }
+      dynamic "env" {
+        for_each = var.secret_ids
+        content {
+          name        = env.key
+          secret_name = lower(replace(env.key, "_", "-"))
+        }
+      }
     }
   }
 
@@ -62,4 +85,10 @@ resource "azurerm_container_app" "this" {
       percentage      = 100
     }
   }
+}
+
+resource "azurerm_role_assignment" "this" {
+  scope                = var.registry_id
+  role_definition_name = "AcrPull"
+  principal_id         = var.identity_principal_id
 }

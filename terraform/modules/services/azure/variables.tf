@@ -89,6 +89,46 @@ variable "app_env" {
   }
 }
 
+variable "identity_principal_id" {
+  description = "Principal (object) id of identity_id (gets AcrPull on the registry)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9a-f-]{36}$", var.identity_principal_id))
+    error_message = "identity_principal_id must be a GUID."
+  }
+}
+
+variable "registry_server" {
+  description = "Login server of the container registry (e.g. acme.azurecr.io)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9]+\\.azurecr\\.io$", var.registry_server))
+    error_message = "registry_server must be an ACR login server (<name>.azurecr.io)."
+  }
+}
+
+variable "registry_id" {
+  description = "Resource id of that registry (scope of AcrPull)."
+  type        = string
+
+  validation {
+    condition     = can(regex("/registries/", var.registry_id))
+    error_message = "registry_id must be a container registry id."
+  }
+}
+
+variable "secret_ids" {
+  description = "Environment variable => versionless Key Vault secret id (modules/secrets/azure)."
+  type        = map(string)
+
+  validation {
+    condition     = alltrue([for k in keys(var.secret_ids) : startswith(k, "MARKETPULSE_")])
+    error_message = "secret_ids holds only MARKETPULSE_* variables."
+  }
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)

@@ -20,6 +20,19 @@ resource "google_cloud_run_v2_service" "this" {
         subnetwork = var.subnetwork_id
       }
     }
+    dynamic "volumes" {
+      for_each = var.ca_secret_id == "" ? [] : [var.ca_secret_id]
+      content {
+        name = "redis-ca"
+        secret {
+          secret = volumes.value
+          items {
+            version = "latest"
+            path    = "ca.pem"
+          }
+        }
+      }
+    }
     containers {
       image = var.image
       args  = each.value.args
@@ -33,6 +46,25 @@ resource "google_cloud_run_v2_service" "this" {
           value = env.value
         }
       }
+      dynamic "env" {
+        for_each = var.secret_env
+        content {
+          name = env.key
+          value_source {
+            secret_key_ref {
+              secret  = env.value
+              version = "latest"
+            }
+          }
+        }
+      }
+      dynamic "volume_mounts" {
+        for_each = var.ca_secret_id == "" ? [] : [1]
+        content {
+          name       = "redis-ca"
+          mount_path = "/secrets/redis-ca"
+        }
+      }
       resources {
         # Streams and sockets stay open: keep the CPU allocated between requests.
         cpu_idle = false
@@ -43,4 +75,15 @@ resource "google_cloud_run_v2_service" "this" {
       }
     }
   }
+}
+
+# Public services answer anyone (the API checks its own keys; the dashboard is read-only). An organisation
+# policy that forbids allUsers blocks this binding: then set public = false and put IAP in front.
+resource "google_cloud_run_v2_service_iam_member" "this" {
+  for_each = { for name, s in var.services : name => s if s.public }
+  project  = var.project
+  location = var.region
+  name     = google_cloud_run_v2_service.this[each.key].name
+  role     = "roles/run.invoker"
+  member   = "allUsers"
 }

@@ -99,6 +99,27 @@ variable "app_env" {
   }
 }
 
+variable "secret_env" {
+  description = "Environment variable => Secret Manager secret id (modules/secrets/gcp)."
+  type        = map(string)
+
+  validation {
+    condition     = alltrue([for k in keys(var.secret_env) : startswith(k, "MARKETPULSE_")])
+    error_message = "secret_env holds only MARKETPULSE_* variables."
+  }
+}
+
+variable "ca_secret_id" {
+  description = "Secret holding Memorystore's server CA, mounted as /secrets/redis-ca/ca.pem (empty: none)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]*$", var.ca_secret_id))
+    error_message = "ca_secret_id must be a Secret Manager secret id."
+  }
+}
+
 variable "labels" {
   description = "Labels added to every resource."
   type        = map(string)

@@ -12,3 +12,14 @@ output "topic_names" {
   description = "Event hubs (topics) provisioned."
   value       = sort(keys(azurerm_eventhub.this))
 }
+
+output "connection_string" {
+  description = "SAS connection string of the clients' rule: the SASL/PLAIN password (username $ConnectionString)."
+  value       = azurerm_eventhub_namespace_authorization_rule.this.primary_connection_string
+  sensitive   = true
+}
+
+output "capped_topics" {
+  description = "Topics whose catalog retention exceeds the tier's cap (empty on Premium)."
+  value       = local.capped_topics
+}

@@ -28,15 +28,32 @@ variable "location" {
   }
 }
 
-variable "throughput_units" {
-  description = "Event Hubs throughput units (1 MB/s in, 2 MB/s out each)."
+variable "sku" {
+  description = "Event Hubs tier: Premium keeps events up to 90 days, Standard 7."
+  type        = string
+  default     = "Premium"
+
+  validation {
+    condition     = contains(["Standard", "Premium"], var.sku)
+    error_message = "sku must be Standard or Premium (Basic has no Kafka endpoint)."
+  }
+}
+
+variable "capacity" {
+  description = "Throughput units (Standard, 1-40) or processing units (Premium: 1, 2, 4, 8 or 16)."
   type        = number
   default     = 1
 
   validation {
-    condition     = var.throughput_units >= 1 && var.throughput_units <= 40
-    error_message = "throughput_units must be 1-40."
+    condition     = var.capacity >= 1 && var.capacity <= 40
+    error_message = "capacity must be 1-40."
   }
+}
+
+variable "accept_retention_cap" {
+  description = "Allow a tier whose retention cap is shorter than the catalog's (topics listed in the capped_topics output)."
+  type        = bool
+  default     = false
 }
 
 variable "topics" {
@@ -53,13 +70,13 @@ variable "topics" {
 }
 
 variable "partitions" {
-  description = "Partitions of every event hub (at most 32 on Standard)."
+  description = "Partitions of every event hub (capped at 32 on Standard, 100 on Premium)."
   type        = number
   default     = 6
 
   validation {
-    condition     = var.partitions >= 1 && var.partitions <= 32
-    error_message = "partitions must be 1-32."
+    condition     = var.partitions >= 1 && var.partitions <= 100
+    error_message = "partitions must be 1-100."
   }
 }
 

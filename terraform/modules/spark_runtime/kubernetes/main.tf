@@ -1,0 +1,118 @@
+# What Spark on Kubernetes needs inside any of the three clusters: the namespace, the service account the
+# driver and executors run as (annotated/labelled for the cloud's workload identity), the driver's right to
+# manage executor pods, the platform's settings as a Secret, and spark-defaults that put them into every pod.
+resource "kubernetes_namespace_v1" "this" {
+  metadata {
+    name = var.namespace
+  }
+}
+
+resource "kubernetes_service_account_v1" "this" {
+  metadata {
+    name        = var.service_account
+    namespace   = kubernetes_namespace_v1.this.metadata[0].name
+    annotations = var.service_account_annotations
+    labels      = var.service_account_labels
+  }
+}
+
+resource "kubernetes_role_v1" "this" {
+  metadata {
+    name      = "spark-driver"
+    namespace = kubernetes_namespace_v1.this.metadata[0].name
+  }
+  rule {
+    api_groups = [""]
+    resources  = ["pods", "services", "configmaps", "persistentvolumeclaims"]
+    verbs      = ["create", "get", "list", "watch", "delete", "deletecollection", "patch", "update"]
+  }
+}
+
+resource "kubernetes_role_binding_v1" "this" {
+  metadata {
+    name      = "spark-driver"
+    namespace = kubernetes_namespace_v1.this.metadata[0].name
+  }
+  role_ref {
+    api_group = "rbac.authorization.k8s.io"
+    kind      = "Role"
+    name      = kubernetes_role_v1.this.metadata[0].name
+  }
+  subject {
+    kind      = "ServiceAccount"
+    name      = kubernetes_service_account_v1.this.metadata[0].name
+    namespace = kubernetes_namespace_v1.this.metadata[0].name
+  }
+}
+
+# Every MARKETPULSE_* setting, plain and secret, in one Secret: pods take it with envFrom / secretKeyRef.
+resource "kubernetes_secret_v1" "this" {
+  metadata {
+    name      = "marketpulse-env"
+    namespace = kubernetes_namespace_v1.this.metadata[0].name
+  }
+  data = merge(var.app_env, var.app_secrets)
+}
+
+locals {
+  env_names = sort(concat(keys(var.app_env), nonsensitive(keys(var.app_secrets))))
+  spark_defaults = join("\n", concat(
+    [
+      "spark.kubernetes.namespace ${var.namespace}",
+      "spark.kubernetes.container.image ${var.spark_image}",
+      "spark.kubernetes.authenticate.driver.serviceAccountName ${var.service_account}",
+      "spark.kubernetes.executor.serviceAccountName ${var.service_account}",
+      "spark.executor.instances ${var.executor_instances}",
+    ],
+    [for k, v in var.pod_labels : "spark.kubernetes.driver.label.${k} ${v}"],
+    [for k, v in var.pod_labels : "spark.kubernetes.executor.label.${k} ${v}"],
+    [for name in local.env_names : "spark.kubernetes.driver.secretKeyRef.${name} marketpulse-env:${name}"],
+    [for name in local.env_names : "spark.kubernetes.executor.secretKeyRef.${name} marketpulse-env:${name}"],
+  ))
+}
+
+resource "kubernetes_config_map_v1" "this" {
+  metadata {
+    name      = "spark-defaults"
+    namespace = kubernetes_namespace_v1.this.metadata[0].name
+  }
+  data = {
+    "spark-defaults.conf" = "${local.spark_defaults}\n"
+  }
+}
+
+# One-shot preparation the cloud cannot do through its API (e.g. the keyspace on Azure's managed Cassandra):
+# runs `bootstrap_command` in the project image with the platform's settings, once per apply that changes it.
+resource "kubernetes_job_v1" "this" {
+  count = length(var.bootstrap_command) > 0 ? 1 : 0
+  metadata {
+    name      = "marketpulse-bootstrap"
+    namespace = kubernetes_namespace_v1.this.metadata[0].name
+  }
+  spec {
+    backoff_limit = 6
+    template {
+      metadata {
+        labels = var.pod_labels
+      }
+      spec {
+        service_account_name = kubernetes_service_account_v1.this.metadata[0].name
+        restart_policy       = "OnFailure"
+        container {
+          name    = "bootstrap"
+          image   = var.app_image
+          command = var.bootstrap_command
+          env_from {
+            secret_ref {
+              name = kubernetes_secret_v1.this.metadata[0].name
+            }
+          }
+        }
+      }
+    }
+  }
+  wait_for_completion = true
+  timeouts {
+    create = "15m"
+  }
+}

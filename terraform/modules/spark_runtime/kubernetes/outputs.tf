@@ -1,0 +1,19 @@
+output "namespace" {
+  description = "Namespace of the workloads."
+  value       = kubernetes_namespace_v1.this.metadata[0].name
+}
+
+output "service_account" {
+  description = "Service account of the Spark driver/executors and Airflow's pods."
+  value       = kubernetes_service_account_v1.this.metadata[0].name
+}
+
+output "env_secret" {
+  description = "Secret holding every MARKETPULSE_* setting."
+  value       = kubernetes_secret_v1.this.metadata[0].name
+}
+
+output "spark_master" {
+  description = "Master URL for spark-submit from inside the cluster (MARKETPULSE_SPARK__MASTER)."
+  value       = "k8s://https://kubernetes.default.svc"
+}
