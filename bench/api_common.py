@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
+import psutil
 
 from marketpulse.auth.keys import ApiKeyStore
 from marketpulse.config import Settings
@@ -60,17 +61,20 @@ def bench_key(settings: Settings) -> str:
 
 
 @contextlib.contextmanager
-def api_process(settings: Settings, log: Path, **api_env: str) -> Iterator[str]:
-    """`marketpulse serve api` on the bench instance (no Cassandra: history routes are not measured)."""
+def api_process(
+    settings: Settings, log: Path, pythonpath: str | None = None, **api_env: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`marketpulse serve api` on the bench instance (no Cassandra: history routes are not measured); yields its
+    base URL and process. pythonpath: run another checkout's `src` (the code before a change, say)."""
     env = {
         **os.environ,
+        **({"PYTHONPATH": pythonpath} if pythonpath else {}),
         "MARKETPULSE_ENVIRONMENT": "test",
         "MARKETPULSE_STACK__NAME": settings.stack.name,
         "MARKETPULSE_REDIS__PORT": str(settings.redis.port),
         "MARKETPULSE_POSTGRES__PORT": str(settings.postgres.port),
         "MARKETPULSE_CASSANDRA__PORT": str(settings.cassandra.port),
         "MARKETPULSE_API__PORT": str(settings.api.port),
-        "MARKETPULSE_API__ALERTS_ENABLED": "false",
         "MARKETPULSE_API__ACCESS_LOG": "false",
         **{f"MARKETPULSE_API__{k.upper()}": v for k, v in api_env.items()},
     }
@@ -89,10 +93,28 @@ def api_process(settings: Settings, log: Path, **api_env: str) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"API did not start:\n{log.read_text()[-2000:]}")
             time.sleep(0.3)
-        yield base
+        yield base, process
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def tree_cpu_s(process: psutil.Process) -> float:
+    """User + system CPU seconds of a process and its live children (uvicorn's workers)."""
+    total = 0.0
+    for proc in [process, *process.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = proc.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def listening_process(port: int) -> psutil.Process:
+    """The process listening on `port` (the bench stack's Redis, say)."""
+    for connection in psutil.net_connections("tcp"):
+        if connection.laddr and connection.laddr.port == port and connection.status == psutil.CONN_LISTEN:
+            return psutil.Process(connection.pid)
+    raise RuntimeError(f"no process listens on {port}")
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -3,9 +3,12 @@
 Open loop: requests are sent on a fixed schedule whatever the server does, over a pool of keep-alive
 connections, by a minimal HTTP/1.1 client on asyncio streams (so the client is not the bottleneck). Latency is
 measured from the *scheduled* send time (queueing included, no coordinated omission); the service time (write
-to full response) is reported beside it. Goal from issue 7: p99 <= 10 ms at 2,000 requests/s on 2 cores.
+to full response) is reported beside it. Goals (issue 15): p99 <= 10 ms at 2,000 requests/s on 2 cores and
+<= 150 us of server CPU per request (all workers together); Redis' CPU per request is printed beside it.
 
-    python -m bench.api_latency --rates 500,1000,2000 --seconds 10
+    python -m bench.api_latency --rates 500,1000,2000 --seconds 10 --variants fastapi:1,lane:1,lane:2
+    git worktree add /tmp/mp-before <commit> && python -m bench.api_latency --variants before,lane:2 \
+        --baseline-src /tmp/mp-before/src
 """
 
 from __future__ import annotations
@@ -22,7 +25,17 @@ from datetime import UTC, datetime
 
 import psutil
 
-from bench.api_common import RESULTS_DIR, api_process, bench_key, bench_settings, percentile, stores
+from bench.api_common import (
+    RESULTS_DIR,
+    api_process,
+    bench_key,
+    bench_settings,
+    listening_process,
+    percentile,
+    stores,
+    tree_cpu_s,
+)
+from marketpulse.config import Settings
 from marketpulse.stores.redis_store import RedisWriter
 
 SYMBOLS = [f"B{i:03d}" for i in range(100)]
@@ -116,51 +129,102 @@ async def run_rate(host: str, port: int, key: str, rate: int, seconds: float) ->
     )
 
 
-def server_process(port: int) -> psutil.Process:
-    """The API process listening on `port` (its CPU time is the cost per request, whatever else runs)."""
-    for connection in psutil.net_connections("tcp"):
-        if connection.laddr and connection.laddr.port == port and connection.status == psutil.CONN_LISTEN:
-            return psutil.Process(connection.pid)
-    raise RuntimeError(f"no process listens on {port}")
+@dataclass
+class Variant:
+    """One server configuration measured at every rate."""
+
+    name: str
+    workers: int = 1
+    fast_latest: bool = True
+    #: Another checkout's src/ (e.g. a git worktree of the commit before a change): the "before" of one run.
+    pythonpath: str | None = None
+
+
+def parse_variants(text: str, baseline_src: str | None) -> list[Variant]:
+    """`before,fastapi:1,lane:1,lane:2` -> variants; `before` needs --baseline-src."""
+    variants = []
+    for item in text.split(","):
+        kind, _, workers = item.partition(":")
+        if kind == "before":
+            if not baseline_src:
+                raise SystemExit("variant 'before' needs --baseline-src (a checkout's src folder)")
+            variants.append(Variant("before", int(workers or 1), pythonpath=baseline_src))
+        elif kind in ("fastapi", "lane"):
+            variants.append(Variant(f"{kind}:{workers or 1}", int(workers or 1), fast_latest=kind == "lane"))
+        else:
+            raise SystemExit(f"unknown variant {item!r}: before, fastapi:N or lane:N")
+    return variants
+
+
+def measure_variant(settings: Settings, key: str, variant: Variant, rates: list[int], seconds: float) -> list[dict]:
+    env = {"workers": str(variant.workers), "fast_latest": str(variant.fast_latest).lower()}
+    if variant.pythonpath:
+        env = {}  # the old code knows neither setting
+    log = RESULTS_DIR / f"api-latency-server-{variant.name.replace(':', '-')}.log"
+    out = []
+    redis_server = listening_process(settings.redis.port)
+    with api_process(settings, log, variant.pythonpath, **env) as (_, process):
+        host, port = "127.0.0.1", settings.api.port
+        server = psutil.Process(process.pid)
+        asyncio.run(run_rate(host, port, key, 200, 2.0))  # warm-up: key cache, connections, code paths
+        for rate in rates:
+            cpu_before, redis_before = tree_cpu_s(server), tree_cpu_s(redis_server)
+            result = asyncio.run(run_rate(host, port, key, rate, seconds))
+            result.server_cpu_s = round(tree_cpu_s(server) - cpu_before, 2)
+            result.server_cpu_us_per_request = round(result.server_cpu_s / result.sent * 1e6, 1)
+            redis_us = round((tree_cpu_s(redis_server) - redis_before) / result.sent * 1e6, 1)
+            result.load_average = os.getloadavg()[0]
+            print(
+                f"[{variant.name:>10}] {rate:>5} req/s: achieved {result.achieved_rps:>7.1f}/s, "
+                f"errors {result.errors}, "
+                f"p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms (goal 10 ms: {result.p99_ms / 10:.2f}x), "
+                f"max {result.max_ms:.1f} ms; service p99 {result.service_p99_ms:.2f} ms; server CPU "
+                f"{result.server_cpu_us_per_request:.0f} us/request (goal 150), Redis CPU {redis_us:.0f} us/request, "
+                f"load average {result.load_average:.1f}",
+                flush=True,
+            )
+            out.append(
+                {
+                    "variant": variant.name,
+                    "workers": variant.workers,
+                    "redis_cpu_us_per_request": redis_us,
+                    **asdict(result),
+                }
+            )
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rates", default="500,1000,2000", help="Comma-separated requests/s.")
     parser.add_argument("--seconds", type=float, default=10.0, help="Duration of each rate.")
+    parser.add_argument(
+        "--variants",
+        default="fastapi:1,lane:1,lane:2",
+        help="Server configurations, each measured at every rate: fastapi:N (the FastAPI route, N workers), "
+        "lane:N (the plain-ASGI latest-quote lane), before (the code in --baseline-src, one worker).",
+    )
+    parser.add_argument("--baseline-src", help="src folder of another checkout, for the 'before' variant.")
     args = parser.parse_args()
     settings = bench_settings()
-    results: list[RateResult] = []
+    rates = [int(r) for r in args.rates.split(",")]
+    results: list[dict] = []
     with stores(settings):
         key = bench_key(settings)
         writer = RedisWriter(settings)
         writer.update_latest({s: {"tick.price": 100.0, "tick.ts": "2024-03-07T15:00:00+00:00"} for s in SYMBOLS})
         writer.close()
-        with api_process(settings, RESULTS_DIR / "api-latency-server.log"):
-            host, port = "127.0.0.1", settings.api.port
-            asyncio.run(run_rate(host, port, key, 200, 2.0))  # warm-up: key cache, connections, code paths
-            server = server_process(port)
-            for rate in (int(r) for r in args.rates.split(",")):
-                cpu_before = sum(server.cpu_times()[:2])
-                result = asyncio.run(run_rate(host, port, key, rate, args.seconds))
-                result.server_cpu_s = round(sum(server.cpu_times()[:2]) - cpu_before, 2)
-                result.server_cpu_us_per_request = round(result.server_cpu_s / result.sent * 1e6, 1)
-                result.load_average = os.getloadavg()[0]
-                results.append(result)
-                print(
-                    f"{rate:>5} req/s target: achieved {result.achieved_rps:>7.1f}/s, errors {result.errors}, "
-                    f"p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms (goal 10 ms: "
-                    f"{result.p99_ms / 10:.2f}x), max {result.max_ms:.1f} ms; service p50 {result.service_p50_ms:.2f} "
-                    f"ms, p99 {result.service_p99_ms:.2f} ms; "
-                    f"server CPU {result.server_cpu_us_per_request:.0f} us/request "
-                    f"(= {1e6 / max(result.server_cpu_us_per_request, 1):.0f} req/s per core), "
-                    f"load average {result.load_average:.1f}",
-                    flush=True,
-                )
+        for variant in parse_variants(args.variants, args.baseline_src):
+            results += measure_variant(settings, key, variant, rates, args.seconds)
     RESULTS_DIR.mkdir(exist_ok=True)
     out = RESULTS_DIR / "api_latency.json"
-    meta = {"at": datetime.now(UTC).isoformat(), "machine": platform.platform(), "cpus": os.cpu_count()}
-    out.write_text(json.dumps({"meta": meta, "results": [asdict(r) for r in results]}, indent=2) + "\n")
+    meta = {
+        "at": datetime.now(UTC).isoformat(),
+        "machine": platform.platform(),
+        "cpus": os.cpu_count(),
+        "args": vars(args),
+    }
+    out.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
     print(f"written {out}")
 
 

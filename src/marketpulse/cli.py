@@ -46,6 +46,8 @@ stream_app = typer.Typer(help="Spark Structured Streaming jobs.", no_args_is_hel
 app.add_typer(stream_app, name="stream")
 serve_app = typer.Typer(help="Serve results: the REST + WebSocket API and the Dash dashboard.", no_args_is_help=True)
 app.add_typer(serve_app, name="serve")
+alerts_app = typer.Typer(help="The alert engine, run as its own service (one per platform).", no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
 apikeys_app = typer.Typer(help="API keys (stored hashed in PostgreSQL, with scopes).", no_args_is_help=True)
 app.add_typer(apikeys_app, name="apikeys")
 train_app = typer.Typer(help="Train models (PyTorch; needs marketpulse[ml]).", no_args_is_help=True)
@@ -297,19 +299,22 @@ def stream_market(
 
 @serve_app.command("api")
 def serve_api(ctx: typer.Context) -> None:
-    """Serve the REST API (OpenAPI docs at /docs, Prometheus at /metrics)."""
-    import uvicorn
+    """Serve the REST API with api.workers processes on api.port (OpenAPI docs at /docs, Prometheus at /metrics)."""
+    from marketpulse.api.serve import serve
 
-    from marketpulse.api import create_app
+    serve(_settings(ctx))
 
-    settings = _settings(ctx)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.stack.host,
-        port=settings.api.port,
-        log_level="info",
-        access_log=settings.api.access_log,
-    )
+
+@alerts_app.command("run")
+def alerts_run(ctx: typer.Context) -> None:
+    """Run the alert engine: evaluates every rule on the live updates, stores and publishes firings, posts webhooks."""
+    import asyncio
+    import logging
+
+    from marketpulse.alerts.service import run_alert_service
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(run_alert_service(_settings(ctx)))
 
 
 @serve_app.command("dashboard")

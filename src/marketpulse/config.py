@@ -159,9 +159,13 @@ class IngestSettings(_Section):
 
 
 class ApiSettings(_Section):
-    """The FastAPI service: REST, WebSocket, API keys, rate limits, CORS and the embedded alert engine."""
+    """The FastAPI service: REST, WebSocket, API keys, rate limits, CORS; and the alert engine's own service."""
 
     port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(2, ge=1, le=64, description="uvicorn worker processes sharing api.port (stateless).")
+    fast_latest: bool = Field(
+        True, description="Serve GET /v1/symbols/{symbol}/latest by the plain-ASGI lane (off: through FastAPI)."
+    )
     cors_origins: list[str] = Field(
         default_factory=lambda: ["http://127.0.0.1:8050", "http://localhost:8050"],
         description="Origins browsers may call the API from (the Dash dashboard by default); ['*'] allows any.",
@@ -177,7 +181,10 @@ class ApiSettings(_Section):
         256, ge=1, description="Messages queued per WebSocket client; a client that lets it fill is dropped."
     )
     ws_heartbeat_s: float = Field(15.0, gt=0, description="Seconds between heartbeat messages on idle WebSockets.")
-    alerts_enabled: bool = Field(True, description="Run the alert engine inside the API process.")
+    ws_max_message_bytes: int = Field(
+        65_536, ge=1024, description="Largest WebSocket message a client may send; larger ones close the socket (1009)."
+    )
+    alerts_metrics_port: int = Field(9112, ge=1, le=65535, description="Port of the alert engine's /metrics.")
     access_log: bool = Field(True, description="Log one line per request (keys redacted); off for load tests.")
     webhook_attempts: int = Field(4, ge=1, description="Tries per alert webhook (exponential backoff between).")
     webhook_backoff_s: float = Field(0.5, gt=0, description="Wait before the second webhook try; doubles after.")

@@ -15,10 +15,17 @@ import redis
 from fastapi.testclient import TestClient
 
 from marketpulse.api import create_app
+from marketpulse.api.schemas import LatestState
 from marketpulse.config import Settings
 from marketpulse.stack.manager import Stack
 from marketpulse.stores.cassandra import INDICATOR_CQL_COLUMNS, CassandraWriter
-from marketpulse.stores.redis_store import SYMBOLS_KEY, latest_key
+from marketpulse.stores.redis_store import (
+    SYMBOLS_KEY,
+    RedisWriter,
+    latest_doc_key,
+    latest_fragments_key,
+    latest_key,
+)
 
 from .test_api_support import create_key
 
@@ -249,6 +256,84 @@ def test_latest_returns_the_hash_nested_and_symbols_lists_it(
     assert symbols == sorted(symbols)
     entry = next(item for item in listed.json()["items"] if item["symbol"] == symbol)
     assert entry == {"symbol": symbol, "price": 185.25, "ts": "2024-03-07T23:59:59.500000+00:00"}
+
+
+LATEST_UPDATE = {
+    "tick.price": 185.25,
+    "tick.size": 100,
+    "tick.ts": "2024-03-07T23:59:59.500000+00:00",
+    "bar_1m.close": 185.0,
+    "bar_1m.ts": "2024-03-07T23:58:00+00:00",
+    "ind.rsi_14": 61.5,
+    "ind.macd": float("nan"),  # non-finite: left out of the document, as from the hash
+    "pred.prob_up": 0.61,
+    "pred.model_version": "v20240307T000000",
+    "sent.mean": -0.25,
+}
+
+
+@pytest.fixture(scope="module")
+def slow_client(stack: Stack, settings: Settings, api_key: str) -> Iterator[TestClient]:
+    """The same API with the plain-ASGI latest lane off: FastAPI's own route answers."""
+    slow = settings.model_copy(update={"api": settings.api.model_copy(update={"fast_latest": False})})
+    with TestClient(create_app(slow), headers={"X-API-Key": api_key}) as client:
+        yield client
+
+
+def test_latest_from_the_stream_writer_is_the_same_document_on_both_paths(
+    client: TestClient, slow_client: TestClient, redis_client: redis.Redis, settings: Settings
+) -> None:
+    """The writer's ready JSON (one GET) equals the contract's nested shape, whichever path serves it, and a
+    later batch carrying only changed fields merges into it."""
+    symbol = _new_symbol()
+    writer = RedisWriter(settings)
+    try:
+        writer.update_latest({symbol: LATEST_UPDATE})
+        first = [c.get(f"/v1/symbols/{symbol}/latest") for c in (client, slow_client)]
+        writer.update_latest({symbol: {"tick.price": 186.0, "ind.macd": 0.5}})
+        merged = client.get(f"/v1/symbols/{symbol}/latest")
+    finally:
+        writer.close()
+        redis_client.delete(latest_key(symbol), latest_doc_key(symbol), latest_fragments_key(symbol))
+        redis_client.srem(SYMBOLS_KEY, symbol)
+    expected = {
+        "symbol": symbol,
+        "tick": {"price": 185.25, "size": 100.0, "ts": "2024-03-07T23:59:59.500000+00:00"},
+        "bar_1s": None,
+        "bar_1m": {"close": 185.0, "ts": "2024-03-07T23:58:00+00:00"},
+        "indicators": {"rsi_14": 61.5},
+        "prediction": {"prob_up": 0.61, "model_version": "v20240307T000000"},
+        "sentiment": {"mean": -0.25},
+        "other": None,
+    }
+    for response in first:
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "application/json"
+        assert response.json() == expected
+        LatestState.model_validate_json(response.content)  # the documented contract, checked here not per request
+    assert merged.json()["tick"]["price"] == 186.0 and merged.json()["indicators"] == {"macd": 0.5, "rsi_14": 61.5}
+    assert merged.json()["sentiment"] == {"mean": -0.25}  # untouched sections stay
+
+
+def test_latest_lane_refuses_like_the_api(client: TestClient, settings: Settings) -> None:
+    """No key, a bad key, a key without read scope never reach Redis; counted under the route template."""
+    symbol = "AAPL"
+    anonymous = client.get(f"/v1/symbols/{symbol}/latest", headers={"X-API-Key": ""})
+    assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == "unauthenticated"
+    assert anonymous.headers["www-authenticate"] == "ApiKey"
+    bad = client.get(f"/v1/symbols/{symbol}/latest", headers={"X-API-Key": "mpk_000000000000_nope"})
+    assert bad.status_code == 401
+    metrics = client.get("/metrics").text
+    assert 'marketpulse_api_requests_total{method="GET",route="/v1/symbols/{symbol}/latest",status="401"}' in metrics
+
+
+def test_latest_with_redis_down_is_a_clean_503(stack: Stack, settings: Settings, api_key: str) -> None:
+    """Keys verified against the real PostgreSQL, Redis unreachable: the lane answers 503 in the error shape."""
+    offline = settings.model_copy(update={"redis": settings.redis.model_copy(update={"port": 1})})
+    with TestClient(create_app(offline), headers={"X-API-Key": api_key}) as client:
+        response = client.get("/v1/symbols/AAPL/latest")
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["code"] == "dependency_unavailable"
 
 
 def test_unknown_and_malformed_symbols(client: TestClient) -> None:

@@ -56,20 +56,27 @@ def test_subscriptions_filter_symbols_channels_and_fields() -> None:
     async def scenario() -> tuple[list[dict[str, object]], list[dict[str, object]]]:
         hub = LiveHub("redis://unused", ApiMetrics())
         rsi_macd, everything = _client(), _client()
+        hub.add(rsi_macd)
+        hub.add(everything)
         apply_request(
             rsi_macd,
             SubscribeRequest(op="subscribe", symbols=["AAPL"], channels=["indicators"], fields=["rsi_14", "macd"]),
+            hub,
         )
-        apply_request(everything, SubscribeRequest(op="subscribe", symbols=["*"], channels=["ticks"]))
-        hub.add(rsi_macd)
-        hub.add(everything)
-        hub.dispatch("mp:live:AAPL", json.dumps(UPDATE))
+        apply_request(everything, SubscribeRequest(op="subscribe", symbols=["*"], channels=["ticks"]), hub)
+        hub.dispatch("mp:live:AAPL", json.dumps({**UPDATE, "published_at": 1700000000.5}))
         hub.dispatch("mp:live:IBM", json.dumps({**UPDATE, "symbol": "IBM"}))
         return _messages(rsi_macd), _messages(everything)
 
     rsi_macd, everything = asyncio.run(scenario())
     assert rsi_macd == [
-        {"type": "data", "channel": "indicators", "symbol": "AAPL", "data": {"rsi_14": 61.5, "macd": 0.12}}
+        {
+            "type": "data",
+            "channel": "indicators",
+            "symbol": "AAPL",
+            "data": {"rsi_14": 61.5, "macd": 0.12},
+            "published_at": 1700000000.5,  # when the stream wrote it: clients see the data's age
+        }
     ]
     assert [(m["channel"], m["symbol"]) for m in everything] == [("ticks", "AAPL"), ("ticks", "IBM")]
 
@@ -104,6 +111,26 @@ def test_a_full_queue_drops_that_client_and_not_the_others() -> None:
     assert slow_dropped and not fast_dropped
     assert fast_received == 10
     assert dropped == 1.0
+
+
+def test_the_index_follows_subscribe_unsubscribe_and_disconnect() -> None:
+    async def scenario() -> list[int]:
+        hub = LiveHub("redis://unused", ApiMetrics())
+        client = _client(size=100)
+        hub.add(client)
+        sizes = []
+        apply_request(client, SubscribeRequest(op="subscribe", symbols=["AAPL"], channels=["ticks"]), hub)
+        hub.dispatch("mp:live:AAPL", json.dumps({"symbol": "AAPL", "tick.price": 1.0}))
+        sizes.append(client.queue.qsize())
+        apply_request(client, SubscribeRequest(op="unsubscribe", symbols=["AAPL"], channels=["ticks"]), hub)
+        hub.dispatch("mp:live:AAPL", json.dumps({"symbol": "AAPL", "tick.price": 2.0}))
+        sizes.append(client.queue.qsize())
+        apply_request(client, SubscribeRequest(op="subscribe", symbols=["*"], channels=["ticks"]), hub)
+        hub.remove(client)
+        sizes.append(len(hub.index))
+        return sizes
+
+    assert asyncio.run(scenario()) == [1, 1, 0]  # nothing after unsubscribing; the index empties on disconnect
 
 
 def test_unsubscribe_and_bad_symbols() -> None:

@@ -27,7 +27,14 @@ from marketpulse.api.paging import (
     to_utc,
 )
 from marketpulse.auth.keys import ApiKey
-from marketpulse.config import CassandraSettings, PostgresSettings, RedisSettings, Settings, StackSettings
+from marketpulse.config import (
+    ApiSettings,
+    CassandraSettings,
+    PostgresSettings,
+    RedisSettings,
+    Settings,
+    StackSettings,
+)
 
 NOW = datetime(2024, 3, 5, 12, 30, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -192,6 +199,9 @@ def offline_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCli
         redis=RedisSettings(port=1),
         cassandra=CassandraSettings(port=1),
         postgres=PostgresSettings(port=1),
+        # FastAPI's own latest route: the plain-ASGI lane does not see dependency overrides (it is checked
+        # against a real key store in tests/integration/test_api.py).
+        api=ApiSettings(fast_latest=False),
     )
     app = create_app(settings)
     # Authentication is tested against the real Postgres (tests/integration/test_api_auth.py); here a key is

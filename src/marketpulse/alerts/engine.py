@@ -2,8 +2,10 @@
 steps every rule of that symbol, and for each firing stores the event, publishes it on `mp:alerts:{key_id}`
 (the WebSocket's alerts channel) and posts the signed webhook in the background.
 
-It runs inside the API process (`api.alerts_enabled`); rules are reloaded from PostgreSQL every few seconds and
-at once after a change made through this process.
+It runs as its own service (`marketpulse alerts run`), one per platform, so API workers and replicas stay
+stateless and every alert fires once. Rules are reloaded from PostgreSQL every few seconds and at once when an
+API process announces a change on `mp:alert-rules:changed`. Webhook deliveries are durable: each try is
+recorded, and at start the engine resumes every event still `pending` (a delivery cut short by a stop).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -28,6 +31,8 @@ from marketpulse.config import Settings
 
 log = logging.getLogger(__name__)
 RELOAD_EVERY_S = 5.0
+#: API processes publish here after a rule was created or deleted; the engine reloads at once.
+RULES_CHANGED_CHANNEL = "mp:alert-rules:changed"
 
 #: WebSocket channel -> latest-state section names used by conditions (bars keep the interval apart).
 _CHANNEL_SECTIONS = {"ticks": "tick", "indicators": "indicators", "predictions": "prediction", "sentiment": "sentiment"}
@@ -64,15 +69,18 @@ class AlertEngine:
         self._http: httpx.AsyncClient | None = None
         self._publisher: Any = None
         self.ready = asyncio.Event()
+        self._started_at = datetime.now(UTC)
 
     async def start(self) -> None:
         import redis.asyncio as aioredis
 
-        self._http = httpx.AsyncClient(timeout=self.settings.api.webhook_timeout_s)
+        self._started_at = datetime.now(UTC)  # events fired from now on are this run's own deliveries
+        self._http = httpx.AsyncClient(timeout=self.settings.api.webhook_timeout_s, follow_redirects=False)
         self._publisher = aioredis.Redis.from_url(self.settings.redis_url, decode_responses=True)
         self._tasks = [
             asyncio.create_task(self._listen(), name="alerts-listen"),
             asyncio.create_task(self._reload_forever(), name="alerts-reload"),
+            asyncio.create_task(self._resume_deliveries(), name="alerts-resume"),
         ]
 
     async def stop(self) -> None:
@@ -97,11 +105,28 @@ class AlertEngine:
 
     async def _reload_forever(self) -> None:
         while True:
-            try:
-                await self.reload()
-            except AlertStoreUnavailableError as exc:
-                log.warning("alert rules not reloaded: %s", exc)
+            await self._reload_once()
             await asyncio.sleep(RELOAD_EVERY_S)
+
+    async def _reload_once(self) -> None:
+        try:
+            await self.reload()
+        except AlertStoreUnavailableError as exc:
+            log.warning("alert rules not reloaded: %s", exc)
+
+    async def _resume_deliveries(self) -> None:
+        """Deliveries a previous run left pending (stopped mid-retry) start again, with the tries they had left."""
+        while True:
+            try:
+                pending = await run_in_threadpool(self.store.pending_deliveries, self._started_at)
+                break
+            except AlertStoreUnavailableError as exc:
+                log.warning("pending webhooks not read yet: %s", exc)
+                await asyncio.sleep(RELOAD_EVERY_S)
+        for item in pending:
+            log.info("resuming webhook of alert %d (%d tries made)", item.event.event_id, item.attempts_made)
+            message = alert_message(item.rule, item.event)
+            self._spawn_delivery(item.url, item.secret, message, item.event.event_id, item.attempts_made)
 
     async def _listen(self) -> None:
         import redis.asyncio as aioredis
@@ -112,9 +137,12 @@ class AlertEngine:
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.psubscribe(LIVE_PATTERN)
+                await pubsub.subscribe(RULES_CHANGED_CHANNEL)
                 self.ready.set()
                 async for message in pubsub.listen():
-                    if message.get("type") == "pmessage":
+                    if message.get("type") == "message":  # RULES_CHANGED_CHANNEL
+                        await self._reload_once()
+                    elif message.get("type") == "pmessage":
                         try:
                             await self.on_update(str(message["data"]))
                         except AlertStoreUnavailableError as exc:
@@ -154,33 +182,47 @@ class AlertEngine:
         rule = entry.rule
         event = await run_in_threadpool(self.store.record_event, rule, observed_values(state))
         self.metrics.alerts_fired.inc()
-        message = {
-            "event_id": event.event_id,
-            "rule_id": rule.rule_id,
-            "name": rule.name,
-            "symbol": rule.symbol,
-            "fired_at": event.fired_at.isoformat(),
-            "observed": event.observed,
-            "condition": rule.condition.model_dump(mode="json"),
-        }
+        message = alert_message(rule, event)
         await self._publisher.publish(alerts_channel(rule.key_id), json.dumps(message))
-        if rule.webhook_url and entry.secret and self._http is not None:
-            task = asyncio.create_task(self._deliver(rule.webhook_url, entry.secret, message, event.event_id))
-            self._deliveries.add(task)
-            task.add_done_callback(self._deliveries.discard)
+        if rule.webhook_url and entry.secret:
+            self._spawn_delivery(rule.webhook_url, entry.secret, message, event.event_id, 0)
         return event
 
-    async def _deliver(self, url: str, secret: str, message: dict[str, Any], event_id: int) -> None:
+    def _spawn_delivery(self, url: str, secret: str, message: dict[str, Any], event_id: int, made: int) -> None:
+        task = asyncio.create_task(self._deliver(url, secret, message, event_id, made))
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
+
+    async def _deliver(self, url: str, secret: str, message: dict[str, Any], event_id: int, made: int) -> None:
+        """POST with the tries left after `made`; each failed try is recorded, so a restart resumes from there."""
         assert self._http is not None
         api = self.settings.api
+
+        async def record_try(tries: int) -> None:
+            await run_in_threadpool(self.store.record_delivery, event_id, "pending", made + tries)
+
         status, attempts = await deliver(
             self._http,
             url,
             secret,
             json.dumps(message).encode(),
-            attempts=api.webhook_attempts,
-            backoff_s=api.webhook_backoff_s,
+            attempts=max(1, api.webhook_attempts - made),
+            backoff_s=api.webhook_backoff_s * 2**made,  # the wait doubles per try, across restarts too
             event_id=event_id,
+            on_failed_try=record_try,
         )
         self.metrics.webhooks.labels(status).inc()
-        await run_in_threadpool(self.store.record_delivery, event_id, status, attempts)
+        await run_in_threadpool(self.store.record_delivery, event_id, status, made + attempts)
+
+
+def alert_message(rule: AlertRule, event: AlertEvent) -> dict[str, Any]:
+    """The alert as the WebSocket and the webhook carry it (rebuilt the same way when a delivery resumes)."""
+    return {
+        "event_id": event.event_id,
+        "rule_id": rule.rule_id,
+        "name": rule.name,
+        "symbol": rule.symbol,
+        "fired_at": event.fired_at.isoformat(),
+        "observed": event.observed,
+        "condition": rule.condition.model_dump(mode="json"),
+    }

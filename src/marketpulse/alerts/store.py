@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -66,6 +67,17 @@ class AlertEvent(BaseModel):
     observed: dict[str, Any] = Field(description="The values the conditions read when the rule fired.")
     webhook_status: str = Field(description="none (no webhook), pending, delivered or failed.")
     webhook_attempts: int
+
+
+@dataclass(frozen=True)
+class PendingDelivery:
+    """A fired alert whose webhook was neither delivered nor given up on (its process stopped mid-retry)."""
+
+    event: AlertEvent
+    rule: AlertRule
+    url: str
+    secret: str
+    attempts_made: int
 
 
 _RULE_COLUMNS = "rule_id, key_id, name, symbol, condition, webhook_url, cooldown_s, created_at"
@@ -176,6 +188,22 @@ class AlertStore:
             "UPDATE alert_events SET webhook_status = %s, webhook_attempts = %s WHERE event_id = %s",
             (status, attempts, event_id),
         )
+
+    def pending_deliveries(self, fired_before: datetime) -> list[PendingDelivery]:
+        """Webhooks still `pending` for alerts fired before `fired_before` (this run's own are in flight)."""
+        event_columns = ", ".join(f"e.{c}" for c in _EVENT_COLUMNS.split(", "))
+        rule_columns = ", ".join(f"r.{c}" for c in _RULE_COLUMNS.split(", "))
+        rows = self._execute(
+            f"SELECT {event_columns}, {rule_columns}, r.webhook_secret FROM alert_events e "
+            "JOIN alert_rules r USING (rule_id) WHERE e.webhook_status = 'pending' AND e.fired_at < %s "
+            "AND r.webhook_url IS NOT NULL AND r.webhook_secret IS NOT NULL ORDER BY e.event_id",
+            (fired_before,),
+        )
+        pending = []
+        for row in rows:
+            event, rule, secret = _event(row[:7]), _rule(row[7:15]), row[15]
+            pending.append(PendingDelivery(event, rule, rule.webhook_url or "", secret, event.webhook_attempts))
+        return pending
 
     def list_events(self, key_id: str, limit: int, before: int | None) -> list[AlertEvent]:
         """Fired alerts of a key, newest first, older than event id `before` (keyset paging)."""

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 import httpx
 
@@ -45,8 +46,10 @@ async def deliver(
     attempts: int,
     backoff_s: float,
     event_id: int,
+    on_failed_try: Callable[[int], Awaitable[None]] | None = None,
 ) -> tuple[str, int]:
-    """POST until a 2xx, a final 4xx or `attempts` tries; returns (delivered|failed, tries made)."""
+    """POST until a 2xx, a final 4xx or `attempts` tries; returns (delivered|failed, tries made).
+    `on_failed_try(tries)` runs after each retryable failure, before the wait (to record progress)."""
     wait = backoff_s
     for attempt in range(1, attempts + 1):
         timestamp = str(int(time.time()))
@@ -67,6 +70,8 @@ async def deliver(
             if not _retryable(response.status_code):
                 return "failed", attempt
         if attempt < attempts:
+            if on_failed_try is not None:
+                await on_failed_try(attempt)
             await asyncio.sleep(wait)
             wait *= 2
     return "failed", attempts

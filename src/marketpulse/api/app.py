@@ -1,5 +1,8 @@
-"""The API: `create_app(settings)` builds a FastAPI app over Redis (latest state, live fan-out), Cassandra
-(history) and PostgreSQL (API keys, alert rules).
+"""The API: `create_app(settings)` builds a FastAPI app over Redis (latest state, live fan-out, rate limits),
+Cassandra (history) and PostgreSQL (API keys, alert rules).
+
+The app is stateless apart from caches, so `marketpulse serve api` runs `api.workers` processes on one port; the
+alert engine is its own service (`marketpulse alerts run`), and rate-limit buckets live in Redis.
 
 Every route under /v1 is included with the read-scope dependency, so a router added later is authenticated
 without doing anything; only /healthz, /metrics and the docs are open.
@@ -18,16 +21,17 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
 from marketpulse import __version__
-from marketpulse.alerts.engine import AlertEngine
 from marketpulse.alerts.store import AlertStore
 from marketpulse.api import routes
 from marketpulse.api.auth import API_KEY_HEADER, Authenticator, require_read
 from marketpulse.api.deps import Resources
 from marketpulse.api.errors import DependencyUnavailableError, InvalidRequestError, install_error_handlers
 from marketpulse.api.history import History
+from marketpulse.api.latest import LatestQuoteLane, LatestReader
 from marketpulse.api.live import LiveHub
 from marketpulse.api.logs import redact_api_keys_in_logs
 from marketpulse.api.metrics import ApiMetrics, MetricsMiddleware
+from marketpulse.api.resp import PipelinedRedis
 from marketpulse.api.routes import admin, alerts, bars, health, indicators, pipeline, predictions, symbols, ws
 from marketpulse.api.schemas import ErrorBody
 from marketpulse.auth.keys import ApiKeyStore
@@ -73,11 +77,12 @@ async def reject_nul_bytes(request: Request) -> None:
         raise InvalidRequestError("parameters must not contain NUL (\\x00) characters")
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The API app; clients are opened by its lifespan (serve it with uvicorn or enter a TestClient)."""
-    metrics = ApiMetrics()
+def create_app(settings: Settings, *, multiprocess_metrics: bool = False) -> FastAPI:
+    """The API app; clients are opened by its lifespan (serve it with uvicorn or enter a TestClient).
+    multiprocess_metrics: one of several workers (`api.serve`), whose /metrics add up every worker's samples."""
+    metrics = ApiMetrics(multiprocess=multiprocess_metrics)
     # Data-quality results and stream restarts (stored by the Airflow DAGs), read from Postgres per scrape.
-    metrics.registry.register(OperationsCollector(settings))
+    metrics.exposition.register(OperationsCollector(settings))
     redact_api_keys_in_logs()
 
     @asynccontextmanager
@@ -91,21 +96,22 @@ def create_app(settings: Settings) -> FastAPI:
         import redis.asyncio as aioredis
 
         aredis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=10)
-        app.state.resources = Resources(settings=settings, redis=redis, history=history, metrics=metrics, aredis=aredis)
-        hub = app.state.hub = LiveHub(settings.redis_url, metrics)
+        # The latest-quote route's own pipelined connection: bytes in, bytes out, no pool (api.resp).
+        pipelined = PipelinedRedis(settings.redis_url)
+        latest = LatestReader(pipelined, settings.api.rate_limit_burst)
+        app.state.resources = Resources(
+            settings=settings, redis=redis, history=history, metrics=metrics, aredis=aredis, latest=latest
+        )
+        app.state.authenticator.share_limits(aredis)
+        hub = app.state.hub = LiveHub(settings.redis_url, metrics, settings.api)
         hub.start()
-        engine = None
-        if settings.api.alerts_enabled:
-            engine = app.state.alert_engine = AlertEngine(settings, app.state.alert_store, metrics)
-            await engine.start()
         try:
             yield
         finally:
-            if engine is not None:
-                await engine.stop()
             await hub.stop()
             redis.close()
             await aredis.aclose()
+            await pipelined.aclose()
             await run_in_threadpool(history.close)
             await run_in_threadpool(app.state.authenticator.store.close)
             await run_in_threadpool(app.state.alert_store.close)
@@ -118,11 +124,15 @@ def create_app(settings: Settings) -> FastAPI:
         "(`marketpulse apikeys create`). Lists are pages `{items, next_cursor}`; errors are "
         "`{error: {code, message}}`. Live updates: WebSocket `/v1/ws`.",
         lifespan=lifespan,
+        # Metrics are Prometheus (api.metrics); FastAPI's OpenTelemetry hook would only cost a check per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.authenticator = Authenticator(ApiKeyStore(settings), settings.api)
     app.state.alert_store = AlertStore(settings)
-    app.state.alert_engine = None
+    # Innermost first: the latest-quote lane sits inside the metrics and CORS middlewares, so its answers are
+    # counted and carry CORS headers like every other route's.
+    app.add_middleware(LatestQuoteLane)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(
         CORSMiddleware,

@@ -3,7 +3,7 @@
 Clients send `X-API-Key: mpk_...` (WebSocket clients may pass `?api_key=` instead, as browsers cannot set headers
 there; access logs redact it). A verified key is cached for `api.key_cache_ttl_s` so the hot path never waits
 on PostgreSQL; revocation therefore takes effect within that many seconds. Rate limits are token buckets per key
-and per API process.
+in Redis, shared by every worker and replica (`api.ratelimit`).
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 from starlette.concurrency import run_in_threadpool
 
+from marketpulse.api.ratelimit import RateLimiter, SharedRateLimiter
 from marketpulse.auth.keys import ApiKey, ApiKeyStore, Scope, redact
 from marketpulse.config import ApiSettings
 from marketpulse.errors import MarketPulseError
@@ -55,30 +55,8 @@ class RateLimitedError(MarketPulseError):
         self.headers = {"Retry-After": str(max(1, math.ceil(retry_after_s)))}
 
 
-@dataclass
-class _Bucket:
-    tokens: float
-    updated: float
-
-
-@dataclass
-class RateLimiter:
-    """Token buckets: `rate` tokens per second up to `burst`; one request takes one token."""
-
-    burst: int
-    buckets: dict[str, _Bucket] = field(default_factory=dict)
-
-    def take(self, key_id: str, rate: float, now: float) -> float:
-        """0 if the request may go, else seconds until a token is available."""
-        bucket = self.buckets.get(key_id)
-        if bucket is None:
-            bucket = self.buckets[key_id] = _Bucket(float(self.burst), now)
-        bucket.tokens = min(float(self.burst), bucket.tokens + (now - bucket.updated) * rate)
-        bucket.updated = now
-        if bucket.tokens >= 1:
-            bucket.tokens -= 1
-            return 0.0
-        return (1 - bucket.tokens) / rate
+def rate_limited(key: ApiKey, rate: float, wait: float) -> RateLimitedError:
+    return RateLimitedError(f"rate limit of {rate:g} requests/s exceeded for key {key.key_id}", wait)
 
 
 class Authenticator:
@@ -87,7 +65,8 @@ class Authenticator:
     def __init__(self, store: ApiKeyStore, settings: ApiSettings) -> None:
         self.store = store
         self.settings = settings
-        self.limiter = RateLimiter(settings.rate_limit_burst)
+        #: Per process until `share_limits` (the app's lifespan) hands it Redis.
+        self.limiter: RateLimiter | SharedRateLimiter = RateLimiter(settings.rate_limit_burst)
         self._cache: dict[str, tuple[ApiKey | None, float]] = {}
 
     async def authenticate(self, plain: str | None) -> ApiKey:
@@ -108,11 +87,21 @@ class Authenticator:
             raise UnauthenticatedError("the API key is unknown or revoked")
         return key
 
-    def check_rate(self, key: ApiKey) -> None:
-        rate = key.rate_limit_per_s or self.settings.rate_limit_per_s
-        wait = self.limiter.take(key.key_id, rate, time.monotonic())
+    def share_limits(self, aredis: Any) -> None:
+        """Keep the buckets in Redis, shared by every process serving this API."""
+        self.limiter = SharedRateLimiter(aredis, self.settings.rate_limit_burst)
+
+    def rate_of(self, key: ApiKey) -> float:
+        return key.rate_limit_per_s or self.settings.rate_limit_per_s
+
+    async def check_rate(self, key: ApiKey) -> None:
+        rate = self.rate_of(key)
+        if isinstance(self.limiter, SharedRateLimiter):
+            wait = await self.limiter.take(key.key_id, rate, time.monotonic())
+        else:
+            wait = self.limiter.take(key.key_id, rate, time.monotonic())
         if wait > 0:
-            raise RateLimitedError(f"rate limit of {rate:g} requests/s exceeded for key {key.key_id}", wait)
+            raise rate_limited(key, rate, wait)
 
     def forget(self) -> None:
         """Drop cached verdicts (after a revocation in this process)."""
@@ -134,7 +123,7 @@ def require_scope(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
         if not key.allows(scope):
             raise ForbiddenError(f"this route needs the {scope!r} scope; key {key.key_id} has {', '.join(key.scopes)}")
         if getattr(request.state, "rate_checked", False) is False:
-            authenticator.check_rate(key)  # once per request even when several scopes are checked
+            await authenticator.check_rate(key)  # once per request even when several scopes are checked
             request.state.rate_checked = True
         request.state.api_key = key
         return key

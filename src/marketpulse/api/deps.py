@@ -36,8 +36,10 @@ class Resources:
     redis: redis.Redis
     history: History
     metrics: ApiMetrics
-    #: redis.asyncio client for the hot paths (latest quote), which then never leave the event loop.
+    #: redis.asyncio client for the hot paths, which then never leave the event loop.
     aredis: Any = None
+    #: The latest-quote read (one Lua round trip, bytes out).
+    latest: Any = None
 
 
 async def get_resources(request: Request) -> Resources:

@@ -10,6 +10,7 @@ import logging
 import re
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -58,6 +59,25 @@ def _store_errors() -> tuple[type[Exception], ...]:
     return (NoHostAvailable, OperationTimedOut, RequestExecutionException, RedisConnectionError, RedisTimeoutError)
 
 
+RawHeaders = list[tuple[bytes, bytes]]
+
+
+def render_error(exc: MarketPulseError) -> tuple[int, bytes, RawHeaders]:
+    """(status, body, extra headers) of an error, for the plain-ASGI latest-quote lane."""
+    headers: dict[str, str] = getattr(exc, "headers", None) or {}
+    extra = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+    return exc.http_status, orjson.dumps(error_body(error_code(exc), str(exc))), extra
+
+
+def render_store_error(exc: Exception, scope_path: str) -> tuple[int, bytes, RawHeaders]:
+    log.warning("GET %s: store unavailable: %r", scope_path, exc)
+    return 503, orjson.dumps(error_body("dependency_unavailable", _store_message(exc))), []
+
+
+def _store_message(exc: Exception) -> str:
+    return f"a data store did not answer ({type(exc).__name__}); retry later"
+
+
 async def _marketpulse_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, MarketPulseError)
     if exc.http_status >= 500:
@@ -84,8 +104,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.warning("%s %s: store unavailable: %r", request.method, request.url.path, exc)
-    message = f"a data store did not answer ({type(exc).__name__}); retry later"
-    return JSONResponse(error_body("dependency_unavailable", message), status_code=503)
+    return JSONResponse(error_body("dependency_unavailable", _store_message(exc)), status_code=503)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

@@ -1,25 +1,29 @@
 """Live fan-out for the WebSocket: one Redis pub/sub subscription per API process, many clients.
 
 The market job publishes one JSON object per symbol and micro-batch on `mp:live:{symbol}` with flat
-`kind.field` keys (tick.price, bar_1m.close, ind.rsi_14, pred.prob_up, sent.score); the alert engine publishes
-fired alerts on `mp:alerts:{key_id}`. The hub splits each message into channels and offers it to every
-subscribed client's bounded queue without ever waiting: a client whose queue is full is dropped (close code
-4001), so one slow reader never delays the others.
+`kind.field` keys (tick.price, bar_1m.close, ind.rsi_14, pred.prob_up, sent.score) and `published_at` (unix s,
+when the writer sent it); the alert service publishes fired alerts on `mp:alerts:{key_id}`. The hub splits
+each message into channels and offers it to the clients subscribed to that (symbol, channel) — found through
+an index, not a scan of every client — without ever waiting: a client whose bounded queue is full is dropped
+(close code 4001), so one slow reader never delays the others. Each data message carries `published_at`, so a
+client can tell the age of what it sees.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from marketpulse.api.latest import SECTIONS, parse_value
+import orjson
+
 from marketpulse.api.metrics import ApiMetrics
+from marketpulse.config import ApiSettings
+from marketpulse.stores.redis_store import SECTIONS, parse_value
 
 log = logging.getLogger(__name__)
 
@@ -87,23 +91,49 @@ def filter_fields(data: dict[str, Any], fields: frozenset[str] | None) -> dict[s
     return {k: v for k, v in data.items() if k in fields or k in ("ts", "interval", "feature_ts")}
 
 
+SubscriptionKey = tuple[str, str]
+
+
 class LiveHub:
     """Subscribes to Redis once and fans out to the clients; never blocks on a client."""
 
-    def __init__(self, redis_url: str, metrics: ApiMetrics) -> None:
+    def __init__(self, redis_url: str, metrics: ApiMetrics, settings: ApiSettings | None = None) -> None:
         self.redis_url = redis_url
         self.metrics = metrics
+        self.settings = settings or ApiSettings()
         self.clients: set[Client] = set()
+        #: (symbol or "*", channel) -> the clients subscribed to it.
+        self.index: dict[SubscriptionKey, set[Client]] = {}
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
 
     def add(self, client: Client) -> None:
         self.clients.add(client)
+        self.reindex(client, set())
         self.metrics.ws_connections.set(len(self.clients))
 
     def remove(self, client: Client) -> None:
         self.clients.discard(client)
+        for key in client.subscriptions:
+            self._unindex(key, client)
         self.metrics.ws_connections.set(len(self.clients))
+
+    def reindex(self, client: Client, before: set[SubscriptionKey]) -> None:
+        """After the client's subscriptions changed from `before`."""
+        if client not in self.clients:
+            return
+        now = set(client.subscriptions)
+        for key in before - now:
+            self._unindex(key, client)
+        for key in now - before:
+            self.index.setdefault(key, set()).add(client)
+
+    def _unindex(self, key: SubscriptionKey, client: Client) -> None:
+        members = self.index.get(key)
+        if members is not None:
+            members.discard(client)
+            if not members:
+                del self.index[key]
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="live-hub")
@@ -139,37 +169,56 @@ class LiveHub:
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
                     await client.aclose()
 
-    def dispatch(self, redis_channel: str, payload: str) -> None:
+    def dispatch(self, redis_channel: str, payload: str | bytes) -> None:
         """Offer one pub/sub message to every client subscribed to any of its parts."""
         try:
-            body = json.loads(payload)
-        except ValueError:
+            body = orjson.loads(payload)
+        except orjson.JSONDecodeError:
             log.warning("ignored a non-JSON message on %s", redis_channel)
             return
         if not isinstance(body, dict):
             return
+        published_at = body.get("published_at")
+        if not isinstance(published_at, int | float):
+            published_at = None
         if redis_channel.startswith("mp:alerts:"):
             key_id = redis_channel.removeprefix("mp:alerts:")
-            self._fan_out("alerts", str(body.get("symbol", "")), body, only_key=key_id)
+            self._fan_out("alerts", str(body.get("symbol", "")), body, published_at, only_key=key_id)
             return
         for channel, symbol, data in split_update(body):
-            self._fan_out(channel, symbol, data)
-        published_at = body.get("published_at")
-        if isinstance(published_at, int | float):
+            self._fan_out(channel, symbol, data, published_at)
+        if published_at is not None:
             self.metrics.stage_latency.labels("redis_to_websocket").observe(max(0.0, time.time() - published_at))
 
-    def _fan_out(self, channel: str, symbol: str, data: dict[str, Any], only_key: str | None = None) -> None:
+    def _subscribers(self, symbol: str, channel: str) -> set[Client]:
+        exact = self.index.get((symbol, channel), set())
+        wildcard = self.index.get((ALL_SYMBOLS, channel))
+        return exact | wildcard if wildcard else exact
+
+    def _fan_out(
+        self,
+        channel: str,
+        symbol: str,
+        data: dict[str, Any],
+        published_at: float | None,
+        only_key: str | None = None,
+    ) -> None:
         encoded: dict[frozenset[str] | None, str] = {}  # encode once per distinct field filter
-        for client in list(self.clients):
+        for client in list(self._subscribers(symbol, channel)):
             if only_key is not None and client.key_id != only_key:
                 continue
-            wanted, fields = client.fields_for(symbol, channel)
-            if not wanted:
-                continue
+            _, fields = client.fields_for(symbol, channel)
             text = encoded.get(fields)
             if text is None:
-                message = {"type": "data", "channel": channel, "symbol": symbol, "data": filter_fields(data, fields)}
-                text = encoded[fields] = json.dumps(message, default=str)
+                message: dict[str, Any] = {
+                    "type": "data",
+                    "channel": channel,
+                    "symbol": symbol,
+                    "data": filter_fields(data, fields),
+                }
+                if published_at is not None:
+                    message["published_at"] = published_at
+                text = encoded[fields] = orjson.dumps(message, default=str).decode()
             self.offer(client, text, channel)
 
     def offer(self, client: Client, text: str, channel: str) -> None:
@@ -191,4 +240,4 @@ def subscription_keys(symbols: Iterable[str], channels: Iterable[str]) -> list[t
 
 
 def heartbeat_message() -> str:
-    return json.dumps({"type": "heartbeat", "ts": time.time()})
+    return orjson.dumps({"type": "heartbeat", "ts": time.time()}).decode()

@@ -1,6 +1,8 @@
 """Prometheus metrics of the API: requests by route template and status, and a latency histogram.
 
 Each app owns its registry (so several apps in one process, as in tests, never collide); /metrics serves it.
+With several uvicorn workers (`api.serve`) the samples go through prometheus_client's multiprocess files and
+/metrics serves the sum over every worker (`exposition`).
 """
 
 from __future__ import annotations
@@ -14,8 +16,15 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 
 
 class ApiMetrics:
-    def __init__(self) -> None:
+    def __init__(self, multiprocess: bool = False) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        #: What /metrics serves: this registry, or the merge of every worker's samples.
+        self.exposition = self.registry
+        if multiprocess:
+            from prometheus_client import multiprocess as mp
+
+            self.exposition = CollectorRegistry()
+            mp.MultiProcessCollector(self.exposition)  # type: ignore[no-untyped-call]
         self.requests = Counter(
             "marketpulse_api_requests_total",
             "HTTP requests by method, route template and status",
@@ -35,7 +44,12 @@ class ApiMetrics:
             ["status"],
             registry=self.registry,
         )
-        self.ws_connections = Gauge("marketpulse_ws_connections", "Open WebSocket connections", registry=self.registry)
+        self.ws_connections = Gauge(
+            "marketpulse_ws_connections",
+            "Open WebSocket connections",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
         self.ws_messages = Counter(
             "marketpulse_ws_messages_total",
             "Messages queued to WebSocket clients, by channel",

@@ -1,4 +1,4 @@
-"""The platform's own processes (ingest, market job, API), run and checked like the stack's services."""
+"""The platform's own processes (ingest, market job, alert engine, API), run and checked like the stack's services."""
 
 from __future__ import annotations
 
@@ -127,6 +127,26 @@ class ApiApp(_App):
         return f"http://{self.host}:{self.settings.api.port}"
 
 
+class AlertsApp(_App):
+    """The alert engine (`marketpulse alerts run`): one per platform, so API workers stay stateless."""
+
+    name = "alerts"
+    cli_args: ClassVar[list[str]] = ["alerts", "run"]
+
+    def ports(self) -> dict[str, int]:
+        return {"metrics": self.settings.api.alerts_metrics_port}
+
+    def check(self) -> str:
+        import httpx
+
+        body = httpx.get(self.endpoint(), timeout=3).text
+        fired = [line for line in body.splitlines() if line.startswith("marketpulse_alerts_fired_total ")]
+        return f"alert engine, {float(fired[0].split()[-1]) if fired else 0:.0f} alerts fired"
+
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.settings.api.alerts_metrics_port}/metrics"
+
+
 class DashboardApp(_App):
     """The Dash dashboard; reads through the API with a local read key created on first start."""
 
@@ -243,6 +263,7 @@ def all_apps(settings: Settings) -> list[Service]:
         SentimentJobApp(settings),
         ReplayIngestApp(settings),
         TextReplayApp(settings),
+        AlertsApp(settings),
         ApiApp(settings),
         DashboardApp(settings),
         ScorecardApp(settings),

@@ -38,6 +38,7 @@ def side_by_side_settings(name: str, offset: int) -> Settings:
         ingest=IngestSettings(metrics_port=defaults.ingest.metrics_port + offset),
         api=ApiSettings(
             port=defaults.api.port + offset,
+            alerts_metrics_port=defaults.api.alerts_metrics_port + offset,
             cors_origins=[f"http://{defaults.stack.host}:{defaults.dashboard.port + offset}"],
         ),
         dashboard=DashboardSettings(port=defaults.dashboard.port + offset),

@@ -19,7 +19,7 @@ import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 from marketpulse.config import Settings
 from marketpulse.contracts.text import TEXT_SOURCES, SentimentWindow
 from marketpulse.features.sentiment import WINDOW_COLUMNS
-from marketpulse.stores.redis_store import latest_key, live_channel, redis_client, sentiment_windows_key
+from marketpulse.stores.redis_store import LatestMerger, live_channel, redis_client, sentiment_windows_key
 
 ITEM_COLUMNS = (
     "symbol",
@@ -192,8 +192,8 @@ class SentimentStore:
                 continue
             window = json.loads(members[0])
             fields = {f"sent.{k}": str(v) for k, v in window.items() if v is not None}
-            pipe.hset(latest_key(symbol), mapping=fields)
-            pipe.expire(latest_key(symbol), self.settings.stream.redis_ttl_s)
+            # Hash and the API's ready JSON document, merged atomically (redis_store.LatestMerger).
+            LatestMerger(self.redis, self.settings.stream.redis_ttl_s).queue(pipe, symbol, fields)
             # Live fan-out like the market job's updates: the WebSocket's sentiment channel and sentiment alerts.
             update = {"symbol": symbol, **{k: v for k, v in fields.items() if k != "sent.symbol"}}
             pipe.publish(live_channel(symbol), json.dumps({**update, "published_at": _now()}))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field, HttpUrl
 from starlette.concurrency import run_in_threadpool
 
+from marketpulse.alerts.engine import RULES_CHANGED_CHANNEL
 from marketpulse.alerts.rules import Condition
 from marketpulse.alerts.store import AlertEvent, AlertRule, AlertStore
 from marketpulse.api.auth import ReadKey
@@ -16,6 +18,7 @@ from marketpulse.api.paging import DEFAULT_LIMIT, MAX_LIMIT, Cursor, decode_curs
 from marketpulse.api.schemas import Page
 from marketpulse.contracts.market import SYMBOL_PATTERN
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")]
@@ -41,9 +44,13 @@ def _store(request: Request) -> AlertStore:
 
 
 async def _rearm(request: Request) -> None:
-    engine = getattr(request.app.state, "alert_engine", None)
-    if engine is not None:
-        await engine.reload()
+    """Tell the alert service (another process) to reload the rules now rather than at its next poll."""
+    from redis.exceptions import RedisError
+
+    try:
+        await request.app.state.resources.aredis.publish(RULES_CHANGED_CHANNEL, "1")
+    except RedisError as exc:  # the service still reloads within RELOAD_EVERY_S
+        log.warning("alert rule change not announced: %r", exc)
 
 
 @router.post("", status_code=201, response_model=AlertRuleCreated, summary="Create an alert rule")

@@ -45,4 +45,4 @@ def healthz(resources: ResourcesDep, response: Response) -> Health:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 def metrics(resources: ResourcesDep) -> Response:
-    return Response(generate_latest(resources.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(resources.metrics.exposition), media_type=CONTENT_TYPE_LATEST)

@@ -51,11 +51,12 @@ def _validate_symbols(symbols: list[str]) -> None:
         raise ValueError(f"not symbols: {', '.join(bad[:5])} (upper-case tickers or '*')")
 
 
-def apply_request(client: Client, request: SubscribeRequest) -> dict[str, Any]:
-    """Change the client's subscriptions; returns the reply to send."""
+def apply_request(client: Client, request: SubscribeRequest, hub: LiveHub | None = None) -> dict[str, Any]:
+    """Change the client's subscriptions (and the hub's index of them); returns the reply to send."""
     if request.op == "ping":
         return {"type": "pong"}
     _validate_symbols(request.symbols)
+    before = set(client.subscriptions)
     fields = frozenset(request.fields) if request.fields is not None else None
     for symbol in request.symbols:
         for channel in request.channels:
@@ -63,6 +64,8 @@ def apply_request(client: Client, request: SubscribeRequest) -> dict[str, Any]:
                 client.subscriptions[(symbol, channel)] = fields
             else:
                 client.subscriptions.pop((symbol, channel), None)
+    if hub is not None:
+        hub.reindex(client, before)
     listed = [
         {"symbol": s, "channel": c, "fields": sorted(f) if f is not None else None}
         for (s, c), f in sorted(client.subscriptions.items())
@@ -80,12 +83,12 @@ async def _send_loop(websocket: WebSocket, client: Client, heartbeat_s: float) -
         await websocket.send_text(text)
 
 
-async def _receive_loop(websocket: WebSocket, client: Client) -> None:
+async def _receive_loop(websocket: WebSocket, client: Client, hub: LiveHub) -> None:
     while True:
         raw = await websocket.receive_text()
         try:
             request = SubscribeRequest.model_validate(json.loads(raw))
-            reply = apply_request(client, request)
+            reply = apply_request(client, request, hub)
         except (ValueError, ValidationError) as exc:
             reply = {"type": "error", "message": str(exc)[:500]}
         try:
@@ -116,7 +119,7 @@ async def live(websocket: WebSocket) -> None:
     hub.add(client)
     tasks = [
         asyncio.create_task(_send_loop(websocket, client, settings.api.ws_heartbeat_s)),
-        asyncio.create_task(_receive_loop(websocket, client)),
+        asyncio.create_task(_receive_loop(websocket, client, hub)),
         asyncio.create_task(client.dropped.wait()),
     ]
     try:
