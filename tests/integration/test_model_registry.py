@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from marketpulse.config import Settings
+from marketpulse.config import ModelSettings, Settings
 from marketpulse.models.registry import ModelNotFoundError, ModelRegistry
 from marketpulse.models.serving import ProductionModel
 from marketpulse.stack.manager import Stack
@@ -75,6 +75,23 @@ def test_promotion_history_and_rollback(stack: Stack, settings: Settings, unique
     assert name in registry.names()
 
 
+def small_retrain(settings: Settings, name: str) -> Settings:
+    """Settings for a retrain of a few CPU seconds: one symbol, ten replayed sessions, two folds, one epoch."""
+    small = ModelSettings(
+        price_name=name,
+        symbols=["IBM"],
+        horizons=["1min", "5min"],
+        data_source="replay",
+        train_sessions=10,
+        replay_end="2012-11-30",
+        ticks_per_day=600,
+        folds=2,
+        test_sessions=2,
+        epochs=1,
+    )
+    return settings.model_copy(update={"models": small})
+
+
 @pytest.mark.slow
 def test_retrain_stores_candidate_and_report_and_promotes_only_on_improvement(
     stack: Stack, settings: Settings, unique: str
@@ -82,40 +99,26 @@ def test_retrain_stores_candidate_and_report_and_promotes_only_on_improvement(
     from fastapi.testclient import TestClient
 
     from marketpulse.api import create_app
-    from marketpulse.config import ModelSettings
     from marketpulse.models.pipeline import retrain
 
     from .test_api_support import create_key
 
     name = f"it-retrain-{unique}"
-    small = settings.model_copy(
-        update={
-            "models": ModelSettings(
-                price_name=name,
-                symbols=["IBM"],
-                horizons=["1min", "5min"],
-                data_source="replay",
-                train_sessions=10,
-                replay_end="2012-11-30",
-                ticks_per_day=600,
-                folds=2,
-                test_sessions=2,
-                epochs=1,
-            )
-        }
-    )
+    small = small_retrain(settings, name)
     stages: list[str] = []
     result = retrain(small, progress=lambda stage, done, total: stages.append(stage))
     assert result.candidate_version is not None and result.data_source == "replay"
     assert any(s.startswith("fold 2/2") for s in stages)
     registry = ModelRegistry(settings)
     meta = registry.meta(name, result.candidate_version)
-    assert meta["kind"] == "tcn" and meta["features"] and meta["train_range"][0] < meta["test_range"][0]
-    assert meta["code_version"] and set(meta["metrics"]) >= {"tcn", "logistic", "persistence", "climatology"}
-    # Promoted exactly when the walk-forward decision says it beats every baseline.
-    assert result.promoted == meta["decision"]["promote"]
+    assert meta["kind"] == "selection" and meta["train_range"][0] < meta["test_range"][0]
+    assert meta["code_version"] and set(meta["metrics"]) >= {"tcn", "gbm", "logistic", "persistence", "climatology"}
+    tcn = registry.meta(name, meta["members"]["tcn"])
+    assert tcn["kind"] == "tcn" and tcn["features"]
+    # Promoted exactly when the walk-forward decision says so (here: nothing in production to beat).
+    assert result.promoted == meta["decision"]["promote"] is True
     assert (registry.production_version(name) == result.candidate_version) == result.promoted
-    assert set(result.metrics) >= {"tcn", "climatology"} and "log_loss" in result.metrics["tcn"]
+    assert set(result.metrics) >= {"tcn", "gbm", "climatology"} and "log_loss" in result.metrics["tcn"]
 
     key = create_key(settings, f"models-{unique}")[1]
     with TestClient(create_app(settings), headers={"X-API-Key": key}) as client:
@@ -127,7 +130,7 @@ def test_retrain_stores_candidate_and_report_and_promotes_only_on_improvement(
         markdown = client.get(reports[0]["links"]["report.md"]).text
         assert ("PROMOTE" if result.promoted else "KEEP PRODUCTION") in markdown
         versions = client.get(f"/v1/models/{name}").json()["versions"]
-        assert [v["version"] for v in versions] == [result.candidate_version]
+        assert sorted(v["version"] for v in versions) == sorted([result.candidate_version, *meta["members"].values()])
 
 
 def test_a_production_pointer_to_a_missing_version_keeps_the_loaded_model(

@@ -3,6 +3,7 @@ at /v1/scorecard; and an ensemble refit from those scores stored and promoted in
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -116,3 +117,40 @@ def test_scorecard_numbers_equal_a_hand_computation(settings: Settings, stored: 
         assert summary["n"] == 4 and summary["hit_rate"] == pytest.approx(2 / 4)  # 0.9 on 102 -> 101 misses
         assert client.get("/v1/scorecard", params={"symbol": "AAPL; DROP"}).json()["summary"] == []
         assert TestClient(create_app(settings)).get("/v1/scorecard").status_code == 401
+
+
+def test_scorecard_totals_stand_next_to_the_walk_forward_expectation(
+    stack: Stack, settings: Settings, unique: str
+) -> None:
+    """A selection version in the real registry says what the walk-forward expects; the live totals carry it."""
+    from marketpulse.models.registry import ModelRegistry
+
+    name, symbol = f"it-sc-{unique}", f"X{unique[:6].upper()}"
+    expected = {"rows": 5000, "hit_rate": 0.55, "brier": 0.24, "log_loss": 0.67, "calibration": [{"lower": 0.5}]}
+    serving = {"1min": {"family": "persistence", "version": "v1-persistence", "reason": "no candidate beats it"}}
+    meta = {"kind": "selection", "serving": {"1min": {**serving["1min"], "expected": expected}}}
+    ModelRegistry(settings).save(name, b"{}", meta, version="v1")
+    rows = [
+        (symbol, T0 + timedelta(minutes=i), "1min", name, "v1", 0.9, 0.0, -0.001, 0, 0, 0.81, T0)
+        for i in range(150)  # confidently wrong, 150 times: far worse than the backtest's Brier 0.24
+    ]
+    with psycopg.connect(settings.postgres_dsn()) as conn:
+        read_scorecard(settings, symbol=symbol)  # creates the tables on a fresh database
+        conn.cursor().executemany(
+            "INSERT INTO scorecard_outcome (symbol, feature_ts, horizon, model_name, model_version, prob_up, "
+            "expected_return, realized_return, up, hit, brier, target_ts) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            rows,
+        )
+        conn.commit()
+    try:
+        (total,) = read_scorecard(settings, model_name=name)["totals"]
+        assert (total["family"], total["reason"]) == ("persistence", "no candidate beats it")
+        assert total["expected_brier"] == 0.24 and total["expected_hit_rate"] == 0.55
+        assert total["brier"] == pytest.approx(0.81) and total["brier_gap"] == pytest.approx(0.81 - 0.24)
+        assert total["hit_rate_gap"] == pytest.approx(-0.55)
+        assert total["log_loss"] == pytest.approx(-math.log(0.1)) and total["drift"] == "worse"
+        assert total["expected_calibration"] == [{"lower": 0.5}]
+    finally:
+        with psycopg.connect(settings.postgres_dsn()) as conn:
+            conn.execute("DELETE FROM scorecard_outcome WHERE symbol = %s", (symbol,))

@@ -7,6 +7,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -145,20 +146,73 @@ def register(
 
     @app.command("evaluate")
     def evaluate_cmd(
-        ctx: typer.Context, symbols: SymbolsOption = None, epochs: EpochsOption = None, seed: SeedOption = None
+        ctx: typer.Context,
+        symbols: SymbolsOption = None,
+        epochs: EpochsOption = None,
+        seed: SeedOption = None,
+        data: Annotated[
+            str,
+            typer.Option(
+                help="Bars: auto, replay or lake (as models.data_source), daily (the real daily history), or a real "
+                "intraday set shipped with the package (models.real_bars.REAL_SETS): eurusd-1h, es-1min."
+            ),
+        ] = "auto",
+        out_dir: Annotated[
+            Path | None,
+            typer.Option("--out", help="Write the report to this folder instead of the registry (no stack needed)."),
+        ] = None,
+        folds: Annotated[int | None, typer.Option(help="Walk-forward folds; default models.folds.")] = None,
+        test_sessions: Annotated[int | None, typer.Option(help="Sessions (or blocks) per test fold.")] = None,
     ) -> None:
-        """Walk-forward evaluation of a fresh candidate vs the baselines and production; report to object storage."""
+        """Walk-forward evaluation of every family (baselines, tcn, gbm) and the choice per horizon; report to
+        object storage, or with --out to a local folder."""
         from marketpulse.models.pipeline import run_evaluation
 
         settings = _with_overrides(settings_of(ctx), epochs, seed)
+        updates: dict[str, Any] = {
+            k: v for k, v in (("folds", folds), ("test_sessions", test_sessions)) if v is not None
+        }
+        if data in ("replay", "lake"):
+            updates["data_source"] = data
+        if updates:
+            settings = settings.model_copy(update={"models": settings.models.model_copy(update=updates)})
         chosen = [s.strip() for s in symbols.split(",") if s.strip()] if symbols else None
+        if out_dir is None and data in ("auto", "replay", "lake"):
+            with _progress_bars(console) as (on_stage, on_epoch):
+                run = run_evaluation(settings, symbols=chosen, progress=on_stage, on_epoch=on_epoch)
+            metrics, decision = run.evaluation.metrics, run.decision
+            where = f"s3://{settings.s3.buckets['models']}/{run.report_prefix}report.html (and report.md)"
+        else:
+            metrics, decision, where = _evaluate_offline(settings, data, chosen, out_dir or Path("reports") / data)
+        for horizon in {h: None for by_h in metrics.values() for h in by_h}:
+            out.print(_summary_table(metrics, horizon))
+        out.print(_serving_table(decision))
+        out.print(("would PROMOTE: " if decision.promote else "would NOT promote: ") + decision.reason)
+        out.print(f"report: {where}")
+
+    def _evaluate_offline(
+        settings: Settings, data: str, symbols: list[str] | None, folder: Path
+    ) -> tuple[dict[str, Any], Any, str]:
+        """A walk-forward over any bar set, written to a local folder; nothing is stored in the registry."""
+        from marketpulse.models.data import training_bars
+        from marketpulse.models.pipeline import walk_forward
+        from marketpulse.models.real_bars import REAL_SETS, real_bars
+        from marketpulse.models.report import write_report
+
+        real = REAL_SETS.get(data)
+        horizons = real.horizons if real else (("1d", "5d") if data == "daily" else None)
+        bars = training_bars(settings, symbols) if data in ("auto", "replay", "lake") else real_bars(data, symbols)
         with _progress_bars(console) as (on_stage, on_epoch):
-            run = run_evaluation(settings, symbols=chosen, progress=on_stage, on_epoch=on_epoch)
-        for horizon in settings.models.horizons:
-            out.print(_summary_table(run.evaluation.metrics, horizon))
-        out.print(_serving_table(run.decision))
-        out.print(("would PROMOTE: " if run.decision.promote else "would NOT promote: ") + run.decision.reason)
-        out.print(f"report: s3://{settings.s3.buckets['models']}/{run.report_prefix}report.html (and report.md)")
+            run = walk_forward(
+                settings,
+                bars,
+                horizons=horizons,
+                block=real.block if real else None,
+                progress=on_stage,
+                on_epoch=on_epoch,
+                title=f"Walk-forward evaluation on {data}",
+            )
+        return run.evaluation.metrics, run.decision, str(write_report(folder, run.report, run.evaluation.metrics))
 
     @models_app.command("list")
     def models_list(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -106,6 +106,9 @@ class Dataset:
     ret: dict[str, np.ndarray[Any, np.dtype[np.float64]]]
     end_ns: dict[str, np.ndarray[Any, np.dtype[np.int64]]]
     tabular: np.ndarray[Any, np.dtype[np.float32]] = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    #: Walk-forward unit: None = exchange sessions; a pandas frequency ("1h") = blocks of that length, for data
+    #: too short to hold enough sessions (the block bootstrap then resamples these blocks too).
+    block: str | None = None
 
     @property
     def ts_ns(self) -> np.ndarray[Any, np.dtype[np.int64]]:
@@ -113,8 +116,11 @@ class Dataset:
 
     @property
     def sessions(self) -> np.ndarray[Any, Any]:
-        """Exchange-local session date of every row."""
-        return np.asarray(pd.to_datetime(self.frame["ts"], utc=True).dt.tz_convert(EXCHANGE_TZ).dt.date.to_numpy())
+        """Exchange-local session date of every row (or the start of its `block`)."""
+        ts = pd.to_datetime(self.frame["ts"], utc=True)
+        if self.block is not None:
+            return np.array(ts.dt.floor(self.block).tolist(), dtype=object)
+        return np.asarray(ts.dt.tz_convert(EXCHANGE_TZ).dt.date.to_numpy())
 
     def windows(self, rows: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.float32]]:
         """(len(rows), window, features): the inputs of the `window` bars ending at each row."""
@@ -126,7 +132,7 @@ class Dataset:
 EXTRA_BAR_COLUMNS = ["volume", *SENTIMENT_COLUMNS]
 
 
-def build_dataset(bars: pd.DataFrame, horizons: Sequence[str], window: int) -> Dataset:
+def build_dataset(bars: pd.DataFrame, horizons: Sequence[str], window: int, block: str | None = None) -> Dataset:
     """Features (the stream's code) and labels for every bar; see Dataset."""
     if bars.empty:
         raise NotEnoughDataError("no bars to build a dataset from")
@@ -136,7 +142,7 @@ def build_dataset(bars: pd.DataFrame, horizons: Sequence[str], window: int) -> D
     for column in EXTRA_BAR_COLUMNS:
         if column in ordered:
             features[column] = ordered[column].to_numpy()
-    return dataset_from_features(features, horizons, window)
+    return replace(dataset_from_features(features, horizons, window), block=block)
 
 
 def complete_runs(complete: np.ndarray[Any, Any], codes: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:

@@ -21,13 +21,14 @@ from marketpulse.models.data import Dataset, NotEnoughDataError, TrainingBars, b
 from marketpulse.models.forecasters import WINDOW, EpochCallback, Forecaster
 from marketpulse.models.metrics import calibration_bins
 from marketpulse.models.registry import ModelNotFoundError, ModelRegistry
-from marketpulse.models.report import build_report, store_report
+from marketpulse.models.report import Report, build_report, store_report
 from marketpulse.models.selection import SELECTION_KIND, load_forecaster, selection_weights
 from marketpulse.models.walk_forward import (
     CANDIDATES,
     CONFIDENCE,
     Decision,
     Evaluation,
+    Split,
     evaluate,
     promotion_decision,
     walk_forward_splits,
@@ -93,46 +94,59 @@ class EvaluationRun:
     report_prefix: str
 
 
-def run_evaluation(
+@dataclass
+class WalkForward:
+    """A walk-forward run before anything is stored: data, folds, scores, the per-horizon choice, the report."""
+
+    bars: TrainingBars
+    data: Dataset
+    splits: list[Split]
+    evaluation: Evaluation
+    decision: Decision
+    report: Report
+
+
+def walk_forward(
     settings: Settings,
+    bars: TrainingBars,
     *,
-    symbols: Sequence[str] | None = None,
+    horizons: Sequence[str] | None = None,
+    block: str | None = None,
+    production: tuple[str | None, Forecaster | None, dict[str, Any]] = (None, None, {}),
     progress: Progress | None = None,
     on_epoch: EpochCallback | None = None,
     candidates: tuple[str, ...] = CANDIDATES,
-    bars: TrainingBars | None = None,
-) -> EvaluationRun:
-    """Walk-forward evaluation of a fresh candidate against the baselines and production; report stored."""
+    title: str = "Walk-forward evaluation",
+) -> WalkForward:
+    """Every family on the same purged folds of `bars` (and production on the last fold), the choice per horizon
+    and the report. `block` splits by blocks of that length instead of sessions (see Dataset.block)."""
     cfg = settings.models
-    registry = ModelRegistry(settings)
-    if progress:
-        progress("data", 0, 1)
-    bars = bars or training_bars(settings, symbols)
-    data = build_dataset(bars.bars, cfg.horizons, WINDOW)
+    chosen = list(horizons or cfg.horizons)
+    data = build_dataset(bars.bars, chosen, WINDOW, block)
     if progress:
         progress(f"data: {len(bars.bars):,} bars from {bars.source} {bars.start}..{bars.end}", 1, 1)
-    sessions = sorted(set(data.sessions.tolist()))
-    splits = walk_forward_splits(sessions, cfg.folds, cfg.test_sessions)
-    production_version, production, production_meta = production_forecaster(registry, cfg.price_name)
+    splits = walk_forward_splits(sorted(set(data.sessions.tolist())), cfg.folds, cfg.test_sessions)
+    production_version, production_model, production_meta = production
     evaluation = evaluate(
         data,
         splits,
         epochs=cfg.epochs,
         seed=cfg.seed,
         cost_bps=cfg.cost_bps,
-        production=production,
+        production=production_model,
         progress=progress,
         on_epoch=on_epoch,
         candidates=candidates,
     )
-    decision = promotion_decision(evaluation.predictions, list(cfg.horizons), cfg.primary_horizon, len(splits))
-    report_id = datetime.now(UTC).strftime("r%Y%m%dT%H%M%S")
+    primary = cfg.primary_horizon if cfg.primary_horizon in chosen else chosen[0]
+    decision = promotion_decision(evaluation.predictions, chosen, primary, len(splits))
     last = splits[-1]
+    unit = f"blocks of {block}" if block else "sessions"
     context = {
         "data": f"{bars.source}, {', '.join(sorted(set(bars.bars['symbol'])))}, {bars.start}..{bars.end}",
-        "folds": f"{len(splits)} x {cfg.test_sessions} sessions; last fold trains {last.fit[0]}..{last.cal[-1]}",
+        "folds": f"{len(splits)} x {cfg.test_sessions} {unit}; last fold trains {last.fit[0]}..{last.cal[-1]}",
         "candidates": f"tcn over {WINDOW} bars ({cfg.epochs} epochs), gbm (LightGBM, tabular inputs), seed {cfg.seed}",
-        "comparison": f"paired per-bar log-loss differences, {CONFIDENCE:.0%} session block bootstrap",
+        "comparison": f"paired per-bar log-loss differences, {CONFIDENCE:.0%} block bootstrap over {unit}",
         "production": production_version or "none",
         "production_trained": production_meta.get("train_range", "-"),
         "cost_bps": cfg.cost_bps,
@@ -141,9 +155,37 @@ def run_evaluation(
     context.update({f"serving {h}": c.reason for h, c in decision.serving.items()})
     if progress:
         progress("report", 0, 1)
-    report = build_report(evaluation, decision, f"Walk-forward evaluation of {cfg.price_name} ({report_id})", context)
-    prefix = store_report(registry, cfg.price_name, report_id, report, evaluation.metrics)
-    return EvaluationRun(bars, data, evaluation, decision, production_version, report_id, prefix)
+    report = build_report(evaluation, decision, title, context)
+    return WalkForward(bars, data, splits, evaluation, decision, report)
+
+
+def run_evaluation(
+    settings: Settings,
+    *,
+    symbols: Sequence[str] | None = None,
+    progress: Progress | None = None,
+    on_epoch: EpochCallback | None = None,
+    candidates: tuple[str, ...] = CANDIDATES,
+) -> EvaluationRun:
+    """Walk-forward evaluation of every family against the baselines and production; report stored."""
+    cfg = settings.models
+    registry = ModelRegistry(settings)
+    if progress:
+        progress("data", 0, 1)
+    bars = training_bars(settings, symbols)
+    production = production_forecaster(registry, cfg.price_name)
+    report_id = datetime.now(UTC).strftime("r%Y%m%dT%H%M%S")
+    run = walk_forward(
+        settings,
+        bars,
+        production=production,
+        progress=progress,
+        on_epoch=on_epoch,
+        candidates=candidates,
+        title=f"Walk-forward evaluation of {cfg.price_name} ({report_id})",
+    )
+    prefix = store_report(registry, cfg.price_name, report_id, run.report, run.evaluation.metrics)
+    return EvaluationRun(bars, run.data, run.evaluation, run.decision, production[0], report_id, prefix)
 
 
 def save_candidate(settings: Settings, run: EvaluationRun) -> str:

@@ -7,6 +7,7 @@ import html
 import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -268,6 +269,17 @@ def _html(title: str, markdown: str, plots: dict[str, str]) -> str:
 
 def report_prefix(name: str, report_id: str) -> str:
     return f"reports/{name}/{report_id}/"
+
+
+def write_report(directory: Path, report: Report, metrics: dict[str, Any]) -> Path:
+    """The same files as store_report, into a local directory (an evaluation that stores nothing in the registry)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "report.md").write_text(report.markdown)
+    (directory / "report.html").write_text(report.html)
+    for file_name, svg in report.plots.items():
+        (directory / file_name).write_text(svg)
+    (directory / "metrics.json").write_text(json.dumps(metrics, indent=1, default=str))
+    return directory / "report.md"
 
 
 def store_report(registry: ModelRegistry, name: str, report_id: str, report: Report, metrics: dict[str, Any]) -> str:

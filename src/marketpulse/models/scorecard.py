@@ -1,4 +1,5 @@
-"""The live scorecard: every stored prediction is scored once its target bar exists, in PostgreSQL.
+"""The live scorecard: every stored prediction is scored once its target bar exists, in PostgreSQL, and shown
+next to what the walk-forward expected of the same model version (`add_expectations`), so drift is visible.
 
 A prediction for horizon h made at bar t is resolved with the same label definition training uses
 (`data.forward_labels`: the bar h later in the session, or at the same local time n sessions later), from the
@@ -10,6 +11,7 @@ horizon, model and version (Power BI and `/v1/scorecard` read them).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -231,7 +233,8 @@ def read_scorecard(
         totals = _dicts(
             conn.execute(
                 "SELECT horizon, model_name, model_version, count(*) AS n, avg(hit::float8) AS hit_rate, "
-                f"avg(brier) AS brier FROM scorecard_outcome {where} GROUP BY horizon, model_name, model_version "
+                f"avg(brier) AS brier, stddev_samp(brier) AS brier_sd, {LOG_LOSS_SQL} AS log_loss "
+                f"FROM scorecard_outcome {where} GROUP BY horizon, model_name, model_version "
                 "ORDER BY horizon, model_name, model_version",
                 params,
             )
@@ -243,7 +246,102 @@ def read_scorecard(
         )
     for row in summary:
         row["calibration"] = by_key.get((row["symbol"], row["horizon"], row["model_name"], row["model_version"]), [])
+    add_expectations(totals, lambda name, version: _registry_meta(settings, name, version))
     return {"summary": summary, "totals": totals}
+
+
+#: Mean log-loss of the outcomes (probabilities clipped as metrics.log_loss does).
+LOG_LOSS_SQL = (
+    "avg(-(up * ln(greatest(least(prob_up, 1 - 1e-7), 1e-7)) "
+    "+ (1 - up) * ln(greatest(least(1 - prob_up, 1 - 1e-7), 1e-7)))::float8)"
+)
+#: A live score is flagged when it is this many standard errors away from the walk-forward's (and n >= MIN_ROWS).
+DRIFT_SE = 2.0
+DRIFT_MIN_ROWS = 100
+
+MetaOf = Callable[[str, str], "dict[str, Any] | None"]
+
+
+def expected_scores(meta: dict[str, Any] | None, horizon: str) -> dict[str, Any] | None:
+    """What the walk-forward expected of a model version at a horizon: family, why it serves, held-out hit rate,
+    Brier, log-loss (and calibration bins, for a selection). None for versions without a walk-forward (ensemble,
+    the first MLP) or horizons it does not serve."""
+    if not meta:
+        return None
+    if meta.get("kind") == "selection":
+        entry = meta.get("serving", {}).get(horizon)
+        if entry is None:
+            return None
+        return {"family": entry["family"], "reason": entry["reason"], **entry.get("expected", {})}
+    family = meta.get("kind")
+    pooled = meta.get("metrics", {}).get(family, {}).get(horizon)
+    if not isinstance(pooled, dict):
+        return None
+    return {
+        "family": family,
+        "reason": "a single family's version (promoted by hand)",
+        "rows": pooled.get("rows"),
+        "hit_rate": pooled.get("directional_accuracy"),
+        "brier": pooled.get("brier"),
+        "log_loss": pooled.get("log_loss"),
+        "calibration": [],
+    }
+
+
+def add_expectations(totals: list[dict[str, Any]], meta_of: MetaOf) -> None:
+    """Beside each live total (per horizon, model and version): the walk-forward's expectation and the gap.
+
+    Adds family, reason, expected_rows, expected_hit_rate, expected_brier, expected_log_loss, hit_rate_gap,
+    brier_gap, log_loss_gap (live - expected; a positive Brier/log-loss gap is worse than the backtest), drift
+    ("within" | "worse" | "better" | "too few" | "no backtest") and expected_calibration (bins of the backtest).
+    The standard errors treat outcomes as independent, so with many symbols scored at the same minutes they are
+    optimistic: a flag is a reason to look, not a verdict."""
+    for row in totals:
+        expected = expected_scores(meta_of(str(row["model_name"]), str(row["model_version"])), str(row["horizon"]))
+        if expected is None:
+            row.update({"family": None, "drift": "no backtest"})
+            continue
+        row["family"], row["reason"] = expected["family"], expected["reason"]
+        row["expected_calibration"] = expected.get("calibration", [])
+        for score in ("rows", "hit_rate", "brier", "log_loss"):
+            row[f"expected_{score}"] = expected.get(score)
+        for score in ("hit_rate", "brier", "log_loss"):
+            live, wanted = row.get(score), expected.get(score)
+            row[f"{score}_gap"] = None if live is None or wanted is None else float(live) - float(wanted)
+        row["drift"] = _drift(row)
+
+
+def _drift(row: dict[str, Any]) -> str:
+    n = int(row.get("n") or 0)
+    if n < DRIFT_MIN_ROWS or row.get("brier_gap") is None:
+        return "too few"
+    se = float(row.get("brier_sd") or 0.0) / np.sqrt(n)
+    gap = float(row["brier_gap"])
+    if abs(gap) <= DRIFT_SE * se:
+        return "within"
+    return "worse" if gap > 0 else "better"
+
+
+_META_CACHE: dict[tuple[str, str, str], dict[str, Any] | None] = {}
+
+
+def _registry_meta(settings: Settings, name: str, version: str) -> dict[str, Any] | None:
+    """A version's registry metadata (cached: a version never changes), None when it is not in the registry."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from marketpulse.models.registry import ModelNotFoundError, ModelRegistry
+
+    key = (settings.s3.buckets["models"], name, version)
+    if key not in _META_CACHE:
+        try:
+            _META_CACHE[key] = ModelRegistry(settings).meta(name, version)
+        except ModelNotFoundError:
+            _META_CACHE[key] = None
+        except (BotoCoreError, ClientError) as exc:
+            # The scorecard lives in PostgreSQL: an unreachable object store hides the expectation, not the scores.
+            log.warning("scorecard: registry unavailable for %s %s (%s)", name, version, exc)
+            return None
+    return _META_CACHE[key]
 
 
 def _dicts(cursor: Any) -> list[dict[str, Any]]:

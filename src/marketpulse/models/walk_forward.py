@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
 from marketpulse.errors import ConfigError
-from marketpulse.models.data import EXCHANGE_TZ, Dataset
+from marketpulse.models.data import Dataset
 from marketpulse.models.forecasters import (
     Climatology,
     EpochCallback,
@@ -40,6 +40,9 @@ PRODUCTION = "production"
 #: Two-sided confidence level of the paired comparisons and the bootstrap resamples behind it.
 CONFIDENCE = 0.95
 BOOTSTRAP_RESAMPLES = 2000
+#: A new selection must beat production's last-fold log-loss by more than this: a retrain on the same data
+#: reproduces production up to float rounding of the stored models, which must not flip the decision.
+PRODUCTION_MARGIN = 1e-6
 
 
 @dataclass(frozen=True)
@@ -146,10 +149,6 @@ def evaluate(
     if progress:
         progress("scoring", len(splits), len(splits))
     predictions = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    if not predictions.empty:
-        predictions["session"] = (
-            pd.to_datetime(predictions["ts"], utc=True).dt.tz_convert(EXCHANGE_TZ).dt.date.astype(str)
-        )
     candidate = models.get(CANDIDATE)
     evaluation = Evaluation(predictions, splits, candidate if isinstance(candidate, SequenceModel) else None)
     evaluation.metrics = score_predictions(predictions, cost_bps)
@@ -188,6 +187,7 @@ def _prediction_frames(
     every = np.unique(np.concatenate(list(test.values()))) if test else np.zeros(0, dtype=np.int64)
     if not len(every):
         return frames
+    sessions = data.sessions  # the walk-forward unit: the paired comparisons resample whole ones
     predicted = model.predict(data, every)
     position = {row: i for i, row in enumerate(every.tolist())}
     for horizon, rows in test.items():
@@ -207,6 +207,7 @@ def _prediction_frames(
                     "prob_up": prob[idx],
                     "expected_return": expected[idx],
                     "ret": data.ret[horizon][rows],
+                    "session": sessions[rows].astype(str),
                 }
             )
         )
@@ -374,7 +375,7 @@ def promotion_decision(predictions: pd.DataFrame, horizons: list[str], primary: 
         chosen = serving[primary].family
         both = losses[[chosen, PRODUCTION]].dropna()
         mine, theirs = float(both[chosen].mean()), float(both[PRODUCTION].mean())
-        if not mine < theirs:
+        if not mine < theirs - PRODUCTION_MARGIN:
             return Decision(
                 False,
                 f"serving {summary}, but on the last fold at {primary} the new {chosen} log-loss {mine:.5f} "
