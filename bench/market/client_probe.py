@@ -81,16 +81,17 @@ class Records:
         latencies.append(latency)
 
     def window(self, since: float, until: float) -> dict[str, list[float]]:
-        """kind -> latencies of the values whose event time lies in [since, until] (epoch s)."""
+        """kind -> latencies of the values received in [since, until] (epoch s): the same span as the job's own
+        samples, so a backlog shows here as it does there."""
         return {
-            kind: [lat for ev, lat in zip(events, latencies, strict=True) if since <= ev <= until]
+            kind: [lat for ev, lat in zip(events, latencies, strict=True) if since <= ev + lat <= until]
             for kind, (events, latencies) in self.by_kind.items()
         }
 
     def drop_until(self, until: float) -> None:
-        """Forget samples of events up to `until` (a window already reported)."""
+        """Forget the samples received up to `until` (a window already reported)."""
         for kind, (events, latencies) in list(self.by_kind.items()):
-            keep = [i for i, ev in enumerate(events) if ev > until]
+            keep = [i for i, (ev, lat) in enumerate(zip(events, latencies, strict=True)) if ev + lat > until]
             self.by_kind[kind] = (array("d", (events[i] for i in keep)), array("d", (latencies[i] for i in keep)))
 
 
@@ -149,7 +150,7 @@ class ClientProbe:
         return self.process.pid or -1
 
     def window(self, since: float, until: float, timeout_s: float = 60) -> dict[str, Any]:
-        """{"samples": kind -> latencies, "messages": n, "undecodable": n} for event times in [since, until]."""
+        """{"samples": kind -> latencies, "messages": n, "undecodable": n} for values received in [since, until]."""
         self.commands.put(("window", since, until))
         return dict(self.replies.get(timeout=timeout_s))
 

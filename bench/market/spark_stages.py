@@ -313,7 +313,7 @@ def latency_phase(
     log(f"latency: market job running on {topic}, trigger '{args.trigger}'; pub/sub probe pid {probe.pid}")
     results = []
     try:
-        _prime(live, settings, topic, args.symbols, running.stream)
+        _prime(live, settings, topic, args.symbols)
         for rate in args.rates:
             result = LatencyResult(rate=rate, trigger=args.trigger)
             results.append(result)
@@ -328,17 +328,14 @@ def latency_phase(
     return results
 
 
-def _prime(live: _LiveJob, settings: Settings, topic: str, symbols: int, stream: Any) -> None:
-    """One small batch through the job and its archive, so start-up and connections are not measured."""
+def _prime(live: _LiveJob, settings: Settings, topic: str, symbols: int) -> None:
+    """One small batch through the job, so start-up and connections are not measured."""
     primer = LoadGenerator(settings, topic, symbols, 0, count=symbols * 20, seed=1)
     primer.start()
     primer.result(timeout_s=120)
     started = time.monotonic()
-    archive_wait = 2 * getattr(stream, "archive_interval_s", 5.0) + 5
-    while time.monotonic() - started < 300:
+    while live.lag() > 0 and time.monotonic() - started < 300:
         live.check()
-        if live.lag() == 0 and (live.job.archive_latencies or time.monotonic() - started > archive_wait):
-            break
         time.sleep(0.5)
     log(f"latency: job primed in {time.monotonic() - started:.0f}s")
 
@@ -384,7 +381,7 @@ def _window(
     result.tick_samples = list(live.job.tick_latencies)
     result.oldest_samples = list(live.job.latencies)
     result.archive_samples = list(live.job.archive_latencies)
-    result.client = probe.window(since, until)["samples"]
+    result.client = probe.window(since, time.time())["samples"]
     progress = progress_totals(collector.batches([LIVE_QUERY], since, until))
     result.batches = int(progress.get("batches", 0))
     result.processed_eps = progress.get("rows", 0) / (until - since)

@@ -151,14 +151,14 @@ def test_probe_counts_each_value_once_and_dates_predictions_from_the_bar_end() -
     assert len(other_symbol) == 3
 
 
-def test_probe_records_are_windowed_by_event_time_and_dropped_once_reported() -> None:
+def test_probe_records_are_windowed_by_receive_time_and_dropped_once_reported() -> None:
     records = Records()
     for event, latency in ((10.0, 0.1), (20.0, 0.2), (30.0, 0.3)):
         records.add("tick", event, latency)
-    records.add("bar_1s", 25.0, 0.9)
-    assert records.window(15.0, 30.0) == {"tick": [0.2, 0.3], "bar_1s": [0.9]}
-    records.drop_until(20.0)
-    assert records.window(0.0, 100.0) == {"tick": [0.3], "bar_1s": [0.9]}
+    records.add("bar_1s", 5.0, 20.0)  # an old value received late (a backlog) belongs to the window it arrived in
+    assert records.window(15.0, 30.5) == {"tick": [0.2, 0.3], "bar_1s": [20.0]}
+    records.drop_until(20.2)
+    assert records.window(0.0, 100.0) == {"tick": [0.3], "bar_1s": [20.0]}
 
 
 def test_roles_of_platform_processes() -> None:
