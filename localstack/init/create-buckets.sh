@@ -1,10 +1,8 @@
 #!/bin/sh
-# Create the lake's buckets on an S3-compatible server with the MinIO client (used by docker-compose).
-# The local stack does the same from Python (marketpulse.stores.objectstore.ensure_buckets).
+# Create the lake's buckets on any S3-compatible endpoint with the project's CLI (idempotent).
+# Endpoint and keys come from MARKETPULSE_S3__* like every command; `marketpulse stack up` does the same from
+# Python (marketpulse.stores.objectstore.ensure_buckets) and docker-compose passes `-bucket=` to `weed mini`.
 set -eu
 prefix="${MARKETPULSE_S3__BUCKET_PREFIX:-marketpulse}"
-mc alias set lake "${S3_ENDPOINT:-http://127.0.0.1:9000}" \
-  "${MARKETPULSE_S3__ACCESS_KEY:-marketpulse}" "${MARKETPULSE_S3__SECRET_KEY:-marketpulse-secret}"
-for area in raw features models checkpoints; do
-  mc mb --ignore-existing "lake/${prefix}-${area}"
-done
+exec "${MARKETPULSE_CLI:-marketpulse}" infra bucket create \
+  "${prefix}-raw" "${prefix}-features" "${prefix}-models" "${prefix}-checkpoints"

@@ -34,7 +34,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 stack_app = typer.Typer(
-    help="The local stack: Kafka, Cassandra, Redis, PostgreSQL, MinIO (S3) and Spark, run as plain processes.",
+    help="The local stack: Kafka, Cassandra, Redis, PostgreSQL, SeaweedFS (S3) and Spark, run as plain processes.",
     no_args_is_help=True,
 )
 app.add_typer(stack_app, name="stack")
@@ -63,7 +63,7 @@ app.add_typer(infra_app, name="infra")
 ServiceNames = Annotated[
     list[str] | None,
     typer.Argument(
-        help="Services to act on (kafka, cassandra, redis, postgres, minio, spark, airflow-api, "
+        help="Services to act on (kafka, cassandra, redis, postgres, seaweedfs, spark, airflow-api, "
         "airflow-scheduler, airflow-dag-processor); default all."
     ),
 ]
@@ -454,8 +454,8 @@ def platform_up(ctx: typer.Context) -> None:
         f"  Airflow UI     http://{settings.stack.host}:{settings.airflow.port}  "
         f"(login {settings.airflow.admin_user} / {_airflow_password_hint(settings)}; DAGs: stream_supervisor, "
         "data_quality, bi_export, backfill, retrain_models)\n"
-        f"  MinIO console  http://{settings.stack.host}:{settings.s3.console_port} "
-        f"({settings.s3.access_key} / see MARKETPULSE_S3__SECRET_KEY)\n"
+        f"  object store   {settings.s3_endpoint}  (S3 API of SeaweedFS; key {settings.s3.access_key} / "
+        "see MARKETPULSE_S3__SECRET_KEY)\n"
         f"  logs           .venv/bin/marketpulse stack logs kafka  (apps: .stack/{settings.stack.name}/<app>/)\n"
         "  stop           make down"
     )

@@ -96,14 +96,16 @@ class PostgresSettings(_Section):
 
 
 class S3Settings(_Section):
-    """S3-compatible object storage (MinIO locally, S3/GCS/Blob interop in clouds)."""
+    """S3-compatible object storage (SeaweedFS locally, S3 or another S3 API in clouds)."""
 
-    minio_version: str = Field(
-        "v0.0.0-20260212201848-7aac2a2c5b7c",
-        description="Go module version of github.com/minio/minio built by `go install`.",
-    )
     port: int = Field(9000, ge=1, le=65535, description="S3 API port.")
-    console_port: int = Field(9001, ge=1, le=65535, description="MinIO web console port.")
+    internal_port: int = Field(
+        9330,
+        ge=1,
+        le=65535 - 8,
+        description="First of the 9 consecutive ports the local SeaweedFS uses besides the S3 API "
+        "(master, volume, filer, S3 and admin servers: HTTP and gRPC), bound to the stack host only.",
+    )
     endpoint_url: str | None = Field(None, description="Override; default http://host:port. Empty for AWS.")
     access_key: str = Field("marketpulse")
     secret_key: SecretStr = Field(SecretStr("marketpulse-secret"))

@@ -17,7 +17,7 @@ from marketpulse.deploy.terraform import Terraform, ensure_terraform
 from marketpulse.stack.install import Progress
 
 #: Folders whose providers are all in the mirror: validated and (for the env) plan-tested.
-LOCAL_ROOTS = ("envs/local", "modules/catalog", "modules/object_store/minio", "modules/streaming_bus/kafka")
+LOCAL_ROOTS = ("envs/local", "modules/catalog", "modules/object_store/s3_compatible", "modules/streaming_bus/kafka")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from marketpulse.config import Settings
+from marketpulse.deploy.bucket_cli import bucket_app
 from marketpulse.deploy.checks import run_checks
 from marketpulse.deploy.envfile import app_env_from_outputs, write_env_file
 from marketpulse.deploy.errors import TerraformError
@@ -25,6 +26,7 @@ infra_app = typer.Typer(
     help="Terraform: provider mirror, the local environment (applied to the local stack), env files from outputs.",
     no_args_is_help=True,
 )
+infra_app.add_typer(bucket_app, name="bucket")
 
 TerraformBinary = Annotated[
     Path | None,
@@ -81,7 +83,7 @@ def infra_check(
 
 @infra_app.command("apply")
 def infra_apply(ctx: typer.Context, terraform: TerraformBinary = None) -> None:
-    """Apply terraform/envs/local to this stack: buckets on MinIO, topics on Kafka (existing ones are adopted)."""
+    """Apply terraform/envs/local to this stack: buckets on SeaweedFS, topics on Kafka (existing ones are adopted)."""
     env = LocalEnvironment(_settings(ctx), progress=_progress, terraform_binary=terraform)
     adopted = env.apply()
     outputs = env.outputs()

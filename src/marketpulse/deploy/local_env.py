@@ -1,13 +1,15 @@
-"""The local environment: terraform/envs/local applied to a local stack (buckets on MinIO, topics on Kafka).
+"""The local environment: terraform/envs/local applied to a local stack (buckets on SeaweedFS, topics on Kafka).
 
-Variables come from the stack's Settings, state lives under .stack/terraform/work/<instance>/local, and
-buckets or topics that already exist (the stack creates the buckets on start, Kafka auto-creates topics on
-first use) are imported into the state before `apply`, so the first apply adopts them instead of failing.
+Variables come from the stack's Settings, state lives under .stack/terraform/work/<instance>/local. Topics that
+already exist (Kafka auto-creates them on first use) are imported into the state before `apply`, so the first
+apply adopts them instead of failing; buckets need no import, because their create command (the project's CLI,
+run by terraform_data) leaves an existing bucket and its objects as they are.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,11 +44,18 @@ def local_variables(settings: Settings, *, topic_prefix: str = "") -> dict[str, 
         "cassandra_keyspace": settings.cassandra.keyspace,
         "redis_port": settings.redis.port,
         "postgres_port": settings.postgres.port,
+        # The bucket commands run with this very interpreter, so they find the same package and dependencies.
+        "marketpulse_cli": [sys.executable, "-m", "marketpulse"],
     }
 
 
+def provisioner_env(settings: Settings) -> dict[str, str]:
+    """Environment of terraform's runs: the bucket commands read the S3 secret from it (never from the state)."""
+    return {"MARKETPULSE_S3__SECRET_KEY": settings.s3.secret_key.get_secret_value()}
+
+
 def bucket_address(area: str) -> str:
-    return f'module.object_store.minio_s3_bucket.this["{area}"]'
+    return f'module.object_store.terraform_data.this["{area}"]'
 
 
 def topic_address(name: str) -> str:
@@ -105,7 +114,9 @@ class LocalEnvironment:
         if self._terraform is None:
             binary = ensure_terraform(self.paths, self.progress, self._binary)
             ensure_providers(LOCAL_PROVIDERS, self.paths, self.progress)
-            runner = Terraform(binary, self.paths, self.paths.env_root("local"), self.work_dir)
+            runner = Terraform(
+                binary, self.paths, self.paths.env_root("local"), self.work_dir, provisioner_env(self.settings)
+            )
             self.work_dir.mkdir(parents=True, exist_ok=True)
             variables = local_variables(self.settings, topic_prefix=self.topic_prefix)
             self.var_file.write_text(json.dumps(variables, indent=2))
@@ -118,16 +129,11 @@ class LocalEnvironment:
         return [f"-var-file={self.var_file.resolve()}", "-no-color"]
 
     def adopt_existing(self) -> list[str]:
-        """Import buckets and topics that exist on the stack but not in the state; return their addresses."""
+        """Import topics that exist on the stack but not in the state; return their addresses."""
         terraform = self.terraform()
         in_state = set(self._state_addresses())
-        existing_buckets = self._existing_buckets()
         existing_topics = self._existing_topics()
         wanted = [
-            (bucket_address(area), name)
-            for area, name in self.catalog.buckets(self.settings.s3.bucket_prefix).items()
-            if name in existing_buckets
-        ] + [
             (topic_address(name), name)
             for name in self.catalog.topic_names(self.topic_prefix)
             if name in existing_topics
@@ -139,12 +145,6 @@ class LocalEnvironment:
                 terraform.run(["import", *self._var_args(), address, remote_id])
                 adopted.append(address)
         return adopted
-
-    def _existing_buckets(self) -> set[str]:
-        from marketpulse.stores.objectstore import s3_client
-
-        response = s3_client(self.settings).list_buckets()
-        return {bucket["Name"] for bucket in response.get("Buckets", [])}
 
     def _existing_topics(self) -> set[str]:
         from confluent_kafka.admin import AdminClient
@@ -183,25 +183,8 @@ class LocalEnvironment:
 
     def destroy(self) -> None:
         """`terraform destroy`: removes the buckets (with their objects) and topics this state holds."""
-        self._empty_managed_buckets()
         self.progress("terraform destroy (local environment)")
         self.terraform().run(["destroy", "-auto-approve", "-input=false", *self._var_args()])
-
-    def _empty_managed_buckets(self) -> None:
-        # aminueza/minio 2.5.1's force_destroy deletes the objects, then its listing goroutine hits a cancelled
-        # context and the provider exits (log.Fatal): destroy fails half-way. Emptying first avoids that path.
-        from marketpulse.stores.objectstore import s3_client
-
-        in_state = set(self._state_addresses())
-        client = s3_client(self.settings)
-        existing = self._existing_buckets()
-        for area, name in self.catalog.buckets(self.settings.s3.bucket_prefix).items():
-            if bucket_address(area) not in in_state or name not in existing:
-                continue
-            for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
-                keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-                if keys:
-                    client.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
 
     def _state_addresses(self) -> list[str]:
         return self.terraform().run(["state", "list"], ok_codes=(0, 1)).stdout.split()

@@ -42,11 +42,10 @@ class ProviderSpec:
         return f"terraform-provider-{self.type}_v{self.version}"
 
 
-#: What the local environment needs. Versions are ones the Go module proxy serves (newer aminueza/minio v3
-#: releases and hashicorp/aws|google|azurerm commits are refused by the proxy here: docs/decisions/0004).
+#: What the local environment needs (buckets need none: terraform_data runs the project's CLI). Versions are
+#: ones the Go module proxy serves (hashicorp/aws|google|azurerm are refused by the proxy here: docs/decisions/0004).
 KAFKA = ProviderSpec("mongey", "kafka", "0.13.1", "github.com/Mongey/terraform-provider-kafka", "v0.13.1")
-MINIO = ProviderSpec("aminueza", "minio", "2.5.1", "github.com/aminueza/terraform-provider-minio/v2", "v2.5.1")
-LOCAL_PROVIDERS = (KAFKA, MINIO)
+LOCAL_PROVIDERS = (KAFKA,)
 
 
 def platform_dir() -> str:

@@ -119,12 +119,23 @@ class RunResult:
 class Terraform:
     """Runs terraform in one environment root with the project's CLI config and a per-instance data folder."""
 
-    def __init__(self, binary: Path, paths: TerraformPaths, root: Path, work_dir: Path | None) -> None:
-        """work_dir holds TF_DATA_DIR; None keeps the root's own .terraform (a cloud root someone initialised)."""
+    def __init__(
+        self,
+        binary: Path,
+        paths: TerraformPaths,
+        root: Path,
+        work_dir: Path | None,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
+        """work_dir holds TF_DATA_DIR; None keeps the root's own .terraform (a cloud root someone initialised).
+
+        extra_env: variables for terraform and the commands its provisioners run (secrets kept out of the state).
+        """
         self.binary = binary
         self.paths = paths
         self.root = root
         self.work_dir = work_dir
+        self.extra_env = dict(extra_env or {})
 
     def env(self) -> dict[str, str]:
         env = {
@@ -132,6 +143,7 @@ class Terraform:
             "TF_IN_AUTOMATION": "1",
             "TF_INPUT": "0",
             "CHECKPOINT_DISABLE": "1",
+            **self.extra_env,
         }
         if self.work_dir is not None:
             env["TF_DATA_DIR"] = str((self.work_dir / ".terraform").resolve())

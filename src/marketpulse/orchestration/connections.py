@@ -19,7 +19,7 @@ S3 = "marketpulse_s3"
 
 
 def airflow_connections(settings: Settings) -> dict[str, dict[str, Any]]:
-    """conn_id -> connection fields for Kafka, Spark, Postgres, Redis, Cassandra and S3 (MinIO locally)."""
+    """conn_id -> connection fields for Kafka, Spark, Postgres, Redis, Cassandra and S3 (SeaweedFS locally)."""
     redis = urlparse(settings.redis_url)
     s3 = settings.s3
     s3_extra: dict[str, Any] = {"region_name": s3.region, "config_kwargs": {"s3": {"addressing_style": "path"}}}

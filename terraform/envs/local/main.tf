@@ -1,14 +1,6 @@
-# The local environment: the platform's buckets on the local stack's MinIO and its topics on the local Kafka.
+# The local environment: the platform's buckets on the local stack's SeaweedFS and its topics on the local Kafka.
 # Cassandra's keyspace comes from `marketpulse stack up` and its tables from the app's own migrations
 # (marketpulse.stores.cassandra.migrate); Redis and PostgreSQL need nothing provisioned.
-provider "minio" {
-  minio_server   = "${var.stack_host}:${var.s3_port}"
-  minio_user     = var.s3_access_key
-  minio_password = var.s3_secret_key
-  minio_region   = var.s3_region
-  minio_ssl      = false
-}
-
 provider "kafka" {
   bootstrap_servers = split(",", var.kafka_bootstrap_servers)
   tls_enabled       = false
@@ -24,12 +16,15 @@ module "catalog" {
 }
 
 module "object_store" {
-  source = "../../modules/object_store/minio"
+  source = "../../modules/object_store/s3_compatible"
 
-  buckets = module.catalog.buckets
-  # Not force_destroy: aminueza/minio 2.5.1 crashes on that path. `marketpulse infra destroy` empties the
-  # buckets first; by hand, empty them (mc rm --recursive --force) before `terraform destroy`.
-  force_destroy = false
+  buckets      = module.catalog.buckets
+  endpoint_url = "http://${var.stack_host}:${var.s3_port}"
+  region       = var.s3_region
+  access_key   = var.s3_access_key
+  cli          = var.marketpulse_cli
+  # Local data is throw-away: `terraform destroy` removes the buckets with every object in them.
+  force_destroy = true
 }
 
 module "streaming_bus" {

@@ -27,7 +27,7 @@ variable "kafka_partitions" {
 }
 
 variable "s3_port" {
-  description = "Port of the local MinIO's S3 API (Settings.s3.port)."
+  description = "Port of the local SeaweedFS's S3 API (Settings.s3.port)."
   type        = number
   default     = 9000
 
@@ -38,13 +38,13 @@ variable "s3_port" {
 }
 
 variable "s3_access_key" {
-  description = "MinIO root user (Settings.s3.access_key)."
+  description = "S3 access key id of the local SeaweedFS (Settings.s3.access_key)."
   type        = string
   default     = "marketpulse"
 }
 
 variable "s3_secret_key" {
-  description = "MinIO root password (Settings.s3.secret_key)."
+  description = "S3 secret key of the local SeaweedFS (Settings.s3.secret_key); also passed to the bucket commands as MARKETPULSE_S3__SECRET_KEY by `marketpulse infra`."
   type        = string
   default     = "marketpulse-secret"
   sensitive   = true
@@ -95,4 +95,15 @@ variable "postgres_port" {
   description = "Port of the local PostgreSQL (Settings.postgres.port)."
   type        = number
   default     = 5432
+}
+
+variable "marketpulse_cli" {
+  description = "argv prefix that runs the MarketPulse CLI for the bucket commands; `marketpulse infra` passes its own interpreter."
+  type        = list(string)
+  default     = ["marketpulse"]
+
+  validation {
+    condition     = length(var.marketpulse_cli) > 0
+    error_message = "marketpulse_cli must name at least the program to run."
+  }
 }

@@ -1,6 +1,5 @@
 # Plan-level tests of the local environment with mocked providers: no stack, no network.
 # Run with `marketpulse infra check` (or `terraform test` in this folder after `marketpulse infra providers`).
-mock_provider "minio" {}
 mock_provider "kafka" {}
 
 variables {

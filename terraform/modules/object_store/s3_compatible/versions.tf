@@ -1,9 +1,4 @@
 terraform {
+  # terraform_data is built in (terraform.io/builtin/terraform): no provider to install.
   required_version = ">= 1.9.0"
-  required_providers {
-    minio = {
-      source  = "aminueza/minio"
-      version = ">= 2.5.0"
-    }
-  }
 }
