@@ -339,11 +339,20 @@ class Settings(BaseSettings):
         return self.postgres.host or self.stack.host
 
     def postgres_dsn(self, database: str | None = None) -> str:
-        """libpq connection string (password included: never log it)."""
+        """libpq connection string (password included: never log it).
+
+        psycopg's make_conninfo quotes each value, so a password with spaces, quotes or backslashes arrives intact.
+        """
+        from psycopg.conninfo import make_conninfo
+
         pg = self.postgres
-        return (
-            f"host={self.postgres_host} port={pg.port} user={pg.user} "
-            f"password={pg.password.get_secret_value()} dbname={database or pg.database} connect_timeout=3"
+        return make_conninfo(
+            host=self.postgres_host,
+            port=pg.port,
+            user=pg.user,
+            password=pg.password.get_secret_value(),
+            dbname=database or pg.database,
+            connect_timeout=3,
         )
 
     @property

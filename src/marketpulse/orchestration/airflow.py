@@ -20,6 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import BaseModel, SecretStr
 
@@ -125,9 +126,18 @@ def api_url(settings: Settings) -> str:
 
 
 def metadata_dsn(settings: Settings) -> str:
+    """SQLAlchemy URL of Airflow's metadata database (secret: never log it).
+
+    User, password and database are percent-encoded whole (SQLAlchemy decodes them), so '@', '/', ':' or '%' in a
+    password cannot move the host, and Airflow's expansion of '$VAR' and '~' in env values finds nothing to expand.
+    """
     pg = settings.postgres
-    password = pg.password.get_secret_value()
-    return f"postgresql+psycopg2://{pg.user}:{password}@{settings.postgres_host}:{pg.port}/{settings.airflow.database}"
+    host = settings.postgres_host
+    netloc_host = f"[{host}]" if ":" in host else host  # an IPv6 literal
+    user, password, database = (
+        quote(part, safe="") for part in (pg.user, pg.password.get_secret_value(), settings.airflow.database)
+    )
+    return f"postgresql+psycopg2://{user}:{password}@{netloc_host}:{pg.port}/{database}"
 
 
 def airflow_env(settings: Settings) -> dict[str, str]:
