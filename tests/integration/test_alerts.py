@@ -5,11 +5,9 @@ listed."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -21,42 +19,18 @@ from marketpulse.config import Settings
 from marketpulse.stack.manager import Stack
 from marketpulse.stores.redis_store import RedisWriter
 
-from .test_api_support import ARTIFACTS, api_server, create_key
+from .test_api_support import ARTIFACTS, Receiver, alert_service, api_server, create_key
 
 pytestmark = pytest.mark.integration
 
 
-class Receiver:
-    """A webhook endpoint that answers 500 to the first `fail_first` posts, then 200, recording every post."""
-
-    def __init__(self, fail_first: int) -> None:
-        self.posts: list[tuple[dict[str, str], bytes, int]] = []
-        self.fail_first = fail_first
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                status = 500 if len(receiver.posts) < receiver.fail_first else 200
-                receiver.posts.append(({k.lower(): v for k, v in self.headers.items()}, body, status))
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, *_: Any) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture(scope="module")
 def base(stack: Stack, settings: Settings) -> Iterator[str]:
-    with api_server(settings, ARTIFACTS / "alerts-api.log", webhook_backoff_s="0.2") as url:
+    """The API and the alert service, as `make run` starts them (two processes)."""
+    with (
+        alert_service(settings, ARTIFACTS / "alerts-service.log", webhook_backoff_s="0.2"),
+        api_server(settings, ARTIFACTS / "alerts-api.log") as url,
+    ):
         yield url
 
 

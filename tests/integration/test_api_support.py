@@ -1,5 +1,5 @@
-"""Helpers for the serving tests (no tests here): API keys in the test stack's Postgres, and real API /
-dashboard processes started through the CLI on free ports."""
+"""Helpers for the serving tests (no tests here): API keys in the test stack's Postgres, and real API, alert
+service and dashboard processes started through the CLI on free ports."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -71,11 +74,55 @@ def running(
             process.wait()
 
 
+def _api_env(api_env: dict[str, str]) -> dict[str, str]:
+    return {f"MARKETPULSE_API__{k.upper()}": v for k, v in api_env.items()}
+
+
 @contextlib.contextmanager
 def api_server(settings: Settings, log: Path, **api_env: str) -> Iterator[str]:
-    """A real `marketpulse serve api` on a free port; yields its base URL. api_env: MARKETPULSE_API__<NAME>."""
+    """A real `marketpulse serve api` on a free port; yields its base URL. api_env: MARKETPULSE_API__<NAME>
+    (one worker unless `workers` says otherwise)."""
     port = free_port()
-    env = {"MARKETPULSE_API__PORT": str(port), **{f"MARKETPULSE_API__{k.upper()}": v for k, v in api_env.items()}}
+    env = {"MARKETPULSE_API__PORT": str(port), **_api_env({"workers": "1", **api_env})}
     base = f"http://127.0.0.1:{port}"
     with running(["serve", "api"], settings, f"{base}/metrics", log, env):
         yield base
+
+
+@contextlib.contextmanager
+def alert_service(settings: Settings, log: Path, **api_env: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `marketpulse alerts run` (its metrics on a free port) until the block ends; yields the process."""
+    port = free_port()
+    env = {"MARKETPULSE_API__ALERTS_METRICS_PORT": str(port), **_api_env(api_env)}
+    with running(["alerts", "run"], settings, f"http://127.0.0.1:{port}/metrics", log, env) as process:
+        yield process
+
+
+class Receiver:
+    """A webhook endpoint that answers 500 to the first `fail_first` posts (to every post while `failing`),
+    then 200, recording every post."""
+
+    def __init__(self, fail_first: int, failing: bool = False) -> None:
+        self.posts: list[tuple[dict[str, str], bytes, int]] = []
+        self.fail_first = fail_first
+        self.failing = failing
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                status = 500 if receiver.failing or len(receiver.posts) < receiver.fail_first else 200
+                receiver.posts.append(({k.lower(): v for k, v in self.headers.items()}, body, status))
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

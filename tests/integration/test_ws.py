@@ -115,6 +115,8 @@ def test_clients_get_only_their_symbols_channels_and_fields(server: str, key: st
                 }
             )
         (indicators,) = _data(rsi_only, 1)
+        published_at = indicators.pop("published_at")  # when the stream's writer published it (unix s)
+        assert 0 <= time.time() - published_at < 30
         assert indicators == {
             "type": "data",
             "channel": "indicators",

@@ -105,10 +105,10 @@ class AlertEngine:
 
     async def _reload_forever(self) -> None:
         while True:
-            await self._reload_once()
+            await self.reload_once()
             await asyncio.sleep(RELOAD_EVERY_S)
 
-    async def _reload_once(self) -> None:
+    async def reload_once(self) -> None:
         try:
             await self.reload()
         except AlertStoreUnavailableError as exc:
@@ -141,7 +141,7 @@ class AlertEngine:
                 self.ready.set()
                 async for message in pubsub.listen():
                     if message.get("type") == "message":  # RULES_CHANGED_CHANNEL
-                        await self._reload_once()
+                        await self.reload_once()
                     elif message.get("type") == "pmessage":
                         try:
                             await self.on_update(str(message["data"]))

@@ -21,7 +21,6 @@ log = logging.getLogger(__name__)
 async def run_alert_service(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT."""
     metrics = ApiMetrics()
-    server, thread = start_http_server(settings.api.alerts_metrics_port, settings.stack.host, metrics.registry)
     store = AlertStore(settings)
     engine = AlertEngine(settings, store, metrics)
     stop = asyncio.Event()
@@ -29,6 +28,10 @@ async def run_alert_service(settings: Settings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await engine.start()
+    # /metrics answers (the platform's health check) once the engine listens and holds the rules.
+    await engine.ready.wait()
+    await engine.reload_once()
+    server, thread = start_http_server(settings.api.alerts_metrics_port, settings.stack.host, metrics.registry)
     log.info("alert engine running; metrics on %s:%d", settings.stack.host, settings.api.alerts_metrics_port)
     try:
         await stop.wait()

@@ -103,6 +103,7 @@ def create_app(settings: Settings, *, multiprocess_metrics: bool = False) -> Fas
             settings=settings, redis=redis, history=history, metrics=metrics, aredis=aredis, latest=latest
         )
         app.state.authenticator.share_limits(aredis)
+        metrics.worker_started.set_to_current_time()
         hub = app.state.hub = LiveHub(settings.redis_url, metrics, settings.api)
         hub.start()
         try:

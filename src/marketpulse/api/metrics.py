@@ -50,6 +50,12 @@ class ApiMetrics:
             registry=self.registry,
             multiprocess_mode="livesum",
         )
+        self.worker_started = Gauge(
+            "marketpulse_api_worker_start_time_seconds",
+            "Start time (unix s) of each API worker; with several workers, one series per live worker pid",
+            registry=self.registry,
+            multiprocess_mode="liveall",
+        )
         self.ws_messages = Counter(
             "marketpulse_ws_messages_total",
             "Messages queued to WebSocket clients, by channel",

@@ -1,0 +1,145 @@
+"""Scale-out: two API workers behind one port share keys, rate limits and alerts (the alert service fires each
+alert once, whatever the number of API processes), and a webhook whose retries were cut short by a stop of the
+alert service is delivered after its restart."""
+
+from __future__ import annotations
+
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from marketpulse.config import Settings
+from marketpulse.stack.manager import Stack
+from marketpulse.stores.redis_store import RedisWriter
+
+from .test_api_support import ARTIFACTS, Receiver, alert_service, api_server, create_key
+
+pytestmark = pytest.mark.integration
+
+BURST = 5
+
+
+@pytest.fixture(scope="module")
+def two_workers(stack: Stack, settings: Settings) -> Iterator[str]:
+    with api_server(settings, ARTIFACTS / "workers-api.log", workers="2", rate_limit_burst=str(BURST)) as base:
+        yield base
+
+
+def _wait(predicate: Any, timeout_s: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.1)
+
+
+def _worker_pids(base: str) -> set[str]:
+    """Pids of the workers that answered /metrics (multiprocess gauges carry a pid label per live worker)."""
+    text = httpx.get(f"{base}/metrics").text
+    return {line.split('pid="')[1].split('"')[0] for line in text.splitlines() if 'pid="' in line}
+
+
+def test_the_rate_limit_is_shared_by_both_workers(two_workers: str, settings: Settings) -> None:
+    # 0.01 tokens/s: during the test no token comes back, so exactly the burst may pass, whichever worker answers.
+    key = create_key(settings, "workers", rate=0.01)[1]
+    statuses = []
+    for _ in range(4 * BURST):
+        with httpx.Client(headers={"X-API-Key": key}) as fresh:  # a new connection: either worker may take it
+            statuses.append(fresh.get(f"{two_workers}/v1/symbols", params={"limit": 1}).status_code)
+    assert statuses.count(200) == BURST, statuses  # per-process buckets would let up to 2 x BURST through
+    assert set(statuses[BURST:]) == {429}
+    assert len(_worker_pids(two_workers)) == 2  # two processes serve the port (metrics merged over both)
+
+
+def test_every_alert_fires_once_with_two_api_workers(two_workers: str, settings: Settings, stack: Stack) -> None:
+    symbol = "K" + uuid.uuid4().hex[:6].upper()
+    headers = {"X-API-Key": create_key(settings, "workers-alerts")[1]}
+    receiver = Receiver(fail_first=0)
+    writer = RedisWriter(settings)
+    try:
+        with alert_service(settings, ARTIFACTS / "workers-alerts.log"):
+            rule = {
+                "name": "once",
+                "symbol": symbol,
+                "condition": {"type": "price_cross", "direction": "above", "level": 50},
+                "webhook_url": receiver.url,
+                "cooldown_s": 0,
+            }
+            created = httpx.post(f"{two_workers}/v1/alerts", json=rule, headers=headers)
+            assert created.status_code == 201, created.text
+            time.sleep(0.5)  # the rule-change announcement reaches the service
+            for price in (49.0, 51.0, 52.0, 48.0, 53.0):  # crosses above twice: 49 -> 51 and 48 -> 53
+                writer.update_latest({symbol: {"tick.price": price}})
+                time.sleep(0.1)
+            _wait(lambda: len(receiver.posts) >= 2)
+            time.sleep(1.0)  # a duplicate, if any, would arrive now
+        events = httpx.get(f"{two_workers}/v1/alerts/events", headers=headers).json()["items"]
+    finally:
+        writer.close()
+        receiver.close()
+    assert [e["observed"]["price"] for e in events] == [53.0, 51.0]  # newest first, each crossing once
+    assert len(receiver.posts) == 2
+
+
+def test_a_webhook_cut_short_by_a_stop_is_delivered_after_restart(
+    two_workers: str, settings: Settings, stack: Stack
+) -> None:
+    symbol = "D" + uuid.uuid4().hex[:6].upper()
+    headers = {"X-API-Key": create_key(settings, "durable")[1]}
+    receiver = Receiver(fail_first=0, failing=True)
+    writer = RedisWriter(settings)
+    # 2 s between tries: the stop lands while the second try is waiting.
+    slow_retries = {"webhook_backoff_s": "2", "webhook_attempts": "4"}
+    try:
+        with alert_service(settings, ARTIFACTS / "durable-alerts-1.log", **slow_retries) as first:
+            rule = {
+                "name": "durable",
+                "symbol": symbol,
+                "condition": {"type": "price_cross", "direction": "below", "level": 10},
+                "webhook_url": receiver.url,
+                "cooldown_s": 0,
+            }
+            assert httpx.post(f"{two_workers}/v1/alerts", json=rule, headers=headers).status_code == 201
+            time.sleep(0.5)
+            for price in (11.0, 9.0):
+                writer.update_latest({symbol: {"tick.price": price}})
+                time.sleep(0.1)
+            _wait(lambda: len(receiver.posts) >= 1)
+            first.send_signal(signal.SIGTERM)
+            first.wait(timeout=15)
+        pending = httpx.get(f"{two_workers}/v1/alerts/events", headers=headers).json()["items"]
+        assert [(e["webhook_status"], e["webhook_attempts"]) for e in pending] == [("pending", 1)]
+        receiver.failing = False
+        with alert_service(settings, ARTIFACTS / "durable-alerts-2.log", **slow_retries):
+
+            def delivered() -> bool:
+                items = httpx.get(f"{two_workers}/v1/alerts/events", headers=headers).json()["items"]
+                return items[0]["webhook_status"] == "delivered"
+
+            _wait(delivered, timeout_s=20)
+        events = httpx.get(f"{two_workers}/v1/alerts/events", headers=headers).json()["items"]
+    finally:
+        writer.close()
+        receiver.close()
+    assert [(e["webhook_status"], e["webhook_attempts"]) for e in events] == [("delivered", 2)]
+    assert [status for _, _, status in receiver.posts] == [500, 200]
+    assert receiver.posts[0][1] == receiver.posts[1][1]  # the same alert body, rebuilt from the store
+
+
+def test_rate_limit_buckets_live_in_redis(two_workers: str, settings: Settings) -> None:
+    """The bucket of a key is one Redis hash that expires once it would be full again (no leak per key)."""
+    api_key, plain = create_key(settings, "bucket")
+    assert httpx.get(f"{two_workers}/v1/symbols", params={"limit": 1}, headers={"X-API-Key": plain}).status_code == 200
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    try:
+        bucket = client.hgetall(f"mp:ratelimit:{api_key.key_id}")
+        ttl = client.ttl(f"mp:ratelimit:{api_key.key_id}")
+    finally:
+        client.close()
+    assert float(bucket["tokens"]) == pytest.approx(BURST - 1, abs=0.1)
+    assert 0 < ttl <= 10
