@@ -184,7 +184,9 @@ def register(
             where = f"s3://{settings.s3.buckets['models']}/{run.report_prefix}report.html (and report.md)"
         else:
             metrics, decision, where = _evaluate_offline(settings, data, chosen, out_dir or Path("reports") / data)
-        for horizon in {h: None for by_h in metrics.values() for h in by_h}:
+        from marketpulse.models.report import horizon_order
+
+        for horizon in sorted({h for by_h in metrics.values() for h in by_h}, key=horizon_order):
             out.print(_summary_table(metrics, horizon))
         out.print(_serving_table(decision))
         out.print(("would PROMOTE: " if decision.promote else "would NOT promote: ") + decision.reason)

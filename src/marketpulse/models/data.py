@@ -174,7 +174,7 @@ def dataset_from_features(features: pd.DataFrame, horizons: Sequence[str], windo
         end = pd.to_datetime(labels["end_ts"], utc=True)
         end_ns[horizon.name] = np.where(end.isna(), np.iinfo(np.int64).max, end.astype("int64")).astype(np.int64)
     values = np.nan_to_num(inputs_frame[MODEL_INPUT_COLUMNS].to_numpy(dtype=np.float32))
-    tabular = tabular_features(features).to_numpy(dtype=np.float32)
+    tabular = tabular_features(features, inputs_frame).to_numpy(dtype=np.float32)
     return Dataset(features, values, window, run >= window, parsed, ret, end_ns, tabular)
 
 

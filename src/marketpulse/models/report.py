@@ -121,7 +121,7 @@ def build_report(evaluation: Evaluation, decision: Decision, title: str, context
     lines.append("")
     plots: dict[str, str] = {}
     models = [m for m in (*FAMILIES, PRODUCTION) if m in metrics]
-    horizons = sorted({h for m in models for h in metrics[m]}, key=_horizon_order)
+    horizons = sorted({h for m in models for h in metrics[m]}, key=horizon_order)
     predictions = evaluation.predictions
     for horizon in horizons:
         served = decision.serving[horizon].family if horizon in decision.serving else "tcn"
@@ -201,7 +201,7 @@ def build_report(evaluation: Evaluation, decision: Decision, title: str, context
     return Report(markdown, page, plots, {"title": title, **context})
 
 
-def _horizon_order(name: str) -> tuple[int, int]:
+def horizon_order(name: str) -> tuple[int, int]:
     """Shortest horizon first: minutes within the session, then sessions."""
     parsed = Horizon.parse(name)
     return parsed.sessions, parsed.minutes

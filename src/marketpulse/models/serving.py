@@ -99,11 +99,14 @@ class SelectionScorer:
         if not len(chosen):
             return empty_predictions()
         predicted = self.selection.predict(data, chosen)
+        # A Series keeps the zone-aware dtype (a numpy view of it would be an object array of Timestamps).
+        feature_ts = data.frame["ts"].iloc[chosen].reset_index(drop=True)
+        symbols = data.frame["symbol"].to_numpy()[chosen]
         frames = [
             pd.DataFrame(
                 {
-                    "symbol": data.frame["symbol"].to_numpy()[chosen],
-                    "feature_ts": data.frame["ts"].to_numpy()[chosen],
+                    "symbol": symbols,
+                    "feature_ts": feature_ts,
                     "horizon": horizon,
                     "prob_up": prob,
                     "expected_return": expected,

@@ -63,27 +63,41 @@ def rolling_sum(values: Array, codes: Array, n: int) -> Array:
     return np.where(ok & (counts == n), sums, np.nan)
 
 
-def tabular_features(frame: pd.DataFrame) -> pd.DataFrame:
+def tabular_features(frame: pd.DataFrame, inputs: pd.DataFrame | None = None) -> pd.DataFrame:
     """TABULAR_COLUMNS for indicator rows (symbol, ts, close, indicators; optionally volume and sentiment columns)
-    sorted by symbol then ts; same index."""
-    inputs = model_inputs(frame)
+    sorted by symbol then ts; same index. `inputs`: their model_inputs, when the caller has them already."""
+    inputs = model_inputs(frame) if inputs is None else inputs
     codes = pd.factorize(frame["symbol"])[0]
     log_ret = inputs["log_ret_1"].to_numpy(dtype=np.float64)
-    out = inputs[MODEL_INPUT_COLUMNS].copy()
-    out["log_ret_5"] = rolling_sum(log_ret, codes, 5)
-    out["log_ret_15"] = rolling_sum(log_ret, codes, 15)
-    local = pd.to_datetime(frame["ts"], utc=True).dt.tz_convert(EXCHANGE_TZ)
-    out["time_of_day"] = (local.dt.hour * 60 + local.dt.minute).to_numpy(dtype=np.float64) / 1440.0
-    out["day_of_week"] = local.dt.dayofweek.to_numpy(dtype=np.float64) / 4.0
-    out["volume_rel"] = _volume_rel(frame, codes)
+    columns: dict[str, Array] = {c: inputs[c].to_numpy(dtype=np.float64) for c in MODEL_INPUT_COLUMNS}
+    columns["log_ret_5"] = rolling_sum(log_ret, codes, 5)
+    columns["log_ret_15"] = rolling_sum(log_ret, codes, 15)
+    local = _utc(frame["ts"]).dt.tz_convert(EXCHANGE_TZ)
+    columns["time_of_day"] = (local.dt.hour * 60 + local.dt.minute).to_numpy(dtype=np.float64) / 1440.0
+    columns["day_of_week"] = local.dt.dayofweek.to_numpy(dtype=np.float64) / 4.0
+    columns["volume_rel"] = _volume_rel(frame, codes)
     market = _market(frame["ts"], log_ret)
-    out["mkt_ret_1"] = market["mkt_ret_1"]
-    out["mkt_ret_5"] = rolling_sum(market["mkt_ret_1"], codes, 5)
-    out["rel_ret_5"] = out["log_ret_5"].to_numpy() - out["mkt_ret_5"].to_numpy()
-    out["breadth"] = market["breadth"]
+    columns["mkt_ret_1"] = market["mkt_ret_1"]
+    columns["mkt_ret_5"] = rolling_sum(market["mkt_ret_1"], codes, 5)
+    columns["rel_ret_5"] = columns["log_ret_5"] - columns["mkt_ret_5"]
+    columns["breadth"] = market["breadth"]
     for column in SENTIMENT_COLUMNS:
-        out[column] = pd.to_numeric(frame[column], errors="coerce") if column in frame else np.nan
-    return out[TABULAR_COLUMNS].replace([np.inf, -np.inf], np.nan).astype("float64")
+        present = column in frame
+        columns[column] = (
+            pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
+            if present
+            else np.full(len(frame), np.nan)
+        )
+    values = np.column_stack([columns[c] for c in TABULAR_COLUMNS]) if len(frame) else np.zeros((0, 0))
+    values = np.where(np.isinf(values), np.nan, values)
+    return pd.DataFrame(values.reshape(len(frame), len(TABULAR_COLUMNS)), index=frame.index, columns=TABULAR_COLUMNS)
+
+
+def _utc(ts: pd.Series) -> pd.Series:
+    """Bar times as UTC datetimes; already zone-aware columns (the stream's, training's) skip the parsing."""
+    if isinstance(ts.dtype, pd.DatetimeTZDtype):
+        return ts.dt.tz_convert("UTC")
+    return pd.to_datetime(ts, utc=True)
 
 
 def _volume_rel(frame: pd.DataFrame, codes: Array) -> Array:
@@ -97,7 +111,7 @@ def _volume_rel(frame: pd.DataFrame, codes: Array) -> Array:
 
 def _market(ts: pd.Series, log_ret: Array) -> dict[str, Array]:
     """Cross-sectional mean return and breadth per bar time, broadcast back to the rows."""
-    keys = pd.to_datetime(ts, utc=True).astype("int64").to_numpy()
+    keys = _utc(ts).astype("int64").to_numpy()
     table = pd.DataFrame({"t": keys, "r": log_ret, "up": np.where(np.isnan(log_ret), np.nan, log_ret > 0)})
     grouped = table.groupby("t")
     return {
