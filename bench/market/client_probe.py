@@ -80,11 +80,16 @@ class Records:
         events.append(event)
         latencies.append(latency)
 
-    def window(self, since: float, until: float) -> dict[str, list[float]]:
-        """kind -> latencies of the values received in [since, until] (epoch s): the same span as the job's own
-        samples, so a backlog shows here as it does there."""
+    def window(self, since: float, until: float, events_from: float) -> dict[str, list[float]]:
+        """kind -> latencies of the values received in [since, until] (epoch s), the same span as the job's own
+        samples (so a backlog shows here as it does there), of events at or after `events_from` (the start of
+        this window's load: a bar left open by an earlier load is not this load's latency)."""
         return {
-            kind: [lat for ev, lat in zip(events, latencies, strict=True) if since <= ev + lat <= until]
+            kind: [
+                lat
+                for ev, lat in zip(events, latencies, strict=True)
+                if ev >= events_from and since <= ev + lat <= until
+            ]
             for kind, (events, latencies) in self.by_kind.items()
         }
 
@@ -124,7 +129,7 @@ def _probe_main(redis_url: str, commands: Any, replies: Any) -> None:
             command = commands.get_nowait()
             if command[0] == "stop":
                 break
-            replies.put({"samples": records.window(command[1], command[2]), **counts})
+            replies.put({"samples": records.window(*command[1:]), **counts})
             records.drop_until(command[2])
     pubsub.close()
     client.close()
@@ -149,9 +154,9 @@ class ClientProbe:
     def pid(self) -> int:
         return self.process.pid or -1
 
-    def window(self, since: float, until: float, timeout_s: float = 60) -> dict[str, Any]:
-        """{"samples": kind -> latencies, "messages": n, "undecodable": n} for values received in [since, until]."""
-        self.commands.put(("window", since, until))
+    def window(self, since: float, until: float, events_from: float, timeout_s: float = 60) -> dict[str, Any]:
+        """{"samples": kind -> latencies, "messages": n, "undecodable": n}: see Records.window."""
+        self.commands.put(("window", since, until, events_from))
         return dict(self.replies.get(timeout=timeout_s))
 
     def stop(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import time
+from datetime import datetime
 from typing import Any
 
 from marketpulse.config import Settings
@@ -53,6 +54,7 @@ def _producer_main(
     count: int | None,
     duration_s: float | None,
     seed: int,
+    start_ts: datetime | None,
     results: Any,
 ) -> None:
     """Child process: SyntheticSource.iter_wire() -> Kafka, open loop at `rate` (0 = as fast as possible)."""
@@ -61,7 +63,7 @@ def _producer_main(
     from marketpulse.ingest.synthetic import SyntheticSource
 
     producer = Producer(config)
-    source = SyntheticSource(symbols, rate, seed=seed, count=count, duration_s=duration_s)
+    source = SyntheticSource(symbols, rate, seed=seed, count=count, duration_s=duration_s, start_ts=start_ts)
     produce, poll = producer.produce, producer.poll
     results.put({"started": time.time()})
     started = time.monotonic()
@@ -82,7 +84,8 @@ def _producer_main(
 
 
 class LoadGenerator:
-    """SyntheticSource ticks (wall-clock event time unless pre-loading) produced by a child process."""
+    """SyntheticSource ticks produced by a child process; event time is the wall clock at emission unless
+    `start_ts` is given (then 1 ms apart when unthrottled)."""
 
     def __init__(
         self,
@@ -93,6 +96,7 @@ class LoadGenerator:
         count: int | None = None,
         duration_s: float | None = None,
         seed: int = 7,
+        start_ts: datetime | None = None,
     ) -> None:
         from marketpulse.ingest.producer import producer_config
 
@@ -100,7 +104,11 @@ class LoadGenerator:
         self.results = ctx.Queue()
         self.process = ctx.Process(
             target=_producer_main,
-            args=(producer_config(settings, "bench-load"), topic, symbols, rate, count, duration_s, seed, self.results),
+            args=(
+                producer_config(settings, "bench-load"),
+                *(topic, symbols, rate, count, duration_s, seed, start_ts),
+                self.results,
+            ),
             name="bench-load",
             daemon=True,
         )

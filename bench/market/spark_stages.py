@@ -11,7 +11,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -329,8 +329,11 @@ def latency_phase(
 
 
 def _prime(live: _LiveJob, settings: Settings, topic: str, symbols: int) -> None:
-    """One small batch through the job, so start-up and connections are not measured."""
-    primer = LoadGenerator(settings, topic, symbols, 0, count=symbols * 20, seed=1)
+    """Ticks stamped across a minute boundary two minutes ago, so the job runs every path once (1 s and 1 min
+    bars closing, indicators, the model lookup) before anything is measured; later ticks are never late to them."""
+    minute = (int(time.time()) - 120) // 60 * 60
+    start = datetime.fromtimestamp(minute + 58, tz=UTC)
+    primer = LoadGenerator(settings, topic, symbols, 0, count=symbols * 40, seed=1, start_ts=start)
     primer.start()
     primer.result(timeout_s=120)
     started = time.monotonic()
@@ -355,7 +358,7 @@ def _window(
     rate = result.rate
     load = LoadGenerator(settings, topic, args.symbols, rate, duration_s=args.warmup + args.steady + 1, seed=int(rate))
     try:
-        load.start()
+        load_started = load.start()
         log(f"latency {rate:,.0f}/s: open-loop producer pid {load.pid}; warm-up {args.warmup:.0f}s")
         time.sleep(args.warmup)
         live.check()
@@ -381,7 +384,7 @@ def _window(
     result.tick_samples = list(live.job.tick_latencies)
     result.oldest_samples = list(live.job.latencies)
     result.archive_samples = list(live.job.archive_latencies)
-    result.client = probe.window(since, time.time())["samples"]
+    result.client = probe.window(since, time.time(), load_started)["samples"]
     progress = progress_totals(collector.batches([LIVE_QUERY], since, until))
     result.batches = int(progress.get("batches", 0))
     result.processed_eps = progress.get("rows", 0) / (until - since)

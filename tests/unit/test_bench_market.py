@@ -155,10 +155,11 @@ def test_probe_records_are_windowed_by_receive_time_and_dropped_once_reported() 
     records = Records()
     for event, latency in ((10.0, 0.1), (20.0, 0.2), (30.0, 0.3)):
         records.add("tick", event, latency)
-    records.add("bar_1s", 5.0, 20.0)  # an old value received late (a backlog) belongs to the window it arrived in
-    assert records.window(15.0, 30.5) == {"tick": [0.2, 0.3], "bar_1s": [20.0]}
+    records.add("bar_1s", 12.0, 10.0)  # a value of this load received late (a backlog) counts where it arrived
+    records.add("bar_1m", 5.0, 20.0)  # a bar an earlier load left open, closed by this one: not this load's
+    assert records.window(15.0, 30.5, events_from=8.0) == {"tick": [0.2, 0.3], "bar_1s": [10.0], "bar_1m": []}
     records.drop_until(20.2)
-    assert records.window(0.0, 100.0) == {"tick": [0.3], "bar_1s": [20.0]}
+    assert records.window(0.0, 100.0, events_from=0.0) == {"tick": [0.3], "bar_1s": [10.0], "bar_1m": [20.0]}
 
 
 def test_roles_of_platform_processes() -> None:
