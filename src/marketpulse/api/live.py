@@ -76,6 +76,8 @@ class Client:
     #: (symbol or "*", channel) -> fields kept (None = all).
     subscriptions: dict[tuple[str, str], frozenset[str] | None] = field(default_factory=dict)
     dropped: asyncio.Event = field(default_factory=asyncio.Event)
+    #: time.monotonic() of the last message queued to it (heartbeats fill the silences).
+    last_queued: float = field(default_factory=time.monotonic)
 
     def fields_for(self, symbol: str, channel: str) -> tuple[bool, frozenset[str] | None]:
         for key in ((symbol, channel), (ALL_SYMBOLS, channel)):
@@ -104,7 +106,7 @@ class LiveHub:
         self.clients: set[Client] = set()
         #: (symbol or "*", channel) -> the clients subscribed to it.
         self.index: dict[SubscriptionKey, set[Client]] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self.ready = asyncio.Event()
 
     def add(self, client: Client) -> None:
@@ -136,13 +138,29 @@ class LiveHub:
                 del self.index[key]
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="live-hub")
+        self._tasks = [
+            asyncio.create_task(self._run(), name="live-hub"),
+            asyncio.create_task(self._heartbeats(), name="live-heartbeats"),
+        ]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
+
+    async def _heartbeats(self) -> None:
+        """One timer for every client (not a timeout per message): a heartbeat to each client idle for
+        `ws_heartbeat_s`, so idle sockets stay visibly alive."""
+        every = self.settings.ws_heartbeat_s
+        while True:
+            await asyncio.sleep(every / 2)
+            idle_since = time.monotonic() - every
+            text = heartbeat_message()
+            for client in list(self.clients):
+                if client.last_queued <= idle_since:
+                    self.offer(client, text, "heartbeat")
 
     async def _run(self) -> None:
         """Subscribe and dispatch forever; reconnect with a pause when Redis goes away."""
@@ -226,6 +244,7 @@ class LiveHub:
             return
         try:
             client.queue.put_nowait(text)
+            client.last_queued = time.monotonic()
         except asyncio.QueueFull:
             client.dropped.set()  # the connection's handler closes it with SLOW_CONSUMER_CLOSE
             self.remove(client)

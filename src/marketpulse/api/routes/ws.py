@@ -26,7 +26,6 @@ from pydantic import BaseModel, Field, ValidationError
 
 from marketpulse.api.auth import API_KEY_HEADER, Authenticator, UnauthenticatedError
 from marketpulse.api.live import ALL_SYMBOLS, SLOW_CONSUMER_CLOSE, Channel, Client, LiveHub
-from marketpulse.api.live import heartbeat_message as heartbeat
 from marketpulse.contracts.market import SYMBOL_PATTERN
 from marketpulse.errors import MarketPulseError
 
@@ -73,14 +72,10 @@ def apply_request(client: Client, request: SubscribeRequest, hub: LiveHub | None
     return {"type": "subscribed" if request.op == "subscribe" else "unsubscribed", "subscriptions": listed}
 
 
-async def _send_loop(websocket: WebSocket, client: Client, heartbeat_s: float) -> None:
-    """Queue -> socket; a heartbeat whenever nothing was sent for heartbeat_s."""
+async def _send_loop(websocket: WebSocket, client: Client) -> None:
+    """Queue -> socket (the hub queues heartbeats into idle clients' queues)."""
     while True:
-        try:
-            text = await asyncio.wait_for(client.queue.get(), timeout=heartbeat_s)
-        except TimeoutError:
-            text = heartbeat()
-        await websocket.send_text(text)
+        await websocket.send_text(await client.queue.get())
 
 
 async def _receive_loop(websocket: WebSocket, client: Client, hub: LiveHub) -> None:
@@ -118,7 +113,7 @@ async def live(websocket: WebSocket) -> None:
     client = Client(key_id=key.key_id, queue=asyncio.Queue(maxsize=settings.api.ws_queue_size))
     hub.add(client)
     tasks = [
-        asyncio.create_task(_send_loop(websocket, client, settings.api.ws_heartbeat_s)),
+        asyncio.create_task(_send_loop(websocket, client)),
         asyncio.create_task(_receive_loop(websocket, client, hub)),
         asyncio.create_task(client.dropped.wait()),
     ]
