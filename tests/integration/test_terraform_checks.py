@@ -23,6 +23,7 @@ def test_every_check_passes_on_the_committed_sources(settings: Settings) -> None
     ran = {(result.check, result.target) for result in results}
     assert ("fmt", "terraform/ (all modules and environments)") in ran
     assert {("validate", root) for root in LOCAL_ROOTS} <= ran
+    assert {"rules", "licences"} <= {result.check for result in results}
     plan_tests = next(result.output for result in results if result.check == "test")
     assert "4 passed, 0 failed" in plan_tests
 

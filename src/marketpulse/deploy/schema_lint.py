@@ -202,7 +202,7 @@ def lint_module(module_dir: Path, schemas: dict[str, Schemas]) -> list[Finding]:
     import hcl2
 
     findings: list[Finding] = []
-    declared: dict[tuple[str, str], str] = {}
+    declared: set[tuple[str, str, str]] = set()
     texts = []
     for tf in sorted(module_dir.glob("*.tf")):
         texts.append(tf.read_text())
@@ -228,14 +228,14 @@ def lint_module(module_dir: Path, schemas: dict[str, Schemas]) -> list[Finding]:
                         findings.append(Finding(tf, f"{kind} {type_name}", "no such type in the provider"))
                         continue
                     for raw_name, body in instances.items():
-                        declared[(kind, _name(raw_name))] = type_name
+                        declared.add((kind, type_name, _name(raw_name)))
                         findings += _check_body(body, schema, f"{type_name}.{_name(raw_name)}", tf)
     findings += _check_references("\n".join(texts), declared, schemas, module_dir)
     return findings
 
 
 def _check_references(
-    text: str, declared: dict[tuple[str, str], str], schemas: dict[str, Schemas], module_dir: Path
+    text: str, declared: set[tuple[str, str, str]], schemas: dict[str, Schemas], module_dir: Path
 ) -> list[Finding]:
     findings = []
     pattern = re.compile(
@@ -244,7 +244,8 @@ def _check_references(
     for is_data, type_name, name, attribute in pattern.findall(text):
         kind = "data" if is_data else "resource"
         provider = type_name.split("_", 1)[0]
-        if provider not in schemas or declared.get((kind, name)) != type_name:
+        # Keyed by type too: a module has many resources named `this`.
+        if provider not in schemas or (kind, type_name, name) not in declared:
             continue
         schema = schemas[provider].get(kind, type_name)
         if schema and attribute not in schema.readable | schema.arguments | set(schema.blocks):

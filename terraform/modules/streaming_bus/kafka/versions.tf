@@ -3,7 +3,7 @@ terraform {
   required_providers {
     kafka = {
       source  = "mongey/kafka"
-      version = ">= 0.13.0"
+      version = ">= 0.13.0, < 1.0"
     }
   }
 }
