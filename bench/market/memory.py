@@ -41,12 +41,11 @@ ROLE_HOLDS = {
     "sentiment job": "Python driver + its Spark JVM + Python workers with the sentiment model",
     "ingest": "the replay ingest (history frame + Kafka producer)",
     "text replay": "the text replay ingest",
-    "api": "uvicorn: REST, WebSocket fan-out, alert engine",
+    "api": "uvicorn workers: REST and WebSocket fan-out",
+    "alerts": "the alert engine (rules, webhooks)",
     "dashboard": "the Dash app",
     "scorecard": "the scorecard updater",
 }
-#: Roles that only exist under `make run` (not under a bare `stack up`): any of them alive = a platform runs.
-APP_ROLES = ("market job", "sentiment job", "ingest", "text replay", "api", "dashboard", "scorecard")
 
 
 def role_of(service: str) -> str:
@@ -103,11 +102,13 @@ class RoleMemory:
 @dataclass
 class PlatformMemory:
     roles: dict[str, RoleMemory]
+    #: Roles of the platform's apps (`stack.apps.all_apps`): they only run under `make run`, not `stack up`.
+    app_roles: frozenset[str]
 
     @property
     def running(self) -> bool:
         """Whether a `make run` platform runs: at least one of its apps is alive."""
-        return any(role in self.roles for role in APP_ROLES)
+        return any(role in self.roles for role in self.app_roles)
 
     @property
     def rss_gib(self) -> float | None:
@@ -162,4 +163,6 @@ def platform_memory(settings: Settings) -> PlatformMemory:
         measured = _measure(proc, role)
         if measured is not None:
             roles.setdefault(role, RoleMemory(role)).processes.append(measured)
-    return PlatformMemory(roles)
+    from marketpulse.stack.apps import all_apps
+
+    return PlatformMemory(roles, frozenset(role_of(app.name) for app in all_apps(settings)))

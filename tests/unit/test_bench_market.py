@@ -179,12 +179,13 @@ def test_roles_of_platform_processes() -> None:
 def test_platform_memory_counts_only_when_an_app_runs() -> None:
     gib = 2**30
     kafka = RoleMemory("kafka", [ProcessMemory("kafka", 1, "java", gib, gib // 2, "512m")])
-    assert PlatformMemory({"kafka": kafka}).rss_gib is None  # a bare `stack up` is not a platform
+    apps = frozenset({"market job", "api"})
+    assert PlatformMemory({"kafka": kafka}, apps).rss_gib is None  # a bare `stack up` is not a platform
     job = RoleMemory(
         "market job",
         [ProcessMemory("market job", 2, "python", gib // 4, None), ProcessMemory("market job", 3, "java", gib, None)],
     )
-    memory = PlatformMemory({"kafka": kafka, "market job": job})
+    memory = PlatformMemory({"kafka": kafka, "market job": job}, apps)
     assert memory.rss_gib == pytest.approx(2.25)
     assert job.pss_gib is None
     assert kafka.pss_gib == pytest.approx(0.5)
