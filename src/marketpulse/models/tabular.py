@@ -48,19 +48,15 @@ TABULAR_COLUMNS: list[str] = [
 
 def rolling_sum(values: Array, codes: Array, n: int) -> Array:
     """Per row, the sum of the last n values of the same symbol (rows sorted by symbol, then time); NaN when
-    fewer than n defined values of that symbol end at the row."""
-    clean = np.nan_to_num(values.astype(np.float64))
-    valid = (~np.isnan(values)).astype(np.int64)
-    total = np.concatenate(([0.0], np.cumsum(clean)))
-    count = np.concatenate(([0], np.cumsum(valid)))
-    idx = np.arange(len(values))
-    start = idx - n + 1
-    ok = start >= 0
-    start_c = np.clip(start, 0, None)
-    ok &= codes[start_c] == codes
-    sums = total[idx + 1] - total[start_c]
-    counts = count[idx + 1] - count[start_c]
-    return np.where(ok & (counts == n), sums, np.nan)
+    fewer than n defined values of that symbol end at the row. Each sum adds exactly its own n values (a window
+    view, not differences of a running total), so a row's value never depends on any other row's."""
+    if len(values) == 0:
+        return np.zeros(0)
+    padded = np.concatenate((np.full(n - 1, np.nan), values.astype(np.float64)))
+    sums = np.lib.stride_tricks.sliding_window_view(padded, n).sum(axis=1)  # NaN if any value is missing
+    start = np.arange(len(values)) - n + 1
+    same_symbol = (start >= 0) & (codes[np.clip(start, 0, None)] == codes)
+    return np.where(same_symbol, sums, np.nan)
 
 
 def tabular_features(frame: pd.DataFrame, inputs: pd.DataFrame | None = None) -> pd.DataFrame:
