@@ -43,3 +43,9 @@ output "app_secrets" {
   sensitive   = true
   value       = local.app_secrets
 }
+
+output "powerbi_password" {
+  description = "Password of the read-only powerbi role (`terraform output -raw powerbi_password`)."
+  value       = module.passwords.values["powerbi"]
+  sensitive   = true
+}
