@@ -199,7 +199,8 @@ class DashboardSettings(_Section):
     port: int = Field(8050, ge=1, le=65535)
     api_url: str | None = Field(None, description="API base URL; default http://<stack host>:<api.port>.")
     api_key: SecretStr = Field(SecretStr(""), description="Read key the dashboard sends (marketpulse apikeys create).")
-    refresh_s: float = Field(2.0, gt=0, description="Seconds between live updates of the open page.")
+    refresh_s: float = Field(2.0, gt=0, description="Seconds between refreshes of what needs history (charts).")
+    stale_s: float = Field(10.0, gt=0, description="Seconds without a pushed update before the page says stale.")
 
 
 class ModelSettings(_Section):

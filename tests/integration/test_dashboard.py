@@ -104,6 +104,7 @@ def dashboard(stack: Stack, settings: Settings) -> Iterator[str]:
             "MARKETPULSE_DASHBOARD__API_URL": api_base,
             "MARKETPULSE_DASHBOARD__API_KEY": key,
             "MARKETPULSE_DASHBOARD__REFRESH_S": "0.5",
+            "MARKETPULSE_DASHBOARD__STALE_S": "3",
         }
         base = f"http://127.0.0.1:{port}"
         with running(["serve", "dashboard"], settings, base + "/metrics", ARTIFACTS / "dashboard.log", env):
@@ -130,10 +131,25 @@ def test_overview_lists_the_symbol_and_its_price_changes_live(
     expect(row).to_contain_text("101.00", timeout=20_000)
     expect(row).to_contain_text("57.5")  # RSI
     expect(row).to_contain_text("0.620")  # P(up)
+    expect(row).to_contain_text("v-test")  # the serving model's version
+    expect(row).to_contain_text(re.compile(r"[▁▂▃▄▅▆▇█]{10,}"))  # the session's sparkline from the 1-min bars
+    opened = open_of_session()
+    expect(row).to_contain_text(f"{(101.0 - opened) / opened * 100:+.2f}")  # change since the session's open
     publish(settings, symbol, price=102.5)
-    expect(row).to_contain_text("102.50", timeout=10_000)  # no reload: the page refreshed itself
+    # Pushed over the API's WebSocket: the row changes within a second, well before the 30 s base refresh.
+    expect(row).to_contain_text("102.50", timeout=5_000)
+    expect(row).to_contain_text(f"{(102.5 - opened) / opened * 100:+.2f}")
+    expect(page.locator("#live-indicator")).to_contain_text("live")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard-overview.png"), full_page=True)
+    # No update for longer than dashboard.stale_s: the page says since when its data is stale.
+    expect(page.locator("#live-indicator")).to_contain_text("stale since", timeout=10_000)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-overview-stale.png"), full_page=True)
+
+
+def open_of_session() -> float:
+    """Open of the first 1-min bar the symbol fixture writes (the session of the published tick)."""
+    return float(100 + np.sin(0 / 5) - 0.1)
 
 
 def test_symbol_page_draws_candles_indicators_and_prediction(
