@@ -49,3 +49,9 @@ output "powerbi_password" {
   value       = module.passwords.values["powerbi"]
   sensitive   = true
 }
+
+output "platform_secrets" {
+  description = "Credentials the app will read once its SASL settings exist (issue 14 app side); not injected yet, because Settings refuses unknown MARKETPULSE_* names."
+  value       = { kafka_scram_password = module.passwords.values["kafka"] }
+  sensitive   = true
+}

@@ -166,6 +166,8 @@ module "workloads" {
   app_env                     = local.app_env
   app_secrets                 = local.app_secrets
   service_account_annotations = { "iam.gke.io/gcp-service-account" = module.identity.email }
+  # The Redis URL names /secrets/redis-ca/ca.pem: the pods get the file like Cloud Run does.
+  mounted_files = { "redis-ca" = { mount_path = "/secrets/redis-ca", files = { "ca.pem" = module.online_store.server_ca } } }
 }
 
 module "airflow" {
@@ -177,6 +179,7 @@ module "airflow" {
   db_host         = module.reporting_db.host
   db_user         = "marketpulse"
   db_password     = module.passwords.values["postgres_app"]
+  mounted_files   = module.workloads.mounted_files
   depends_on      = [module.db_roles]
 }
 

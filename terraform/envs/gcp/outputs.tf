@@ -49,3 +49,12 @@ output "powerbi_password" {
   value       = module.passwords.values["powerbi"]
   sensitive   = true
 }
+
+output "platform_secrets" {
+  description = "Credentials the app will read once its SASL and Cassandra auth settings exist (issue 14 app side); not injected yet, because Settings refuses unknown MARKETPULSE_* names."
+  value = {
+    kafka_plain_password   = module.identity.kafka_password
+    cassandra_app_password = module.passwords.values["cassandra_app"]
+  }
+  sensitive = true
+}

@@ -34,5 +34,7 @@ resource "helm_release" "this" {
     extraEnvFrom   = yamlencode([{ secretRef = { name = var.env_secret } }])
     serviceAccount = { create = false, name = var.service_account }
     labels         = var.pod_labels
+    volumes        = [for name, path in var.mounted_files : { name = name, secret = { secretName = name } }]
+    volumeMounts   = [for name, path in var.mounted_files : { name = name, mountPath = path, readOnly = true }]
   })]
 }

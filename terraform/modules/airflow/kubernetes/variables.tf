@@ -93,6 +93,17 @@ variable "db_password" {
   }
 }
 
+variable "mounted_files" {
+  description = "Secret name => mount path of files every Airflow pod mounts (spark_runtime/kubernetes mounted_files)."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for p in values(var.mounted_files) : startswith(p, "/")])
+    error_message = "Mount paths must be absolute."
+  }
+}
+
 variable "pod_labels" {
   description = "Labels every Airflow pod carries."
   type        = map(string)

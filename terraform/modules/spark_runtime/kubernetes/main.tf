@@ -54,6 +54,16 @@ resource "kubernetes_secret_v1" "this" {
   data = merge(var.app_env, var.app_secrets)
 }
 
+# Files the clients need (e.g. Memorystore's server CA), one Secret per mount path.
+resource "kubernetes_secret_v1" "files" {
+  for_each = var.mounted_files
+  metadata {
+    name      = each.key
+    namespace = kubernetes_namespace_v1.this.metadata[0].name
+  }
+  data = each.value.files
+}
+
 locals {
   env_names = sort(concat(keys(var.app_env), nonsensitive(keys(var.app_secrets))))
   spark_defaults = join("\n", concat(
@@ -68,6 +78,8 @@ locals {
     [for k, v in var.pod_labels : "spark.kubernetes.executor.label.${k} ${v}"],
     [for name in local.env_names : "spark.kubernetes.driver.secretKeyRef.${name} marketpulse-env:${name}"],
     [for name in local.env_names : "spark.kubernetes.executor.secretKeyRef.${name} marketpulse-env:${name}"],
+    [for name, m in var.mounted_files : "spark.kubernetes.driver.secrets.${name} ${m.mount_path}"],
+    [for name, m in var.mounted_files : "spark.kubernetes.executor.secrets.${name} ${m.mount_path}"],
   ))
 }
 

@@ -17,3 +17,8 @@ output "spark_master" {
   description = "Master URL for spark-submit from inside the cluster (MARKETPULSE_SPARK__MASTER)."
   value       = "k8s://https://kubernetes.default.svc"
 }
+
+output "mounted_files" {
+  description = "Secret name => mount path of the files mounted into the pods (pass to airflow/kubernetes)."
+  value       = { for name, m in var.mounted_files : name => m.mount_path }
+}

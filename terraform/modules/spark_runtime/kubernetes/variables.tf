@@ -83,6 +83,20 @@ variable "executor_instances" {
   }
 }
 
+variable "mounted_files" {
+  description = "Secret name => mount path and file name => content, mounted into every Spark pod (and Airflow's)."
+  type = map(object({
+    mount_path = string
+    files      = map(string)
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for m in values(var.mounted_files) : startswith(m.mount_path, "/")])
+    error_message = "mount_path must be absolute."
+  }
+}
+
 variable "bootstrap_command" {
   description = "Command run once in the app image with the platform's settings (empty: no job)."
   type        = list(string)
