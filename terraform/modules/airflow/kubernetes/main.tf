@@ -34,7 +34,15 @@ resource "helm_release" "this" {
     extraEnvFrom   = yamlencode([{ secretRef = { name = var.env_secret } }])
     serviceAccount = { create = false, name = var.service_account }
     labels         = var.pod_labels
-    volumes        = [for name, path in var.mounted_files : { name = name, secret = { secretName = name } }]
-    volumeMounts   = [for name, path in var.mounted_files : { name = name, mountPath = path, readOnly = true }]
+    # spark-submit in Airflow's pods reads spark-defaults (image, namespace, service account, env Secret refs).
+    env = [{ name = "SPARK_CONF_DIR", value = "/opt/marketpulse/spark-conf" }]
+    volumes = concat(
+      [{ name = "spark-defaults", configMap = { name = var.spark_defaults_config_map } }],
+      [for name, path in var.mounted_files : { name = name, secret = { secretName = name } }],
+    )
+    volumeMounts = concat(
+      [{ name = "spark-defaults", mountPath = "/opt/marketpulse/spark-conf", readOnly = true }],
+      [for name, path in var.mounted_files : { name = name, mountPath = path, readOnly = true }],
+    )
   })]
 }

@@ -93,6 +93,17 @@ variable "db_password" {
   }
 }
 
+variable "spark_defaults_config_map" {
+  description = "ConfigMap holding spark-defaults.conf (spark_runtime/kubernetes)."
+  type        = string
+  default     = "spark-defaults"
+
+  validation {
+    condition     = can(regex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", var.spark_defaults_config_map))
+    error_message = "spark_defaults_config_map must be a DNS label."
+  }
+}
+
 variable "mounted_files" {
   description = "Secret name => mount path of files every Airflow pod mounts (spark_runtime/kubernetes mounted_files)."
   type        = map(string)
