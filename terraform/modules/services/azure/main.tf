@@ -30,6 +30,8 @@ resource "azurerm_container_app" "this" {
   container_app_environment_id = azurerm_container_app_environment.this.id
   revision_mode                = "Single"
   tags                         = var.tags
+  # The first revision pulls its image: AcrPull must exist before the app.
+  depends_on = [azurerm_role_assignment.this]
 
   identity {
     type         = "UserAssigned"
