@@ -51,7 +51,7 @@ output "powerbi_password" {
 }
 
 output "platform_secrets" {
-  description = "Credentials the app will read once its SASL and Cassandra auth settings exist (issue 14 app side); not injected yet, because Settings refuses unknown MARKETPULSE_* names."
+  description = "Credentials the app will read once its SASL and Cassandra auth settings exist (issue 14 app side); not injected yet, because Settings refuses unknown section fields (MARKETPULSE_KAFKA__SASL_*)."
   value = {
     kafka_connection_string  = module.streaming_bus.connection_string
     cassandra_admin_password = module.passwords.values["cassandra_admin"]

@@ -51,7 +51,7 @@ output "powerbi_password" {
 }
 
 output "platform_secrets" {
-  description = "Credentials the app will read once its SASL and Cassandra auth settings exist (issue 14 app side); not injected yet, because Settings refuses unknown MARKETPULSE_* names."
+  description = "Credentials the app will read once its SASL and Cassandra auth settings exist (issue 14 app side); not injected yet, because Settings refuses unknown section fields (MARKETPULSE_KAFKA__SASL_*)."
   value = {
     kafka_plain_password   = module.identity.kafka_password
     cassandra_app_password = module.passwords.values["cassandra_app"]
