@@ -30,10 +30,15 @@ resource "helm_release" "this" {
     postgresql               = { enabled = false }
     redis                    = { enabled = false }
     # DAG files are baked into the image: no git-sync, no DAG volume.
-    dags           = { persistence = { enabled = false }, gitSync = { enabled = false } }
-    extraEnvFrom   = yamlencode([{ secretRef = { name = var.env_secret } }])
-    serviceAccount = { create = false, name = var.service_account }
-    labels         = var.pod_labels
+    dags         = { persistence = { enabled = false }, gitSync = { enabled = false } }
+    extraEnvFrom = yamlencode([{ secretRef = { name = var.env_secret } }])
+    # The chart has one service account per component; with the LocalExecutor the tasks (spark-submit, the
+    # project's code) run in the scheduler, which needs the workload identity and the Spark driver's RBAC.
+    scheduler    = { serviceAccount = { create = false, name = var.service_account } }
+    dagProcessor = { serviceAccount = { create = false, name = var.service_account } }
+    apiServer    = { serviceAccount = { create = false, name = var.service_account } }
+    triggerer    = { serviceAccount = { create = false, name = var.service_account } }
+    labels       = var.pod_labels
     # spark-submit in Airflow's pods reads spark-defaults (image, namespace, service account, env Secret refs).
     env = [{ name = "SPARK_CONF_DIR", value = "/opt/marketpulse/spark-conf" }]
     volumes = concat(
