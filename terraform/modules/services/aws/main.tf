@@ -114,7 +114,8 @@ resource "aws_lb" "this" {
 
 resource "aws_lb_target_group" "this" {
   for_each    = local.public
-  name        = "${var.name}-${each.key}"
+  # Target group names are at most 32 characters and may not end with a hyphen.
+  name        = trimsuffix(substr("${var.name}-${each.key}", 0, 32), "-")
   port        = each.value.port
   protocol    = "HTTP"
   target_type = "ip"
