@@ -113,7 +113,7 @@ resource "aws_lb" "this" {
 }
 
 resource "aws_lb_target_group" "this" {
-  for_each    = local.public
+  for_each = local.public
   # Target group names are at most 32 characters and may not end with a hyphen.
   name        = trimsuffix(substr("${var.name}-${each.key}", 0, 32), "-")
   port        = each.value.port
