@@ -20,6 +20,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import socket
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -115,8 +116,14 @@ async def reader(
 
 
 async def stalled(url: str, key: str, stop: asyncio.Event) -> None:
-    """Subscribes to everything, then never reads (max_queue=1: the library stops reading the socket too)."""
-    async with websockets.connect(url, additional_headers={"X-API-Key": key}, max_queue=1) as ws:
+    """Subscribes to everything, then never reads (max_queue=1: the library stops reading the socket too; a
+    4 KiB receive buffer: the kernel does not soak up minutes of messages first)."""
+    host, port = url.split("//")[1].split("/")[0].split(":")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+    async with websockets.connect(url, sock=sock, additional_headers={"X-API-Key": key}, max_queue=1) as ws:
         await ws.send(json.dumps({"op": "subscribe", "symbols": ["*"]}))
         await stop.wait()
 
@@ -163,7 +170,10 @@ async def run(
     stop_slow.set()
     for task in [*tasks, *slow]:
         task.cancel()
-    await asyncio.gather(*tasks, *slow, return_exceptions=True)
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for outcome in await asyncio.gather(*slow, return_exceptions=True):
+        if isinstance(outcome, Exception) and not isinstance(outcome, asyncio.CancelledError):
+            print(f"a never-reading client failed: {outcome!r}")
     published = int(args.rate * args.seconds)
     ms = 1000.0
     delivered = counts["delivered"]
@@ -194,7 +204,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=1000, help="Reading clients, spread over the symbols.")
     parser.add_argument("--symbols", type=int, default=100, help="Symbols the clients subscribe to (one each).")
     parser.add_argument("--rate", type=float, default=100.0, help="Updates published per second (all symbols).")
-    parser.add_argument("--seconds", type=float, default=20.0, help="How long updates are published.")
+    parser.add_argument("--seconds", type=float, default=30.0, help="How long updates are published.")
     parser.add_argument("--slow", type=int, default=5, help="Clients that subscribe to everything and never read.")
     parser.add_argument("--workers", default="1,2", help="API worker counts to measure, comma-separated.")
     args = parser.parse_args()
