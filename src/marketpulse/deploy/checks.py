@@ -27,7 +27,13 @@ from marketpulse.deploy.terraform import Terraform, ensure_terraform, terraform_
 from marketpulse.stack.install import Progress
 
 #: Folders whose providers are all in the mirror: validated and (for the env) plan-tested.
-LOCAL_ROOTS = ("envs/local", "modules/catalog", "modules/object_store/s3_compatible", "modules/streaming_bus/kafka")
+LOCAL_ROOTS = (
+    "envs/local",
+    "modules/catalog",
+    "modules/streaming_bus/retention",
+    "modules/object_store/s3_compatible",
+    "modules/streaming_bus/kafka",
+)
 
 
 @dataclass(frozen=True)

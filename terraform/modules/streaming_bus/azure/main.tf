@@ -3,11 +3,12 @@
 # Premium overview). The catalog asks 30 days for 1-minute bars and 14 for dead letters, so Premium is the
 # default; Standard is accepted only when accept_retention_cap says the caller knows, and capped_topics names
 # what gets cut.
-locals {
-  max_retention_days = var.sku == "Premium" ? 90 : 7
-  max_partitions     = var.sku == "Premium" ? 100 : 32
-  wanted_days        = { for name, t in var.topics : name => max(1, ceil(t.retention_ms / 86400000)) }
-  capped_topics      = sort([for name, days in local.wanted_days : name if days > local.max_retention_days])
+# The caps' arithmetic lives in ../retention, provider-free, where `terraform test` checks it.
+module "retention" {
+  source     = "../retention"
+  tier       = var.sku == "Premium" ? "eventhubs_premium" : "eventhubs_standard"
+  topics     = var.topics
+  partitions = var.partitions
 }
 
 resource "azurerm_eventhub_namespace" "this" {
@@ -21,8 +22,8 @@ resource "azurerm_eventhub_namespace" "this" {
 
   lifecycle {
     precondition {
-      condition     = length(local.capped_topics) == 0 || var.accept_retention_cap
-      error_message = "Event Hubs ${var.sku} keeps at most ${local.max_retention_days} days, shorter than the catalog asks for some topics; use sku = \"Premium\" or set accept_retention_cap = true."
+      condition     = length(module.retention.capped_topics) == 0 || var.accept_retention_cap
+      error_message = "Event Hubs ${var.sku} keeps at most ${module.retention.max_retention_days} days, shorter than the catalog asks for ${join(", ", module.retention.capped_topics)}; use sku = \"Premium\" or set accept_retention_cap = true."
     }
   }
 }
@@ -31,8 +32,8 @@ resource "azurerm_eventhub" "this" {
   for_each          = var.topics
   name              = each.key
   namespace_id      = azurerm_eventhub_namespace.this.id
-  partition_count   = min(var.partitions, local.max_partitions)
-  message_retention = min(local.wanted_days[each.key], local.max_retention_days)
+  partition_count   = module.retention.partitions
+  message_retention = module.retention.retention_days[each.key]
 }
 
 # The clients' credential: send and listen, no manage (topics come from Terraform only).

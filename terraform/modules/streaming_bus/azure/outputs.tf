@@ -21,5 +21,5 @@ output "connection_string" {
 
 output "capped_topics" {
   description = "Topics whose catalog retention exceeds the tier's cap (empty on Premium)."
-  value       = local.capped_topics
+  value       = module.retention.capped_topics
 }
