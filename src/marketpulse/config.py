@@ -191,6 +191,15 @@ class ApiSettings(_Section):
     webhook_attempts: int = Field(4, ge=1, description="Tries per alert webhook (exponential backoff between).")
     webhook_backoff_s: float = Field(0.5, gt=0, description="Wait before the second webhook try; doubles after.")
     webhook_timeout_s: float = Field(5.0, gt=0, description="Timeout of one webhook request.")
+    webhook_allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Webhook targets allowed although private, loopback or link-local (host names, IPs, CIDRs); "
+        "any other such target is refused (SSRF).",
+    )
+    max_body_bytes: int = Field(65_536, ge=1024, description="Largest request body the API reads (413 beyond).")
+    ws_max_subscriptions: int = Field(
+        1000, ge=1, description="(symbol, channel) subscriptions one WebSocket connection may hold."
+    )
 
 
 class DashboardSettings(_Section):

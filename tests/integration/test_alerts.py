@@ -19,7 +19,7 @@ from marketpulse.config import Settings
 from marketpulse.stack.manager import Stack
 from marketpulse.stores.redis_store import RedisWriter
 
-from .test_api_support import ARTIFACTS, Receiver, alert_service, api_server, create_key
+from .test_api_support import ARTIFACTS, LOOPBACK_WEBHOOKS, Receiver, alert_service, api_server, create_key
 
 pytestmark = pytest.mark.integration
 
@@ -28,8 +28,8 @@ pytestmark = pytest.mark.integration
 def base(stack: Stack, settings: Settings) -> Iterator[str]:
     """The API and the alert service, as `make run` starts them (two processes)."""
     with (
-        alert_service(settings, ARTIFACTS / "alerts-service.log", webhook_backoff_s="0.2"),
-        api_server(settings, ARTIFACTS / "alerts-api.log") as url,
+        alert_service(settings, ARTIFACTS / "alerts-service.log", webhook_backoff_s="0.2", **LOOPBACK_WEBHOOKS),
+        api_server(settings, ARTIFACTS / "alerts-api.log", **LOOPBACK_WEBHOOKS) as url,
     ):
         yield url
 
@@ -168,3 +168,26 @@ def test_sentiment_shift_fires_and_the_sentiment_channel_carries_the_windows(
     by_channel = [(m["channel"], m["data"].get("mean", m["data"].get("rule_id"))) for m in received]
     assert by_channel == [("sentiment", 0.4), ("sentiment", 0.05), ("alerts", rule_id)]
     assert received[2]["data"]["observed"]["sentiment"] == 0.05
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://169.254.169.254/latest/meta-data/", "http://127.0.0.1:5432/", "http://10.0.0.7/hook", "http://[::1]/"],
+)
+def test_webhooks_to_internal_addresses_are_refused_without_the_allowlist(
+    stack: Stack, settings: Settings, url: str
+) -> None:
+    """The SSRF hole of issue 16: an API without webhook_allow_hosts answers 422 and stores nothing."""
+    from fastapi.testclient import TestClient
+
+    from marketpulse.api import create_app
+
+    headers = {"X-API-Key": create_key(settings, "ssrf")[1]}
+    rule = {"name": "x", "symbol": "AAPL", "condition": {"type": "rsi", "direction": "above", "threshold": 70}}
+    with TestClient(create_app(settings), headers=headers) as client:
+        refused = client.post("/v1/alerts", json={**rule, "webhook_url": url})
+        listed = client.get("/v1/alerts").json()["items"]
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["code"] == "webhook_target"
+    assert "refused" in refused.json()["error"]["message"]
+    assert listed == []

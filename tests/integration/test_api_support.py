@@ -74,6 +74,10 @@ def running(
             process.wait()
 
 
+#: The webhook receivers of the tests listen on the loopback: an operator allowlist lets webhooks go there.
+LOOPBACK_WEBHOOKS = {"webhook_allow_hosts": '["127.0.0.1"]'}
+
+
 def _api_env(api_env: dict[str, str]) -> dict[str, str]:
     return {f"MARKETPULSE_API__{k.upper()}": v for k, v in api_env.items()}
 

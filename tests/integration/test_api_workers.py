@@ -18,7 +18,7 @@ from marketpulse.config import Settings
 from marketpulse.stack.manager import Stack
 from marketpulse.stores.redis_store import RedisWriter
 
-from .test_api_support import ARTIFACTS, Receiver, alert_service, api_server, create_key
+from .test_api_support import ARTIFACTS, LOOPBACK_WEBHOOKS, Receiver, alert_service, api_server, create_key
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +27,8 @@ BURST = 5
 
 @pytest.fixture(scope="module")
 def two_workers(stack: Stack, settings: Settings) -> Iterator[str]:
-    with api_server(settings, ARTIFACTS / "workers-api.log", workers="2", rate_limit_burst=str(BURST)) as base:
+    log = ARTIFACTS / "workers-api.log"
+    with api_server(settings, log, workers="2", rate_limit_burst=str(BURST), **LOOPBACK_WEBHOOKS) as base:
         yield base
 
 
@@ -62,7 +63,7 @@ def test_every_alert_fires_once_with_two_api_workers(two_workers: str, settings:
     receiver = Receiver(fail_first=0)
     writer = RedisWriter(settings)
     try:
-        with alert_service(settings, ARTIFACTS / "workers-alerts.log"):
+        with alert_service(settings, ARTIFACTS / "workers-alerts.log", **LOOPBACK_WEBHOOKS):
             rule = {
                 "name": "once",
                 "symbol": symbol,
@@ -94,7 +95,7 @@ def test_a_webhook_cut_short_by_a_stop_is_delivered_after_restart(
     receiver = Receiver(fail_first=0, failing=True)
     writer = RedisWriter(settings)
     # 2 s between tries: the stop lands while the second try is waiting.
-    slow_retries = {"webhook_backoff_s": "2", "webhook_attempts": "4"}
+    slow_retries = {"webhook_backoff_s": "2", "webhook_attempts": "4", **LOOPBACK_WEBHOOKS}
     try:
         with alert_service(settings, ARTIFACTS / "durable-alerts-1.log", **slow_retries) as first:
             rule = {
@@ -129,6 +130,43 @@ def test_a_webhook_cut_short_by_a_stop_is_delivered_after_restart(
     assert [(e["webhook_status"], e["webhook_attempts"]) for e in events] == [("delivered", 2)]
     assert [status for _, _, status in receiver.posts] == [500, 200]
     assert receiver.posts[0][1] == receiver.posts[1][1]  # the same alert body, rebuilt from the store
+
+
+def test_the_alert_service_checks_the_target_again_at_delivery(
+    two_workers: str, settings: Settings, stack: Stack
+) -> None:
+    """A rule accepted while the API allowed loopback webhooks is refused at delivery by a service that does
+    not: no POST leaves, the event is failed with no try."""
+    symbol = "R" + uuid.uuid4().hex[:6].upper()
+    headers = {"X-API-Key": create_key(settings, "refused")[1]}
+    receiver = Receiver(fail_first=0)
+    writer = RedisWriter(settings)
+    try:
+        with alert_service(settings, ARTIFACTS / "refusing-alerts.log"):
+            rule = {
+                "name": "refused",
+                "symbol": symbol,
+                "condition": {"type": "price_cross", "direction": "above", "level": 50},
+                "webhook_url": receiver.url,
+                "cooldown_s": 0,
+            }
+            assert httpx.post(f"{two_workers}/v1/alerts", json=rule, headers=headers).status_code == 201
+            time.sleep(0.5)
+            for price in (49.0, 51.0):
+                writer.update_latest({symbol: {"tick.price": price}})
+                time.sleep(0.1)
+
+            def settled() -> bool:
+                items = httpx.get(f"{two_workers}/v1/alerts/events", headers=headers).json()["items"]
+                return bool(items) and items[0]["webhook_status"] != "pending"
+
+            _wait(settled)
+        events = httpx.get(f"{two_workers}/v1/alerts/events", headers=headers).json()["items"]
+    finally:
+        writer.close()
+        receiver.close()
+    assert [(e["webhook_status"], e["webhook_attempts"]) for e in events] == [("failed", 0)]
+    assert receiver.posts == []
 
 
 def test_rate_limit_buckets_live_in_redis(two_workers: str, settings: Settings) -> None:

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from marketpulse.api import create_app
-from marketpulse.api.ratelimit import RateLimiter
 from marketpulse.api.logs import redact_api_keys_in_logs
+from marketpulse.api.ratelimit import RateLimiter
 from marketpulse.auth.keys import generate_key, hash_secret, parse_key, redact
 from marketpulse.config import PostgresSettings, Settings, StackSettings
 

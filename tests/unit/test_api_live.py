@@ -133,6 +133,21 @@ def test_the_index_follows_subscribe_unsubscribe_and_disconnect() -> None:
     assert asyncio.run(scenario()) == [1, 1, 0]  # nothing after unsubscribing; the index empties on disconnect
 
 
+def test_a_connection_holds_at_most_the_configured_subscriptions() -> None:
+    from marketpulse.config import ApiSettings
+
+    async def scenario() -> int:
+        hub = LiveHub("redis://unused", ApiMetrics(), ApiSettings(ws_max_subscriptions=4))
+        client = _client()
+        hub.add(client)
+        apply_request(client, SubscribeRequest(op="subscribe", symbols=["AAPL", "IBM"], channels=["ticks"]), hub)
+        with pytest.raises(ValueError, match="at most 4"):
+            apply_request(client, SubscribeRequest(op="subscribe", symbols=["A", "B", "C"], channels=["ticks"]), hub)
+        return len(client.subscriptions)
+
+    assert asyncio.run(scenario()) == 2  # the refused request changed nothing
+
+
 def test_unsubscribe_and_bad_symbols() -> None:
     client = _client()
     apply_request(client, SubscribeRequest(op="subscribe", symbols=["AAPL", "IBM"], channels=["bars", "ticks"]))

@@ -252,6 +252,21 @@ def test_stores_down_give_503_in_the_error_shape(offline_client: TestClient) -> 
         assert response.json()["error"]["code"] == "dependency_unavailable"
 
 
+def test_a_body_over_the_limit_is_413_in_the_error_shape(offline_client: TestClient) -> None:
+    rule = {"name": "x" * 70_000, "symbol": "AAPL", "condition": {"type": "rsi", "direction": "above", "threshold": 1}}
+    declared = offline_client.post("/v1/alerts", json=rule)
+    assert declared.status_code == 413, declared.text
+    assert declared.json()["error"]["code"] == "payload_too_large"
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted while it streams in
+        yield b'{"name": "'
+        for _ in range(70):
+            yield b"x" * 1000
+
+    streamed = offline_client.post("/v1/alerts", content=chunks(), headers={"Content-Type": "application/json"})
+    assert streamed.status_code == 413, streamed.text
+
+
 def test_unknown_routes_use_the_error_shape(offline_client: TestClient) -> None:
     response = offline_client.get("/v1/nothing-here")
     assert response.status_code == 404

@@ -210,6 +210,7 @@ class AlertEngine:
             backoff_s=api.webhook_backoff_s * 2**made,  # the wait doubles per try, across restarts too
             event_id=event_id,
             on_failed_try=record_try,
+            allow=api.webhook_allow_hosts,
         )
         self.metrics.webhooks.labels(status).inc()
         await run_in_threadpool(self.store.record_delivery, event_id, status, made + attempts)

@@ -2,7 +2,8 @@
 
 Each POST carries `X-MarketPulse-Timestamp` (unix seconds) and `X-MarketPulse-Signature: sha256=<hex>`, the
 HMAC-SHA256 of `<timestamp>.<body>` under the rule's secret; receivers recompute it and reject old timestamps.
-Connection errors, 5xx and 429 are retried with doubling waits; other 4xx are final.
+Connection errors, 5xx and 429 are retried with doubling waits; other 4xx and redirects are final. The target
+is checked and pinned to one resolved address once per delivery (`alerts.targets`): no SSRF, no rebinding.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import httpx
+
+from marketpulse.alerts.targets import WebhookTargetError, resolve_target
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +50,17 @@ async def deliver(
     backoff_s: float,
     event_id: int,
     on_failed_try: Callable[[int], Awaitable[None]] | None = None,
+    allow: Sequence[str] = (),
 ) -> tuple[str, int]:
     """POST until a 2xx, a final 4xx or `attempts` tries; returns (delivered|failed, tries made).
-    `on_failed_try(tries)` runs after each retryable failure, before the wait (to record progress)."""
+    `on_failed_try(tries)` runs after each retryable failure, before the wait (to record progress); `allow` is
+    the operator's allowlist of otherwise refused targets. A refused target is failed with 0 tries."""
+    try:
+        target = await asyncio.to_thread(resolve_target, url, allow)
+    except WebhookTargetError as exc:
+        log.warning("alert %d webhook refused: %s", event_id, exc)
+        return "failed", 0
+    tls = {"sni_hostname": target.host} if target.connect_url.startswith("https") else {}
     wait = backoff_s
     for attempt in range(1, attempts + 1):
         timestamp = str(int(time.time()))
@@ -58,9 +69,10 @@ async def deliver(
             TIMESTAMP_HEADER: timestamp,
             SIGNATURE_HEADER: sign(secret, timestamp, body),
             "X-MarketPulse-Event-Id": str(event_id),
+            "Host": target.host_header,
         }
         try:
-            response = await client.post(url, content=body, headers=headers)
+            response = await client.post(target.connect_url, content=body, headers=headers, extensions=tls)
         except httpx.HTTPError as exc:
             log.warning("alert %d webhook try %d/%d failed: %s", event_id, attempt, attempts, type(exc).__name__)
         else:

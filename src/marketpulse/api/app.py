@@ -25,7 +25,7 @@ from marketpulse.alerts.store import AlertStore
 from marketpulse.api import routes
 from marketpulse.api.auth import API_KEY_HEADER, Authenticator, require_read
 from marketpulse.api.deps import Resources
-from marketpulse.api.errors import DependencyUnavailableError, InvalidRequestError, install_error_handlers
+from marketpulse.api.errors import BodyLimit, DependencyUnavailableError, InvalidRequestError, install_error_handlers
 from marketpulse.api.history import History
 from marketpulse.api.latest import LatestQuoteLane, LatestReader
 from marketpulse.api.live import LiveHub
@@ -133,6 +133,7 @@ def create_app(settings: Settings, *, multiprocess_metrics: bool = False) -> Fas
     app.state.alert_store = AlertStore(settings)
     # Innermost first: the latest-quote lane sits inside the metrics and CORS middlewares, so its answers are
     # counted and carry CORS headers like every other route's.
+    app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(LatestQuoteLane)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(

@@ -33,6 +33,59 @@ class InvalidRequestError(MarketPulseError):
     http_status = 422
 
 
+class PayloadTooLargeError(MarketPulseError):
+    """The request body is larger than api.max_body_bytes."""
+
+    http_status = 413
+
+
+class BodyLimit:
+    """Pure ASGI: refuses a body over `max_bytes` (by Content-Length at once, else while it streams in) with 413."""
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send)
+            return
+        seen, refused, started = 0, False, False
+
+        async def counted() -> Any:
+            nonlocal seen, refused
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes and not refused:
+                refused = True
+                if not started:
+                    await self._refuse(send)
+                # The app sees the client gone: it stops reading, and what it would answer is dropped.
+                return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Any) -> None:
+            nonlocal started
+            if not refused:
+                started = True
+                await send(message)
+
+        await self.app(scope, counted, guarded_send)
+
+    async def _refuse(self, send: Any) -> None:
+        error = PayloadTooLargeError(f"request body larger than {self.max_bytes} bytes")
+        status, body, _ = render_error(error)
+        await send({"type": "http.response.start", "status": status, "headers": _JSON})
+        await send({"type": "http.response.body", "body": body})
+
+
+_JSON = [(b"content-type", b"application/json")]
+
+
 class DependencyUnavailableError(MarketPulseError):
     """Redis or Cassandra could not answer."""
 

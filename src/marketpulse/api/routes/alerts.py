@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from marketpulse.alerts.engine import RULES_CHANGED_CHANNEL
 from marketpulse.alerts.rules import Condition
 from marketpulse.alerts.store import AlertEvent, AlertRule, AlertStore
+from marketpulse.alerts.targets import resolve_target
 from marketpulse.api.auth import ReadKey
 from marketpulse.api.errors import NotFoundError
 from marketpulse.api.paging import DEFAULT_LIMIT, MAX_LIMIT, Cursor, decode_cursor, encode_cursor
@@ -29,7 +30,11 @@ class AlertRuleIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     symbol: str = Field(pattern=SYMBOL_PATTERN, examples=["AAPL"])
     condition: Condition
-    webhook_url: HttpUrl | None = Field(None, description="POSTed a signed JSON body each time the rule fires.")
+    webhook_url: HttpUrl | None = Field(
+        None,
+        description="POSTed a signed JSON body each time the rule fires. Must resolve to public addresses "
+        "(loopback, private, link-local and multicast targets are refused unless the operator allows them).",
+    )
     cooldown_s: float = Field(60.0, ge=0, le=86_400, description="Least seconds between two firings.")
 
 
@@ -57,6 +62,8 @@ async def _rearm(request: Request) -> None:
 async def create_rule(body: AlertRuleIn, key: ReadKey, request: Request) -> AlertRuleCreated:
     """Fires when the condition turns true (not while it stays true), at most once per `cooldown_s`."""
     url = str(body.webhook_url) if body.webhook_url else None
+    if url is not None:  # 422 now rather than a silent refusal at every delivery
+        await run_in_threadpool(resolve_target, url, request.app.state.settings.api.webhook_allow_hosts)
     rule, secret = await run_in_threadpool(
         _store(request).create, key.key_id, body.name, body.symbol, body.condition, url, body.cooldown_s
     )

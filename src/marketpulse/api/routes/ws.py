@@ -63,6 +63,11 @@ def apply_request(client: Client, request: SubscribeRequest, hub: LiveHub | None
                 client.subscriptions[(symbol, channel)] = fields
             else:
                 client.subscriptions.pop((symbol, channel), None)
+    limit = hub.settings.ws_max_subscriptions if hub is not None else None
+    if limit is not None and len(client.subscriptions) > limit:
+        for key in set(client.subscriptions) - before:  # all or nothing: the request is refused whole
+            del client.subscriptions[key]
+        raise ValueError(f"at most {limit} (symbol, channel) subscriptions per connection; ask for fewer")
     if hub is not None:
         hub.reindex(client, before)
     listed = [
