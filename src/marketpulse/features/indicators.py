@@ -7,6 +7,8 @@ Bollinger bands use the population standard deviation (ddof=0). Values are NaN u
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
@@ -45,6 +47,9 @@ WARMUP_BARS: int = max(
     BB_WINDOW,
     VOLATILITY_WINDOW + 1,  # 20 log returns need 21 closes
 )
+
+#: Closes of one symbol (Series) or of several symbols side by side (DataFrame, one column each).
+Closes = Any
 
 # Smoothing factors of the recursive (infinite-memory) indicators; everything else uses a finite window.
 RECURSIVE_ALPHAS: dict[str, float] = {
@@ -101,6 +106,13 @@ def _append_bars(tail_bars: pd.DataFrame, new_bars: pd.DataFrame) -> pd.DataFram
 
 def _symbol_indicators(close: pd.Series) -> pd.DataFrame:
     """All INDICATOR_COLUMNS for one symbol's closes, already in time order (index is kept)."""
+    return pd.DataFrame(indicator_columns(close), index=close.index).astype("float64")
+
+
+def indicator_columns(close: Closes) -> dict[str, Closes]:
+    """INDICATOR_COLUMNS from closes in time order: a Series (one symbol) or a DataFrame with one column per
+    symbol, all of the same length (the stream computes every symbol whose minute closed at once). Every
+    operation works column by column, so each column equals the one-symbol result."""
     previous = close.shift(1)
     ema_fast = _ema(close, EMA_FAST)
     ema_slow = _ema(close, EMA_SLOW)
@@ -108,7 +120,7 @@ def _symbol_indicators(close: pd.Series) -> pd.DataFrame:
     macd_signal = _ema(macd, MACD_SIGNAL)  # leading NaNs of macd are skipped, so it is warm at bar 26 + 9 - 1
     log_ret = np.log(close / previous)
     bb_mid, bb_upper, bb_lower, bb_pctb = _bollinger(close)
-    columns = {
+    return {
         "ret_1": close / previous - 1.0,
         "log_ret_1": log_ret,
         "ema_12": ema_fast,
@@ -124,15 +136,14 @@ def _symbol_indicators(close: pd.Series) -> pd.DataFrame:
         # Per-bar standard deviation of log returns (sample, ddof=1); not annualised, since bar length varies.
         "volatility_20": log_ret.rolling(VOLATILITY_WINDOW, min_periods=VOLATILITY_WINDOW).std(ddof=1),
     }
-    return pd.DataFrame(columns, index=close.index).astype("float64")
 
 
-def _ema(values: pd.Series, span: int) -> pd.Series:
+def _ema(values: Closes, span: int) -> Closes:
     """Recursive EMA seeded with the first value (adjust=False), NaN for the first `span` values, as in ta."""
     return values.ewm(span=span, adjust=False, min_periods=span).mean()
 
 
-def _rsi(close: pd.Series) -> pd.Series:
+def _rsi(close: Closes) -> Closes:
     """Wilder RSI in [0, 100], as ta computes it (100 when there were no losses)."""
     change = close.diff()
     # Like ta, the undefined first change counts as 0 (a gain and a loss of 0) and seeds the averages.
@@ -144,7 +155,7 @@ def _rsi(close: pd.Series) -> pd.Series:
     return rsi.mask(average_loss == 0.0, 100.0)
 
 
-def _bollinger(close: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+def _bollinger(close: Closes) -> tuple[Closes, Closes, Closes, Closes]:
     """Bollinger mid, upper, lower (20 bars, 2 population std like ta) and %b (NaN when the bands touch)."""
     window = close.rolling(BB_WINDOW, min_periods=BB_WINDOW)
     mid = window.mean()

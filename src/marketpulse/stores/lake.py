@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from marketpulse.config import Settings
 from marketpulse.stores.objectstore import s3fs_options
+
+_NS_PER_DAY = 86_400 * 10**9
 
 
 class LakeWriter:
@@ -18,19 +24,25 @@ class LakeWriter:
         self.root = f"{settings.s3.buckets['raw']}/ticks"
 
     def write_ticks(self, ticks: Any, name: str) -> list[str]:
-        """ticks: pandas frame with symbol, ts (UTC) and the tick fields; `name` names the files (the same facts
-        always under the same name); returns the paths written."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        if ticks.empty:
+        """ticks: an Arrow table (or pandas frame) with symbol, ts (UTC) and the tick fields; `name` names the
+        files (the same facts always under the same name); returns the paths written."""
+        table = ticks if isinstance(ticks, pa.Table) else pa.Table.from_pandas(ticks, preserve_index=False)
+        if not table.num_rows:
             return []
+        ts_ns = table["ts"].cast(pa.timestamp("ns", tz="UTC")).cast(pa.int64()).to_numpy()
+        days = ts_ns // _NS_PER_DAY
+        symbols = table["symbol"].combine_chunks().dictionary_encode()
+        codes = symbols.indices.to_numpy()
+        # Stable: ticks with equal timestamps keep their arrival order inside a file.
+        order = np.lexsort((ts_ns, codes, days))
+        table, days, codes = table.take(pa.array(order)).drop_columns(["symbol"]), days[order], codes[order]
+        bounds = np.flatnonzero((days[1:] != days[:-1]) | (codes[1:] != codes[:-1])) + 1
         paths = []
-        dates = ticks["ts"].dt.strftime("%Y-%m-%d")
-        for (date, symbol), part in ticks.groupby([dates, "symbol"], sort=True):
+        for start, end in zip(np.r_[0, bounds], np.r_[bounds, len(order)], strict=True):
+            date = np.datetime64(int(days[start]), "D").astype(str)
+            symbol = symbols.dictionary[int(codes[start])].as_py()
             path = f"{self.root}/date={date}/symbol={symbol}/{name}.parquet"
-            table = pa.Table.from_pandas(part.drop(columns=["symbol"]).sort_values("ts"), preserve_index=False)
             with self.fs.open(path, "wb") as handle:
-                pq.write_table(table, handle, compression="zstd")
+                pq.write_table(table.slice(start, end - start), handle, compression="zstd")
             paths.append(path)
         return paths

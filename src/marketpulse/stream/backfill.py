@@ -203,7 +203,7 @@ def backfill_symbol(
     writer = writer or HistoryWriter(settings)
     try:
         state = MarketState()
-        state.tails[symbol] = warmup_tail(settings, symbol, _utc_midnight(days[0]))
+        state.set_tail(symbol, warmup_tail(settings, symbol, _utc_midnight(days[0])))
         for index, day in enumerate(days, start=1):
             ticks = lake.ticks(symbol, day)
             rows = replay_symbol_day(state, ticks, last_day=index == len(days))

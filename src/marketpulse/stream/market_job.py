@@ -15,7 +15,7 @@ run in the JVM: contracts/spark.py). Each micro-batch is then handled in the dri
 The archive path (Cassandra, PostgreSQL, the parquet lake) runs in a thread of the driver (`Archiver`) on its
 own cadence, from the spool, for batches Spark has committed. Exactly-once effects in every store: a batch that
 Spark re-runs after a crash starts from the state snapshot of the batch before it, so it emits the same facts
-again, and every store write is keyed (decision 0010).
+again, and every store write is keyed (decision 0011).
 """
 
 from __future__ import annotations
@@ -27,14 +27,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+import pyarrow as pa
+import pyarrow.compute as pc
 from prometheus_client import Gauge, Histogram
 
 from marketpulse.config import Settings
 from marketpulse.contracts import Prediction, Tick, Topics, to_wire
 from marketpulse.contracts.spark import parse_wire
 from marketpulse.features.indicators import INDICATOR_COLUMNS
-from marketpulse.stream.market_state import MarketState, StateStore, advance, split_kinds
+from marketpulse.stream.market_state import Emitted, MarketState, StateStore, advance_arrays
 from marketpulse.stream.runner import StreamJobRunner
 from marketpulse.stream.sentiment_fusion import SentimentLookup, attach_sentiment_used
 from marketpulse.stream.sinks import archive_sinks
@@ -74,6 +77,8 @@ LIVE_QUERY = "market-live"
 ARCHIVE_STAGE = "market-archive"
 #: How many recent latency samples the job keeps (for the benchmark and tests).
 LATENCY_SAMPLES = 100_000
+#: One latency sample per this many ticks.
+TICK_SAMPLE_EVERY = 25
 _TICK_FIELDS = list(Tick.model_fields)
 
 
@@ -107,8 +112,9 @@ def dlq_records(rejected: DataFrame, source_topic: str, stage: str) -> DataFrame
     )
 
 
-def collect_batch(batch: DataFrame) -> pd.DataFrame:
-    """The parsed micro-batch in the driver, through Arrow in one Spark job; `value`/`key` only where rejected."""
+def collect_batch(batch: DataFrame) -> tuple[pa.Table, pa.Table]:
+    """The parsed micro-batch in the driver through Arrow, in one Spark job: (valid ticks with kafka_ts,
+    rejected rows as value/key/reason). Original bytes travel only for rejected rows."""
     from pyspark.sql import functions as F
 
     rejected = F.col("reason").isNotNull()
@@ -119,10 +125,30 @@ def collect_batch(batch: DataFrame) -> pd.DataFrame:
         F.when(rejected, F.col("value")).alias("value"),
         F.when(rejected, F.col("key")).alias("key"),
     ).toArrow()
-    frame = table.to_pandas()
-    for column in ("ts", "kafka_ts"):
-        frame[column] = pd.to_datetime(frame[column], utc=True).dt.as_unit("ns")
-    return frame
+    is_valid = pc.is_null(table["reason"])
+    valid = table.filter(is_valid).drop_columns(["reason", "value", "key"])
+    return valid, table.filter(pc.invert(is_valid)).select(["value", "key", "reason"])
+
+
+def advance_valid(state: MarketState, valid: pa.Table) -> tuple[Emitted, npt.NDArray[np.int64]]:
+    """Fold the batch's valid ticks into the state straight from Arrow (no Python object per tick); returns what
+    it emitted and the ticks' Kafka CreateTimes (ns)."""
+    names = valid["symbol"].combine_chunks().dictionary_encode()
+    slots = state.slots_of(names.dictionary.to_pylist())[names.indices.to_numpy(zero_copy_only=False)]
+    kafka_ns = _epoch_ns(valid["kafka_ts"])
+    emitted = advance_arrays(
+        state,
+        slots,
+        _epoch_ns(valid["ts"]),
+        valid["price"].to_numpy().astype(np.float64, copy=False),
+        valid["size"].to_numpy().astype(np.float64, copy=False),
+        kafka_ns,
+    )
+    return emitted, kafka_ns
+
+
+def _epoch_ns(column: pa.ChunkedArray) -> npt.NDArray[np.int64]:
+    return np.asarray(column.cast(pa.timestamp("ns", tz="UTC")).cast(pa.int64()).to_numpy(), dtype=np.int64)
 
 
 def driver_folder(settings: Settings, query: str) -> Path:
@@ -132,6 +158,15 @@ def driver_folder(settings: Settings, query: str) -> Path:
     if "://" not in checkpoint or checkpoint.startswith("file://"):
         return Path(checkpoint.removeprefix("file://")) / "driver"
     return settings.stack.run_dir / "stream" / query
+
+
+def committed_below(checkpoint: str) -> int | None:
+    """One past the newest batch id in a local checkpoint's commit log (None: unknown, e.g. object storage)."""
+    if "://" in checkpoint and not checkpoint.startswith("file://"):
+        return None
+    commits = Path(checkpoint.removeprefix("file://")) / "commits"
+    ids = [int(p.name) for p in commits.glob("[0-9]*") if p.name.isdigit()]
+    return max(ids) + 1 if ids else None
 
 
 class MarketJob:
@@ -154,7 +189,14 @@ class MarketJob:
         self.producer = EventProducer(settings, "marketpulse-market-job")
         self.sentiment = SentimentLookup(settings)
         self._models: Any = None
-        self.archiver = Archiver(self.spool, archive_sinks(settings), on_archived=self._archived).start()
+        checkpoint = settings.checkpoint_location(LIVE_QUERY)
+        self.archiver = Archiver(
+            self.spool,
+            archive_sinks(settings),
+            on_archived=self._archived,
+            committed_below=lambda: committed_below(checkpoint),
+            interval_s=settings.stream.archive_interval_s,
+        ).start()
         self._last_archive_plan = time.monotonic()
         self.last_batch: int | None = None
         self.queries: list[StreamingQuery] = []
@@ -162,18 +204,19 @@ class MarketJob:
         self.tick_latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self.archive_latencies = self.archiver.latencies
         self.timings: deque[dict[str, float]] = deque(maxlen=LATENCY_SAMPLES)
+        self._ticks_seen = 0
 
     # -- one micro-batch -----------------------------------------------------------------------------------------
 
     def write_batch(self, batch: DataFrame, batch_id: int) -> None:
         started = time.perf_counter()
-        frame = collect_batch(batch)
+        valid, rejected = collect_batch(batch)
         in_driver = time.time()
         collected = time.perf_counter()
         self._restore_state(batch_id)
-        self._dead_letter_rejects(frame)
-        ticks = frame[frame["reason"].isna()].drop(columns=["reason", "value", "key"]).reset_index(drop=True)
-        kinds = split_kinds(advance(self.state, ticks[["symbol", "ts", "price", "size", "kafka_ts"]]))
+        self._dead_letter_rejects(rejected)
+        emitted, kafka_ns = advance_valid(self.state, valid)
+        kinds = emitted.by_kind()
         state_done = time.perf_counter()
         predictions, ensemble_inputs = self._predict(kinds["indicators"], kinds["context"])
         scored = time.perf_counter()
@@ -183,10 +226,10 @@ class MarketJob:
         self._dead_letter_late(kinds["late"])
         self.producer.flush()  # DLQ and signals are durable before Spark commits the batch
         facts = MarketFacts(
-            ticks=ticks,
-            bars_1s=_bar_columns(kinds["bar_1s"]),
-            bars_1m=_bar_columns(kinds["bar_1m"]),
-            indicators=kinds["indicators"][["symbol", "ts", "close", *INDICATOR_COLUMNS]],
+            ticks=valid,
+            bars_1s=kinds["bar_1s"],
+            bars_1m=kinds["bar_1m"],
+            indicators=kinds["indicators"],
             predictions=predictions,
             ensemble_inputs=ensemble_inputs,
             first_batch=batch_id,
@@ -196,11 +239,11 @@ class MarketJob:
         tails_changed = not kinds["bar_1m"].empty
         self.tails_batch = self.states.save(batch_id, self.state, tails_changed, self.tails_batch)
         self.state_batch = self.last_batch = batch_id
-        self.redis.heartbeat(LIVE_QUERY, batch_id, len(frame))
+        self.redis.heartbeat(LIVE_QUERY, batch_id, valid.num_rows + rejected.num_rows)
         self._plan_archive(batch_id)
         done = time.perf_counter()
-        self._record(batch_id, len(frame), ticks, kinds["latest"], in_driver, written)
-        self._record_timings(batch_id, len(frame), started, collected, state_done, scored, live_done, done)
+        self._record(kafka_ns, kinds["latest"], in_driver, written)
+        self._record_timings(batch_id, valid.num_rows, started, collected, state_done, scored, live_done, done)
 
     def _restore_state(self, batch_id: int) -> None:
         """Start this batch from the state after batch_id - 1: a re-run batch after a crash sees what its first run
@@ -215,10 +258,9 @@ class MarketJob:
         # Spooled batches below this one are committed (Spark runs batches one after another): archive them.
         self.archiver.submit(below=batch_id)
 
-    def _dead_letter_rejects(self, frame: pd.DataFrame) -> None:
-        rejected = frame[frame["reason"].notna()]
-        for r in rejected.itertuples(index=False):
-            self.producer.reject(self.topic, r.value, r.reason, r.key, stage="stream-parse")
+    def _dead_letter_rejects(self, rejected: pa.Table) -> None:
+        for row in rejected.to_pylist():
+            self.producer.reject(self.topic, row["value"], row["reason"], row["key"], stage="stream-parse")
 
     def _predict(self, indicators: pd.DataFrame, context: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Predictions of the production price model (and ensemble) for this batch's closed minutes, with the
@@ -304,16 +346,16 @@ class MarketJob:
 
     # -- measurements --------------------------------------------------------------------------------------------
 
-    def _record(
-        self, batch_id: int, rows: int, ticks: pd.DataFrame, latest: pd.DataFrame, in_driver: float, written: float
-    ) -> None:
-        if ticks.empty:
+    def _record(self, kafka_ns: npt.NDArray[np.int64], latest: pd.DataFrame, in_driver: float, written: float) -> None:
+        if not len(kafka_ns):
             return
-        created = ticks["kafka_ts"].astype("int64").to_numpy() / 1e9
+        created = kafka_ns / 1e9
         STAGE_LATENCY.labels("kafka_to_batch").observe(float(in_driver - created.min()))
-        # Every tick's latency, thinned to at most 200 samples per batch (evenly spaced) to bound the memory.
-        step = max(1, len(created) // 200)
-        self.tick_latencies.extend((written - created[::step]).tolist())
+        # Every TICK_SAMPLE_EVERY-th tick of the stream (counted across batches, so a big batch weighs as much as
+        # its ticks do): the latency distribution over ticks, in bounded memory.
+        first = (-self._ticks_seen) % TICK_SAMPLE_EVERY
+        self._ticks_seen += len(created)
+        self.tick_latencies.extend((written - created[first::TICK_SAMPLE_EVERY]).tolist())
         oldest = latest["kafka_ts_min"].dropna()
         for seconds in (written - oldest.astype("int64").to_numpy() / 1e9).tolist():
             self.latencies.append(seconds)
@@ -349,12 +391,6 @@ class MarketJob:
         self.producer.flush()
 
 
-def _bar_columns(bars: pd.DataFrame) -> pd.DataFrame:
-    from marketpulse.features.bars import BAR_COLUMNS
-
-    return bars[BAR_COLUMNS]
-
-
 def _headline_predictions(predictions: pd.DataFrame, models: Any) -> pd.DataFrame:
     """Predictions ordered so that, per symbol, the last one is the newest bar's primary-horizon prediction of
     the price model: the one the latest-state hash shows (pred.model_version = the serving price model version,
@@ -383,7 +419,7 @@ def latest_fields(
     def newest(frame: pd.DataFrame, prefix: str, columns: list[str]) -> None:
         if frame.empty:
             return
-        last_rows = frame.sort_values("ts", kind="stable").groupby("symbol", sort=False).tail(1)
+        last_rows = frame.sort_values("ts", kind="stable").groupby("symbol", sort=False, observed=True).tail(1)
         values = {column: last_rows[column].to_numpy() for column in columns}
         stamps = {c: last_rows[c].map(pd.Timestamp.isoformat).to_numpy() for c in ("ts", "last_ts") if c in columns}
         for i, symbol in enumerate(last_rows["symbol"].to_numpy()):

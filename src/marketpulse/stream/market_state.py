@@ -1,19 +1,26 @@
 """State of the market job across micro-batches: ticks -> closed 1 s / 1 min bars -> indicators, for every symbol.
 
-`advance` folds one micro-batch of ticks of any number of symbols into a `MarketState` in one vectorised pass
-(numpy over all symbols: no per-symbol or per-tick Python call), and calls the same `marketpulse.features`
-functions as backfill and training, so the stream cannot drift from them. Only when a minute closes does it
-compute indicators, once for all symbols whose bars closed.
+`advance_arrays` folds one micro-batch of ticks of any number of symbols into a `MarketState` with numpy over all
+symbols at once: every symbol has a slot, each interval keeps one open bar per slot, and a batch costs a sort
+and a few `reduceat`s whatever the number of symbols. When minutes close, the indicators of every symbol whose
+minute closed are computed together (`features.indicators.indicator_columns` on a frame with one column per
+symbol, column by column the same maths as backfill and training). `advance` is the same on a pandas frame,
+returning rows tagged by kind (backfill and the tests use it).
 
-The state lives in the driver and is snapshotted after every micro-batch under the batch id (`StateStore`):
-a batch that Spark re-runs after a crash starts from the snapshot of the batch before it and so emits exactly
-what the first run emitted (decision 0010).
+Semantics (unchanged from the per-symbol state it replaces): a bar closes once a tick of its symbol at or after
+its end has been seen; ticks older than the end of a symbol's newest closed 1 s bar are late (dead-lettered by
+the stream, they cannot change history); equal timestamps keep their arrival order.
+
+The state lives in the driver and is snapshotted after every micro-batch under the batch id (`StateStore`): a
+batch that Spark re-runs after a crash starts from the snapshot of the batch before it and so emits exactly
+what the first run emitted (decision 0011).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,14 +30,16 @@ import numpy.typing as npt
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
 from marketpulse.errors import StackError
-from marketpulse.features.bars import BAR_COLUMNS, INTERVALS, empty_bars, merge_bars, ticks_to_bars
-from marketpulse.features.indicators import INDICATOR_COLUMNS
-from marketpulse.features.model_inputs import indicators_with_context
+from marketpulse.features.bars import INTERVALS, empty_bars
+from marketpulse.features.indicators import INDICATOR_COLUMNS, TAIL_WINDOW, indicator_columns
+from marketpulse.features.model_inputs import SEQUENCE_CONTEXT_BARS, indicators_with_context
 
-STATE_VERSION = 2
-_TS_COLUMNS = ("ts", "last_ts")
+STATE_VERSION = 3
 KINDS = ("bar_1s", "bar_1m", "indicators", "context", "latest", "late")
 _LABEL = {"1s": "bar_1s", "1min": "bar_1m"}
+_NONE = np.iinfo(np.int64).min  # "no value" in int64 slots (no open bar, nothing closed yet)
+_I64 = npt.NDArray[np.int64]
+_F64 = npt.NDArray[np.float64]
 
 #: Columns of the rows `advance` emits; `kind` says which of them are meaningful.
 OUTPUT_COLUMNS: list[str] = [
@@ -53,37 +62,110 @@ OUTPUT_COLUMNS: list[str] = [
     *INDICATOR_COLUMNS,
 ]
 
+_OPEN_FIELDS = ("start", "open", "high", "low", "close", "volume", "notional", "price_sum", "trades", "last")
+_INT_FIELDS = ("start", "trades", "last")
+
+
+@dataclass
+class OpenBars:
+    """At most one open bar per symbol slot (a bar is open while no tick at or after its end was seen)."""
+
+    start: _I64 = field(default_factory=lambda: np.empty(0, np.int64))
+    open: _F64 = field(default_factory=lambda: np.empty(0))
+    high: _F64 = field(default_factory=lambda: np.empty(0))
+    low: _F64 = field(default_factory=lambda: np.empty(0))
+    close: _F64 = field(default_factory=lambda: np.empty(0))
+    volume: _F64 = field(default_factory=lambda: np.empty(0))
+    notional: _F64 = field(default_factory=lambda: np.empty(0))  # sum of price * size
+    price_sum: _F64 = field(default_factory=lambda: np.empty(0))  # for the VWAP of a zero-volume bar
+    trades: _I64 = field(default_factory=lambda: np.empty(0, np.int64))
+    last: _I64 = field(default_factory=lambda: np.empty(0, np.int64))  # newest tick time in the bar (ns)
+
+    def grow(self, slots: int) -> None:
+        for name in _OPEN_FIELDS:
+            old = getattr(self, name)
+            fill = _NONE if name == "start" else 0
+            grown = np.full(slots, fill, dtype=old.dtype)
+            grown[: len(old)] = old
+            setattr(self, name, grown)
+
+    def to_json(self) -> dict[str, list[Any]]:
+        return {name: getattr(self, name).tolist() for name in _OPEN_FIELDS}
+
+    @classmethod
+    def from_json(cls, data: dict[str, list[Any]]) -> OpenBars:
+        bars = cls()
+        for name in _OPEN_FIELDS:
+            setattr(bars, name, np.asarray(data[name], np.int64 if name in _INT_FIELDS else np.float64))
+        return bars
+
 
 @dataclass
 class MarketState:
-    """What the stream carries from batch to batch, for every symbol it has seen."""
+    """What the stream carries from batch to batch, for every symbol it has seen (one slot each)."""
 
-    #: Newest tick time (ns) seen per symbol.
-    last_ts: dict[str, int] = field(default_factory=dict)
-    #: End (ns) of the newest emitted 1 s bar per symbol: ticks before it are late and cannot change history.
-    closed_until: dict[str, int] = field(default_factory=dict)
-    #: Still-open partial bars of every symbol, per interval.
-    pending: dict[str, pd.DataFrame] = field(default_factory=lambda: {i: empty_bars() for i in INTERVALS})
-    #: The trailing closed 1-min bars per symbol that the indicators need (TAIL_WINDOW at most).
-    tails: dict[str, pd.DataFrame] = field(default_factory=dict)
+    symbols: list[str] = field(default_factory=list)
+    slots: dict[str, int] = field(default_factory=dict)
+    #: Newest tick time (ns) seen per slot.
+    last_ts: _I64 = field(default_factory=lambda: np.empty(0, np.int64))
+    #: End (ns) of the newest emitted 1 s bar per slot: ticks before it are late and cannot change history.
+    closed_until: _I64 = field(default_factory=lambda: np.empty(0, np.int64))
+    open_bars: dict[str, OpenBars] = field(default_factory=lambda: {i: OpenBars() for i in INTERVALS})
+    #: The trailing closed 1-min bars per slot that the indicators need (ts ns, close), TAIL_WINDOW at most.
+    tails: dict[int, tuple[_I64, _F64]] = field(default_factory=dict)
 
-    def tail(self, symbol: str) -> pd.DataFrame:
-        return self.tails.get(symbol, _EMPTY_BARS)
+    def slots_of(self, names: Sequence[str] | npt.NDArray[Any]) -> _I64:
+        """The slot of each (distinct) symbol name, giving new symbols a slot."""
+        out = np.empty(len(names), np.int64)
+        for i, name in enumerate(names):
+            slot = self.slots.get(name)
+            if slot is None:
+                slot = self.slots[name] = len(self.symbols)
+                self.symbols.append(str(name))
+            out[i] = slot
+        if len(self.symbols) > len(self.last_ts):
+            self._grow(len(self.symbols))
+        return out
 
-    # -- serialisation: the small part every batch, the tails only when a minute closed --------------------------
+    def _grow(self, slots: int) -> None:
+        grown = max(slots, 2 * len(self.last_ts), 16)
+        for name in ("last_ts", "closed_until"):
+            old = getattr(self, name)
+            new = np.full(grown, _NONE, np.int64)
+            new[: len(old)] = old
+            setattr(self, name, new)
+        for bars in self.open_bars.values():
+            bars.grow(grown)
+
+    @property
+    def pending(self) -> dict[str, pd.DataFrame]:
+        """The open bars per interval as bar frames (for reports and tests)."""
+        return {interval: _open_frame(self, bars) for interval, bars in self.open_bars.items()}
+
+    def set_tail(self, symbol: str, bars: pd.DataFrame) -> None:
+        """Start a symbol's indicator history from closed 1-min bars (backfill warms up from the reporting store)."""
+        slot = int(self.slots_of([symbol])[0])
+        if bars.empty:
+            self.tails.pop(slot, None)
+            return
+        ordered = bars.sort_values("ts").iloc[-TAIL_WINDOW:]
+        self.tails[slot] = (_ns(ordered["ts"]), ordered["close"].to_numpy(np.float64))
+
+    # -- snapshots: the small part every batch, the tails only when a minute closed -------------------------------
 
     def small_json(self) -> str:
         return json.dumps(
             {
                 "v": STATE_VERSION,
-                "last_ts": self.last_ts,
-                "closed_until": self.closed_until,
-                **{f"pending_{interval}": _bars_to_json(bars) for interval, bars in self.pending.items()},
+                "symbols": self.symbols,
+                "last_ts": self.last_ts.tolist(),
+                "closed_until": self.closed_until.tolist(),
+                "open": {interval: bars.to_json() for interval, bars in self.open_bars.items()},
             }
         )
 
     def tails_json(self) -> str:
-        return json.dumps({symbol: _bars_to_json(bars) for symbol, bars in self.tails.items()})
+        return json.dumps({str(slot): [ts.tolist(), close.tolist()] for slot, (ts, close) in self.tails.items()})
 
     @classmethod
     def from_json(cls, small: str, tails: str | None) -> MarketState:
@@ -91,12 +173,17 @@ class MarketState:
         if data.get("v") != STATE_VERSION:
             raise StackError(f"market state snapshot has version {data.get('v')}, this code reads {STATE_VERSION}")
         state = cls(
-            last_ts={k: int(v) for k, v in data["last_ts"].items()},
-            closed_until={k: int(v) for k, v in data["closed_until"].items()},
-            pending={interval: _bars_from_json(data.get(f"pending_{interval}")) for interval in INTERVALS},
+            symbols=list(data["symbols"]),
+            slots={name: i for i, name in enumerate(data["symbols"])},
+            last_ts=np.asarray(data["last_ts"], np.int64),
+            closed_until=np.asarray(data["closed_until"], np.int64),
+            open_bars={interval: OpenBars.from_json(bars) for interval, bars in data["open"].items()},
         )
         if tails:
-            state.tails = {symbol: _bars_from_json(bars) for symbol, bars in json.loads(tails).items()}
+            state.tails = {
+                int(slot): (np.asarray(ts, np.int64), np.asarray(close, np.float64))
+                for slot, (ts, close) in json.loads(tails).items()
+            }
         return state
 
     def copy(self) -> MarketState:
@@ -104,46 +191,317 @@ class MarketState:
         return MarketState.from_json(self.small_json(), self.tails_json())
 
 
-_EMPTY_BARS = empty_bars()
+@dataclass
+class Emitted:
+    """What one micro-batch produced; each frame empty when there is nothing of its kind."""
+
+    bars_1s: pd.DataFrame
+    bars_1m: pd.DataFrame
+    indicators: pd.DataFrame
+    context: pd.DataFrame
+    latest: pd.DataFrame
+    late: pd.DataFrame
+
+    def by_kind(self) -> dict[str, pd.DataFrame]:
+        frames = (self.bars_1s, self.bars_1m, self.indicators, self.context, self.latest, self.late)
+        return dict(zip(KINDS, frames, strict=True))
 
 
-def _bars_to_json(bars: pd.DataFrame) -> dict[str, list[Any]]:
-    out: dict[str, list[Any]] = {}
-    for column in BAR_COLUMNS:
-        values = bars[column]
-        out[column] = values.astype("int64").tolist() if column in _TS_COLUMNS else values.tolist()
-    return out
+def _ns(ts: Any) -> _I64:
+    """Timestamps (naive = UTC) as int64 ns since the epoch."""
+    series = pd.to_datetime(pd.Series(ts), utc=True).dt.as_unit("ns")
+    return np.asarray(series.astype("int64"), dtype=np.int64)
 
 
-def _bars_from_json(data: dict[str, list[Any]] | None) -> pd.DataFrame:
-    if not data or not data.get("ts"):
-        return empty_bars()
-    frame = pd.DataFrame({column: data[column] for column in BAR_COLUMNS})
-    frame["symbol"] = frame["symbol"].astype("str")
-    for column in _TS_COLUMNS:
-        frame[column] = pd.to_datetime(np.asarray(data[column], dtype="int64"), utc=True).as_unit("ns")
-    frame["trades"] = frame["trades"].astype("int64")
-    for column in ("open", "high", "low", "close", "volume", "vwap"):
-        frame[column] = frame[column].astype("float64")
+def _stamps(ns: _I64) -> pd.DatetimeIndex:
+    return pd.to_datetime(ns, utc=True).as_unit("ns")
+
+
+def advance_arrays(
+    state: MarketState,
+    slots: _I64,
+    ts_ns: _I64,
+    price: _F64,
+    size: _F64,
+    kafka_ns: _I64 | None = None,
+) -> Emitted:
+    """Fold one micro-batch (parallel arrays, in arrival order; `slots` from `state.slots_of`) into state."""
+    order = np.lexsort((np.arange(len(ts_ns)), ts_ns, slots))  # by slot, then time, then arrival
+    slots, ts_ns, price, size = slots[order], ts_ns[order], price[order], size[order]
+    late_mask = ts_ns < state.closed_until[slots]  # _NONE (nothing closed yet) is below every time
+    fresh = ~late_mask
+    latest = _latest(state, slots, ts_ns, price, size, fresh, None if kafka_ns is None else kafka_ns[order])
+    late = _ticks_frame(state, slots[late_mask], ts_ns[late_mask], price[late_mask], size[late_mask])
+    slots, ts_ns, price, size = slots[fresh], ts_ns[fresh], price[fresh], size[fresh]
+    if not len(slots):
+        return Emitted(_EMPTY, _EMPTY, _EMPTY, _EMPTY, latest, late)
+
+    # Newest tick per slot: the last of each slot's run (sorted by slot, then time).
+    run_ends = np.flatnonzero(np.r_[slots[1:] != slots[:-1], True])
+    state.last_ts[slots[run_ends]] = np.maximum(state.last_ts[slots[run_ends]], ts_ns[run_ends])
+    closed = {
+        interval: _fold(state.open_bars[interval], state.last_ts, slots, ts_ns, price, size, step.value)
+        for interval, step in INTERVALS.items()
+    }
+    bars_1s = _bars_frame(state, closed["1s"])
+    if len(bars_1s):
+        ends = closed["1s"]["start"] + INTERVALS["1s"].value
+        np.maximum.at(state.closed_until, closed["1s"]["slot"], ends)
+    bars_1m = _bars_frame(state, closed["1min"])
+    indicators, context = _indicators(state, closed["1min"]) if len(bars_1m) else (_EMPTY, _EMPTY)
+    return Emitted(bars_1s, bars_1m, indicators, context, latest, late)
+
+
+def _fold(
+    bars: OpenBars, last_ts: _I64, slots: _I64, ts_ns: _I64, price: _F64, size: _F64, step: int
+) -> dict[str, npt.NDArray[Any]]:
+    """Merge the batch's ticks (sorted by slot, time) into one interval's open bars; return the bars that closed."""
+    start = ts_ns - ts_ns % step  # floor to the bar start (floor-mod: also right before 1970)
+    change = np.flatnonzero((slots[1:] != slots[:-1]) | (start[1:] != start[:-1])) + 1
+    first = np.r_[0, change]
+    last = np.r_[change, len(slots)] - 1
+    group = {
+        "slot": slots[first],
+        "start": start[first],
+        "open": price[first],
+        "high": np.maximum.reduceat(price, first),
+        "low": np.minimum.reduceat(price, first),
+        "close": price[last],
+        "volume": np.add.reduceat(size, first),
+        "notional": np.add.reduceat(price * size, first),
+        "price_sum": np.add.reduceat(price, first),
+        "trades": last - first + 1,
+        "last": np.maximum.reduceat(ts_ns, first),
+    }
+    # A group continuing a slot's open bar: the open bar is older, so its open stays and the group's close wins.
+    continues = bars.start[group["slot"]] == group["start"]
+    held = group["slot"][continues]
+    group["open"][continues] = bars.open[held]
+    group["high"][continues] = np.maximum(group["high"][continues], bars.high[held])
+    group["low"][continues] = np.minimum(group["low"][continues], bars.low[held])
+    for name in ("volume", "notional", "price_sum", "trades"):
+        group[name][continues] = group[name][continues] + getattr(bars, name)[held]
+    group["last"][continues] = np.maximum(group["last"][continues], bars.last[held])
+    # Open bars of touched slots that no tick continued may close now (their slot's newest tick moved on).
+    touched = group["slot"][first_of_runs(group["slot"])]
+    untouched_open = touched[(bars.start[touched] != _NONE) & ~np.isin(touched, held)]
+    if len(untouched_open):
+        group = {name: np.r_[values, _open_values(bars, name, untouched_open)] for name, values in group.items()}
+        resort = np.lexsort((group["start"], group["slot"]))
+        group = {name: values[resort] for name, values in group.items()}
+    is_closed = group["start"] + step <= last_ts[group["slot"]]
+    # What stays open: at most one bar per slot, the one holding the slot's newest tick.
+    bars.start[touched] = _NONE
+    still_open = ~is_closed
+    for name in _OPEN_FIELDS:
+        getattr(bars, name)[group["slot"][still_open]] = group[name][still_open]
+    return {name: values[is_closed] for name, values in group.items()}
+
+
+def first_of_runs(values: npt.NDArray[Any]) -> npt.NDArray[np.intp]:
+    """Index of the first element of each run of equal values."""
+    return np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+
+
+def _open_values(bars: OpenBars, name: str, slots: _I64) -> npt.NDArray[Any]:
+    return slots if name == "slot" else getattr(bars, name)[slots]
+
+
+def _bars_frame(state: MarketState, bars: dict[str, npt.NDArray[Any]]) -> pd.DataFrame:
+    """Closed bars as a frame with BAR_COLUMNS (sorted by symbol slot, then time)."""
+    if not len(bars["slot"]):
+        return _EMPTY_BARS
+    volume, trades = bars["volume"], bars["trades"]
+    has_volume = volume != 0.0
+    vwap = np.where(has_volume, bars["notional"] / np.where(has_volume, volume, 1.0), bars["price_sum"] / trades)
+    return pd.DataFrame(
+        {
+            "symbol": pd.Series(np.asarray(state.symbols, dtype=object)[bars["slot"]], dtype="str"),
+            "ts": _stamps(bars["start"]),
+            "open": bars["open"],
+            "high": bars["high"],
+            "low": bars["low"],
+            "close": bars["close"],
+            "volume": volume,
+            "vwap": vwap,
+            "trades": trades.astype(np.int64),
+            "last_ts": _stamps(bars["last"]),
+        }
+    )
+
+
+def _open_frame(state: MarketState, bars: OpenBars) -> pd.DataFrame:
+    slots = np.flatnonzero(bars.start[: len(state.symbols)] != _NONE)
+    return _bars_frame(state, {"slot": slots, **{n: getattr(bars, n)[slots] for n in _OPEN_FIELDS}})
+
+
+def _latest(
+    state: MarketState,
+    slots: _I64,
+    ts_ns: _I64,
+    price: _F64,
+    size: _F64,
+    fresh: npt.NDArray[np.bool_],
+    kafka_ns: _I64 | None,
+) -> pd.DataFrame:
+    """Per slot with fresh ticks: its newest fresh tick, and the Kafka CreateTime of its oldest tick in the batch."""
+    f_slots = slots[fresh]
+    if not len(f_slots):
+        return _EMPTY
+    ends = np.flatnonzero(np.r_[f_slots[1:] != f_slots[:-1], True])
+    frame = _ticks_frame(state, f_slots[ends], ts_ns[fresh][ends], price[fresh][ends], size[fresh][ends])
+    if kafka_ns is not None:
+        starts = first_of_runs(slots)
+        oldest = np.minimum.reduceat(kafka_ns, starts)
+        by_slot = dict(zip(slots[starts].tolist(), oldest.tolist(), strict=True))
+        frame["kafka_ts_min"] = _stamps(np.asarray([by_slot[s] for s in f_slots[ends].tolist()], np.int64))
     return frame
 
 
-def _per_row(symbols: pd.Series, values: dict[str, int]) -> npt.NDArray[np.float64]:
-    """values[symbol] for every row (NaN where the symbol has none). As float64, epoch ns lose sub-µs digits,
-    which no comparison here needs: bar boundaries are whole seconds."""
-    return np.asarray(symbols.map(values), dtype=np.float64)
+def _ticks_frame(state: MarketState, slots: _I64, ts_ns: _I64, price: _F64, size: _F64) -> pd.DataFrame:
+    if not len(slots):
+        return _EMPTY
+    return pd.DataFrame(
+        {
+            "symbol": pd.Series(np.asarray(state.symbols, dtype=object)[slots], dtype="str"),
+            "ts": _stamps(ts_ns),
+            "price": price,
+            "size": size,
+        }
+    )
 
 
-def _split_closed(bars: pd.DataFrame, interval: str, last_ts: dict[str, int]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(closed, still open): a bar is closed once a tick of its symbol at or after its end has been seen."""
-    if bars.empty:
-        return bars, bars
-    ends = bars["ts"].astype("int64").to_numpy() + INTERVALS[interval].value
-    closed_mask = ends <= _per_row(bars["symbol"], last_ts)  # NaN (never seen) compares False: stays open
-    return bars[closed_mask].reset_index(drop=True), bars[~closed_mask].reset_index(drop=True)
+def _indicators(state: MarketState, closed: dict[str, npt.NDArray[Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Indicator rows of the minutes that just closed and a sequence model's context rows (the indicator rows of
+    the SEQUENCE_CONTEXT_BARS bars before them); advances the tails. Symbols whose new bars simply extend their
+    history (the usual case) are computed together, grouped by history length; any other (a re-sent or
+    out-of-order minute) goes through the one-symbol path."""
+    rows: list[pd.DataFrame] = []
+    contexts: list[pd.DataFrame] = []
+    by_length: dict[int, list[tuple[int, _I64, _F64, int]]] = {}
+    starts = first_of_runs(closed["slot"])
+    ends = np.r_[starts[1:], len(closed["slot"])]
+    for begin, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        slot = int(closed["slot"][begin])
+        new_ts, new_close = closed["start"][begin:end], closed["close"][begin:end]
+        tail_ts, tail_close = state.tails.get(slot, (np.empty(0, np.int64), np.empty(0)))
+        if len(tail_ts) and new_ts[0] <= tail_ts[-1]:
+            values, context = _one_symbol(state, slot, closed, begin, end)
+            rows.append(values)
+            contexts.append(context)
+            continue
+        history_ts, history_close = np.r_[tail_ts, new_ts], np.r_[tail_close, new_close]
+        by_length.setdefault(len(history_ts), []).append((slot, history_ts, history_close, end - begin))
+        state.tails[slot] = (history_ts[-TAIL_WINDOW:], history_close[-TAIL_WINDOW:])
+    for length, members in by_length.items():
+        values, context = _wide_indicators(state, length, members)
+        rows.append(values)
+        contexts.append(context)
+    return _concat_frames(rows), _concat_frames(contexts)
 
 
-def _rows(kind: str, frame: pd.DataFrame, interval: str | None = None) -> pd.DataFrame:
+def _wide_indicators(
+    state: MarketState, length: int, members: list[tuple[int, _I64, _F64, int]]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Indicators of symbols with equally long histories, one column each; the new rows and the context rows."""
+    ts = np.column_stack([history_ts for _, history_ts, _, _ in members])
+    closes = np.column_stack([history_close for _, _, history_close, _ in members])
+    columns = {name: np.asarray(values, np.float64) for name, values in indicator_columns(pd.DataFrame(closes)).items()}
+    new = np.asarray([count for _, _, _, count in members])
+    first_new = length - new
+    context_start = np.maximum(0, first_new - SEQUENCE_CONTEXT_BARS)
+    symbols = [state.symbols[slot] for slot, _, _, _ in members]
+
+    def cells(lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64]) -> pd.DataFrame:
+        counts = hi - lo
+        if not counts.sum():
+            return _EMPTY
+        col = np.repeat(np.arange(len(members)), counts)
+        row = np.concatenate([np.arange(a, b) for a, b in zip(lo.tolist(), hi.tolist(), strict=True)])
+        frame = pd.DataFrame(
+            {
+                "symbol": pd.Series(np.repeat(np.asarray(symbols, dtype=object), counts), dtype="str"),
+                "ts": _stamps(ts[row, col]),
+                "close": closes[row, col],
+            }
+        )
+        for name in INDICATOR_COLUMNS:
+            frame[name] = columns[name][row, col]
+        return frame
+
+    return cells(first_new, np.full(len(members), length)), cells(context_start, first_new)
+
+
+def _one_symbol(
+    state: MarketState, slot: int, closed: dict[str, npt.NDArray[Any]], begin: int, end: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The general path (features.model_inputs.indicators_with_context) for one symbol's closed minutes."""
+    symbol = state.symbols[slot]
+    tail_ts, tail_close = state.tails.get(slot, (np.empty(0, np.int64), np.empty(0)))
+    tail = pd.DataFrame({"symbol": symbol, "ts": _stamps(tail_ts), "close": tail_close})
+    new = pd.DataFrame(
+        {"symbol": symbol, "ts": _stamps(closed["start"][begin:end]), "close": closed["close"][begin:end]}
+    )
+    values, context, new_tail = indicators_with_context(tail, new)
+    state.tails[slot] = (_ns(new_tail["ts"]), new_tail["close"].to_numpy(np.float64))
+    return values, context
+
+
+_EMPTY_BARS = empty_bars()
+_EMPTY = pd.DataFrame()
+
+
+def _concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [frame for frame in frames if not frame.empty]
+    if not frames:
+        return _EMPTY
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+# -- the pandas face of the state: what backfill and the tests use --------------------------------------------------
+
+
+def advance(state: MarketState, ticks: pd.DataFrame) -> pd.DataFrame:
+    """Fold one micro-batch of ticks (a frame with symbol, ts, price, size and optionally kafka_ts, in arrival
+    order) into state; return the rows to emit, tagged by kind (see OUTPUT_COLUMNS)."""
+    if ticks.empty:
+        return rows_of(Emitted(_EMPTY, _EMPTY, _EMPTY, _EMPTY, _EMPTY, _EMPTY))
+    codes, names = pd.factorize(np.asarray(ticks["symbol"]))
+    emitted = advance_arrays(
+        state,
+        state.slots_of(names)[codes],
+        _ns(ticks["ts"]),
+        ticks["price"].to_numpy(np.float64),
+        ticks["size"].to_numpy(np.float64),
+        _ns(ticks["kafka_ts"]) if "kafka_ts" in ticks else None,
+    )
+    return rows_of(emitted)
+
+
+def close_open_bars(state: MarketState) -> pd.DataFrame:
+    """End of a range (backfill): emit every still-open bar, and the indicators of the 1-min ones."""
+    emitted = []
+    for interval, bars in state.open_bars.items():
+        slots = np.flatnonzero(bars.start[: len(state.symbols)] != _NONE)
+        if not len(slots):
+            continue
+        closed = {"slot": slots, **{name: getattr(bars, name)[slots].copy() for name in _OPEN_FIELDS}}
+        bars.start[slots] = _NONE
+        emitted.append(_tagged(_LABEL[interval], _bars_frame(state, closed), interval))
+        if interval == "1min":
+            emitted.append(_tagged("indicators", _indicators(state, closed)[0], interval))
+    return _concat_rows(emitted)
+
+
+def rows_of(emitted: Emitted) -> pd.DataFrame:
+    """An Emitted as one frame of rows tagged by kind (bars and indicators carry their interval)."""
+    intervals = {"bar_1s": "1s", "bar_1m": "1min", "indicators": "1min", "context": "1min"}
+    return _concat_rows([_tagged(kind, frame, intervals.get(kind)) for kind, frame in emitted.by_kind().items()])
+
+
+def _tagged(kind: str, frame: pd.DataFrame, interval: str | None) -> pd.DataFrame:
+    if frame.empty:
+        return frame
     out = frame.copy()
     out.insert(0, "kind", kind)
     if interval is not None:
@@ -151,68 +509,7 @@ def _rows(kind: str, frame: pd.DataFrame, interval: str | None = None) -> pd.Dat
     return out
 
 
-def advance(state: MarketState, ticks: pd.DataFrame) -> pd.DataFrame:
-    """Fold one micro-batch of ticks (any symbols) into state; return the rows to emit (see OUTPUT_COLUMNS)."""
-    if ticks.empty:
-        return _concat([])
-    ticks = ticks.sort_values(["symbol", "ts"], kind="stable").reset_index(drop=True)
-    ticks_ns = ticks["ts"].astype("int64").to_numpy()
-    late_mask = ticks_ns < _per_row(ticks["symbol"], state.closed_until)
-    late, fresh = ticks[late_mask], ticks[~late_mask]
-    emitted: list[pd.DataFrame] = []
-    if not late.empty:
-        emitted.append(_rows("late", late[["symbol", "ts", "price", "size"]]))
-    if fresh.empty:
-        return _concat(emitted)
-
-    newest = fresh.groupby("symbol", sort=False)["ts"].max().astype("int64")
-    for symbol, ts_ns in newest.items():
-        state.last_ts[symbol] = max(int(ts_ns), state.last_ts.get(symbol, int(ts_ns)))
-    closed: dict[str, pd.DataFrame] = {}
-    for interval in INTERVALS:
-        merged = merge_bars(state.pending[interval], ticks_to_bars(fresh, interval))
-        closed[interval], state.pending[interval] = _split_closed(merged, interval, state.last_ts)
-        if not closed[interval].empty:
-            emitted.append(_rows(_LABEL[interval], closed[interval], interval))
-    if not closed["1s"].empty:
-        ends = closed["1s"].groupby("symbol", sort=False)["ts"].max().astype("int64") + INTERVALS["1s"].value
-        state.closed_until.update({symbol: int(end) for symbol, end in ends.items()})
-    if not closed["1min"].empty:
-        emitted.extend(_indicator_rows(state, closed["1min"]))
-
-    last = fresh.groupby("symbol", sort=False).tail(1)[["symbol", "ts", "price", "size"]].copy()
-    if "kafka_ts" in ticks:
-        oldest = ticks.groupby("symbol", sort=False)["kafka_ts"].min()
-        last["kafka_ts_min"] = last["symbol"].map(oldest)
-    emitted.append(_rows("latest", last))
-    return _concat(emitted)
-
-
-def _indicator_rows(state: MarketState, closed_1min: pd.DataFrame) -> list[pd.DataFrame]:
-    """Indicator rows (and a sequence model's context rows) of the minutes that just closed; advances the tails."""
-    values, contexts = [], []
-    for symbol, bars in closed_1min.groupby("symbol", sort=False):
-        rows, context, state.tails[str(symbol)] = indicators_with_context(state.tail(str(symbol)), bars)
-        values.append(rows)
-        contexts.append(context)
-    # The indicator rows of the bars just before (already stored): a sequence model's input window.
-    return [_rows("indicators", pd.concat(values), "1min"), _rows("context", pd.concat(contexts), "1min")]
-
-
-def close_open_bars(state: MarketState) -> pd.DataFrame:
-    """End of a range (backfill): emit every still-open bar, and the indicators of the 1-min ones."""
-    emitted = []
-    for interval, bars in state.pending.items():
-        if bars.empty:
-            continue
-        emitted.append(_rows(_LABEL[interval], bars, interval))
-        state.pending[interval] = empty_bars()
-        if interval == "1min":
-            emitted.append(_indicator_rows(state, bars)[0])
-    return _concat(emitted)
-
-
-def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+def _concat_rows(frames: list[pd.DataFrame]) -> pd.DataFrame:
     frames = [frame for frame in frames if not frame.empty]
     if not frames:
         return pd.DataFrame({name: [] for name in OUTPUT_COLUMNS})
@@ -253,7 +550,7 @@ class StateStore:
         small = json.loads(state.small_json())
         small["tails_batch"] = tails_batch
         _write_atomic(self._small(batch_id), json.dumps(small))
-        self._prune(batch_id)
+        self._prune()
         return tails_batch
 
     def load(self, batch_id: int) -> tuple[MarketState, int | None]:
@@ -276,7 +573,7 @@ class StateStore:
             tails = tails_path.read_text()
         return MarketState.from_json(json.dumps(small), tails), tails_batch
 
-    def _prune(self, newest: int) -> None:
+    def _prune(self) -> None:
         """Keep the last `keep` small snapshots and the tails files they refer to."""
         smalls = sorted(self.root.glob("state-*.json"))
         if len(smalls) <= self.keep:

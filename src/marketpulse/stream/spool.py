@@ -26,6 +26,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyarrow import feather
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +37,8 @@ log = logging.getLogger(__name__)
 class MarketFacts:
     """What the archive sinks store for one or more micro-batches."""
 
-    ticks: pd.DataFrame
+    #: Valid ticks as they came from Spark (Arrow: no Python object per tick on the way to the lake).
+    ticks: pa.Table
     bars_1s: pd.DataFrame
     bars_1m: pd.DataFrame
     indicators: pd.DataFrame
@@ -54,7 +58,9 @@ class MarketFacts:
             name: pd.concat([getattr(p, name) for p in parts], ignore_index=True) if parts else pd.DataFrame()
             for name in cls.frame_names()
         }
+        ticks = [p.ticks for p in parts if p.ticks.num_columns]
         return cls(
+            ticks=pa.concat_tables(ticks, promote_options="permissive") if ticks else pa.table({}),
             **frames,
             first_batch=min((p.first_batch for p in parts), default=0),
             last_batch=max((p.last_batch for p in parts), default=0),
@@ -62,9 +68,9 @@ class MarketFacts:
 
     @property
     def oldest_kafka_ts(self) -> pd.Timestamp | None:
-        if self.ticks.empty or "kafka_ts" not in self.ticks:
+        if not self.ticks.num_rows or "kafka_ts" not in self.ticks.column_names:
             return None
-        return pd.Timestamp(self.ticks["kafka_ts"].min())
+        return pd.Timestamp(pc.min(self.ticks["kafka_ts"]).as_py())
 
 
 class Spool:
@@ -82,10 +88,12 @@ class Spool:
         tmp = self.root / f".tmp-batch-{batch_id:012d}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
+        if facts.ticks.num_rows:
+            feather.write_feather(facts.ticks, tmp / "ticks.feather", compression="uncompressed")
         for name in MarketFacts.frame_names():
             frame = getattr(facts, name)
             if not frame.empty:
-                frame.reset_index(drop=True).to_feather(tmp / f"{name}.feather")
+                frame.reset_index(drop=True).to_feather(tmp / f"{name}.feather", compression="uncompressed")
         final = self._folder(batch_id)
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
@@ -96,7 +104,9 @@ class Spool:
         for name in MarketFacts.frame_names():
             path = folder / f"{name}.feather"
             frames[name] = pd.read_feather(path) if path.exists() else pd.DataFrame()
-        return MarketFacts(**frames, first_batch=batch_id, last_batch=batch_id)
+        ticks_path = folder / "ticks.feather"
+        ticks = feather.read_table(ticks_path) if ticks_path.exists() else pa.table({})
+        return MarketFacts(ticks=ticks, **frames, first_batch=batch_id, last_batch=batch_id)
 
     def batches(self) -> list[int]:
         return sorted(int(p.name.split("-")[1]) for p in self.root.glob("batch-*"))
@@ -156,9 +166,15 @@ class Archiver:
         sinks: Sequence[ArchiveSink],
         *,
         on_archived: Callable[[MarketFacts, float], None] | None = None,
+        committed_below: Callable[[], int | None] | None = None,
+        interval_s: float = 5.0,
         retry_s: float = 2.0,
     ) -> None:
         self.spool = spool
+        #: Where the thread can learn by itself which batches are committed (the checkpoint's commit log), so the
+        #: last batches before the input goes quiet are archived too, not only when a later batch arrives.
+        self.committed_below = committed_below
+        self.interval_s = interval_s
         self.sinks = list(sinks)
         self.on_archived = on_archived
         self.retry_s = retry_s
@@ -194,7 +210,10 @@ class Archiver:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(timeout=5.0)
+            if not self._wake.wait(timeout=self.interval_s) and self.committed_below is not None:
+                below = self.committed_below()
+                if below is not None:
+                    self.spool.plan(below)
             self._wake.clear()
             self._archive_planned()
 

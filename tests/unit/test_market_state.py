@@ -1,0 +1,143 @@
+"""The market job's driver-side state and archive spool, on tiny inputs: many symbols at once equal the batch
+computation, snapshots survive a restart, and the archive path writes every committed batch exactly once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from marketpulse.errors import StackError
+from marketpulse.features.bars import BAR_COLUMNS, ticks_to_bars
+from marketpulse.features.indicators import INDICATOR_COLUMNS, indicators
+from marketpulse.stream.market_state import MarketState, StateStore, advance, split_kinds
+from marketpulse.stream.spool import Archiver, ArchiveSink, MarketFacts, Spool
+
+START = pd.Timestamp("2013-03-04 14:30", tz="UTC")
+
+
+def _ticks(symbols: int, minutes: int, seed: int) -> pd.DataFrame:
+    """Interleaved ticks of many symbols, ~one every 2 s each, in time order across symbols."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for number in range(symbols):
+        n = minutes * 30
+        offsets = np.sort(rng.choice(minutes * 60_000, size=n, replace=False))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "symbol": f"S{number:02d}",
+                    "ts": START + pd.to_timedelta(offsets, unit="ms"),
+                    "price": np.round(20 * (number + 1) * np.exp(np.cumsum(rng.normal(0, 0.001, n))), 4),
+                    "size": rng.integers(1, 400, n).astype(float),
+                }
+            )
+        )
+    return pd.concat(frames).sort_values("ts", kind="stable").reset_index(drop=True)
+
+
+def _stream(ticks: pd.DataFrame, cuts: list[int], *, restart: bool) -> dict[str, pd.DataFrame]:
+    state, emitted = MarketState(), []
+    for chunk in np.array_split(ticks, cuts):
+        if restart:
+            state = state.copy()  # every batch starts from a snapshot round trip, as after a restart
+        emitted.append(advance(state, chunk))
+    return split_kinds(pd.concat(emitted, ignore_index=True))
+
+
+def _sorted(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    return frame[columns].sort_values(["symbol", "ts"]).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("restart", [False, True])
+def test_many_symbols_at_once_equal_the_batch_computation(restart: bool) -> None:
+    ticks = _ticks(symbols=12, minutes=45, seed=4)
+    kinds = _stream(ticks, cuts=[5, 900, 901, 4000, 9000, 9100, 14000], restart=restart)
+
+    for interval, kind in (("1s", "bar_1s"), ("1min", "bar_1m")):
+        bars = ticks_to_bars(ticks, interval)
+        closed = bars[bars.groupby("symbol")["ts"].transform("max") != bars["ts"]]  # each symbol's last is open
+        got = _sorted(kinds[kind], BAR_COLUMNS)
+        want = _sorted(closed, BAR_COLUMNS)
+        assert len(got) == len(want) > 0
+        pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12, check_dtype=False)
+
+    bars_1m = ticks_to_bars(ticks, "1min")
+    want = indicators(bars_1m)
+    want = want[want.set_index(["symbol", "ts"]).index.isin(kinds["bar_1m"].set_index(["symbol", "ts"]).index)]
+    got = _sorted(kinds["indicators"], ["symbol", "ts", "close", *INDICATOR_COLUMNS])
+    assert got["rsi_14"].notna().sum() > 100
+    pd.testing.assert_frame_equal(got, _sorted(want, list(got.columns)), check_exact=False, rtol=1e-9)
+
+    latest = kinds["latest"].groupby("symbol")["ts"].max()
+    assert (latest == ticks.groupby("symbol")["ts"].max()).all()
+
+
+def test_ticks_before_a_closed_second_are_late_and_change_nothing() -> None:
+    ticks = _ticks(symbols=3, minutes=3, seed=5)
+    state = MarketState()
+    first = split_kinds(advance(state, ticks))
+    stale = ticks.iloc[[10, 20]].assign(price=1e6)  # long closed seconds, absurd price
+    again = split_kinds(advance(state, stale))
+    assert len(again["late"]) == 2
+    assert again["bar_1s"].empty and again["bar_1m"].empty and again["latest"].empty
+    assert (first["bar_1s"]["high"] < 1e6).all()
+
+
+def test_state_snapshots_round_trip_and_a_missing_one_is_a_clear_error(tmp_path: Path) -> None:
+    ticks = _ticks(symbols=4, minutes=4, seed=6)
+    state, store, tails_batch = MarketState(), StateStore(tmp_path, keep=3), None
+    for batch_id, chunk in enumerate(np.array_split(ticks, 6)):
+        rows = split_kinds(advance(state, chunk))
+        tails_batch = store.save(batch_id, state, not rows["bar_1m"].empty, tails_batch)
+    loaded, _ = store.load(5)
+    assert loaded.small_json() == state.small_json() and loaded.tails_json() == state.tails_json()
+    assert len(list(tmp_path.glob("state-*.json"))) == 3  # pruned
+    with pytest.raises(StackError, match=r"state-000000000001\.json is missing"):
+        store.load(1)
+
+
+class _RecordingSink(ArchiveSink):
+    name = "recording"
+
+    def __init__(self, fail_first: int = 0) -> None:
+        self.writes: list[tuple[int, int, int]] = []
+        self.fail_first = fail_first
+
+    def write(self, facts: MarketFacts) -> None:
+        if self.fail_first:
+            self.fail_first -= 1
+            raise ConnectionError("store down")
+        self.writes.append((facts.first_batch, facts.last_batch, facts.ticks.num_rows))
+
+
+def _facts(batch_id: int, rows: int) -> MarketFacts:
+    ticks = pa.table({"symbol": ["A"] * rows, "ts": pa.array(range(rows), pa.timestamp("ns", "UTC"))})
+    empty = pd.DataFrame()
+    return MarketFacts(ticks, empty, empty, empty, empty, empty, batch_id, batch_id)
+
+
+def test_archive_takes_only_committed_batches_and_redoes_a_cut_short_step_under_the_same_name(
+    tmp_path: Path,
+) -> None:
+    spool = Spool(tmp_path)
+    for batch_id in range(4):
+        spool.write(batch_id, _facts(batch_id, rows=batch_id + 1))
+    spool.write(3, _facts(3, rows=10))  # batch 3 re-run (not committed yet): replaces its folder whole
+
+    # A crash after planning: the manifest names batches 0-2 (3 is running), nothing was written yet.
+    assert spool.plan(below=3) is not None
+    assert spool.plan(below=3) is None  # planned batches are never planned twice
+
+    sink = _RecordingSink(fail_first=2)  # and the store is down at first: retried, never skipped
+    archiver = Archiver(spool, [sink], retry_s=0.01)
+    archiver.drain(below=3)
+    assert sink.writes == [(0, 2, 1 + 2 + 3)]
+    assert spool.batches() == [3] and not spool.manifests()
+
+    archiver.drain(below=4)  # once batch 3 is committed
+    assert sink.writes == [(0, 2, 6), (3, 3, 10)]
+    assert not spool.batches()
