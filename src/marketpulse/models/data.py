@@ -238,6 +238,35 @@ def lake_sessions(settings: Settings) -> list[date]:
     return sorted(date.fromisoformat(d.rsplit("date=", 1)[1]) for d in dirs)
 
 
+def with_stored_sentiment(settings: Settings, bars: pd.DataFrame) -> pd.DataFrame:
+    """bars + the sentiment features each bar's prediction would have had: windows recomputed from the scored texts
+    the sentiment job stored (Cassandra), joined point in time exactly as the market job fuses them live
+    (`features.sentiment.bar_sentiment_features`). Bars without stored texts keep NaN (no sentiment)."""
+    from marketpulse.features.sentiment import bar_sentiment_features
+    from marketpulse.stores.sentiment import SentimentStore
+
+    if bars.empty:
+        return bars
+    cfg = settings.sentiment
+    length, max_age = pd.Timedelta(cfg.window), pd.Timedelta(cfg.max_age)
+    ts = pd.to_datetime(bars["ts"], utc=True)
+    # Texts that can reach the first bar: its window, the buzz baseline's windows before it, and max_age.
+    start = (ts.min() - max_age - (cfg.baseline_windows + 1) * length).to_pydatetime()
+    end = ts.max().to_pydatetime()
+    store = SentimentStore(settings)
+    try:
+        items = [store.read_items(symbol, start, end) for symbol in sorted(bars["symbol"].unique())]
+    finally:
+        store.close()
+    found = pd.concat(items, ignore_index=True) if items else pd.DataFrame()
+    if found.empty:
+        return bars
+    joined = bar_sentiment_features(
+        bars.reset_index(drop=True), found, length=length, baseline=cfg.baseline_windows, max_age=max_age
+    )
+    return joined.drop(columns="sentiment_window_end")
+
+
 @dataclass(frozen=True)
 class TrainingBars:
     """Bars for training and where they came from (recorded in the model's metadata)."""
@@ -259,7 +288,7 @@ def training_bars(settings: Settings, symbols: Sequence[str] | None = None) -> T
             start, end = days[-cfg.train_sessions], days[-1]
             bars = lake_minute_bars(settings, wanted, start, end)
             if not bars.empty:
-                return TrainingBars(bars, "lake", start, end)
+                return TrainingBars(with_stored_sentiment(settings, bars), "lake", start, end)
         if source == "lake":
             raise NotEnoughDataError(
                 f"the raw lake holds {len(days)} sessions, fewer than models.train_sessions={cfg.train_sessions}; "
