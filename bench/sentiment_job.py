@@ -6,8 +6,10 @@
 Produces N replayed sample texts (`ingest text-replay`'s source) into fresh topics, runs the job once with
 availableNow in one micro-batch (Spark start, Kafka read, contract rules, Arrow UDF scoring in the Python
 workers, items to Cassandra and signals.sentiment, windows recomputed from Cassandra into every store), then
-scores the same texts with the model alone in this process. Prints texts/s of both and their ratio. The
-machine is shared: compare ratios within one run, not absolute numbers between runs.
+scores the same texts with the model alone in this process. Prints texts/s of both and their ratio, and
+the peak resident memory of the driver, the JVM and the Python workers (sampled every 0.2 s while the job
+runs; the workers are where the model lives). The machine is shared: compare ratios within one run, not
+absolute numbers between runs.
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
+import threading
 import time
 import uuid
+from collections import defaultdict
 from datetime import date
 
+import psutil
 from confluent_kafka import Producer
 
 from marketpulse.config import Settings, StreamSettings
@@ -46,6 +51,49 @@ def _produce(settings: Settings, topics: tuple[str, str], texts: list[TextItem])
         producer.produce(topic, key=item.symbols[0].encode(), value=to_wire(item))
     if producer.flush(60):
         raise SystemExit("Kafka did not acknowledge every text")
+
+
+class RssSampler:
+    """Peak RSS (MiB) of this process and its descendants while running, by role: driver, jvm, python workers."""
+
+    def __init__(self, every_s: float = 0.2) -> None:
+        self.every_s = every_s
+        self.peak: dict[str, float] = defaultdict(float)
+        self.workers_seen: set[int] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        me = psutil.Process()
+        while not self._stop.wait(self.every_s):
+            totals: dict[str, float] = defaultdict(float)
+            for process in [me, *me.children(recursive=True)]:
+                try:
+                    role = self._role(process, me)
+                    rss = process.memory_info().rss / 2**20
+                except psutil.Error:
+                    continue  # a worker that just exited
+                totals[role] += rss
+                if role == "python workers":
+                    self.workers_seen.add(process.pid)
+                    self.peak["one python worker"] = max(self.peak["one python worker"], rss)
+            for role, total in totals.items():
+                self.peak[role] = max(self.peak[role], total)
+
+    @staticmethod
+    def _role(process: psutil.Process, me: psutil.Process) -> str:
+        if process.pid == me.pid:
+            return "driver"
+        name = process.name()
+        return "jvm" if name == "java" else "python workers" if name.startswith("python") else "other"
 
 
 def main() -> None:
@@ -85,17 +133,18 @@ def main() -> None:
         spark = spark_session(job_settings, "marketpulse-sentiment-bench")
         try:
             began = time.perf_counter()
-            query, sinks = start_sentiment_job(
-                spark, job_settings, available_now=True, topics=topics, scores_topic=f"bench.scores.{run}"
-            )
-            try:
-                query.awaitTermination()
-            finally:
-                sinks.close()
+            with RssSampler() as rss:
+                query, sinks = start_sentiment_job(
+                    spark, job_settings, available_now=True, topics=topics, scores_topic=f"bench.scores.{run}"
+                )
+                try:
+                    query.awaitTermination()
+                finally:
+                    sinks.close()
             job_s = time.perf_counter() - began
         finally:
             spark.stop()
-        model = load_sentiment_model(args.model, torch_threads=1)
+        model = load_sentiment_model(args.model, threads=1)
         began = time.perf_counter()
         model.score([item.text for item in texts])
         model_s = time.perf_counter() - began
@@ -103,6 +152,11 @@ def main() -> None:
             f"job:   {job_s:7.1f} s  {len(texts) / job_s:8.0f} texts/s  (Spark + workers' model load + every store)\n"
             f"model: {model_s:7.1f} s  {len(texts) / model_s:8.0f} texts/s  (one thread, this process)\n"
             f"job time / model time: {job_s / model_s:.2f}; load average after: {os.getloadavg()[0]:.2f}"
+        )
+        print(
+            "peak RSS (MiB): "
+            + ", ".join(f"{role} {mib:.0f}" for role, mib in sorted(rss.peak.items()))
+            + f" ({len(rss.workers_seen)} python worker processes seen)"
         )
     finally:
         if started_stack and not args.keep_stack:

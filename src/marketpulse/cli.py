@@ -19,6 +19,7 @@ from marketpulse.deploy.local_env import LocalEnvironment
 from marketpulse.errors import ConfigError, MarketPulseError
 from marketpulse.ingest.social.commands import register_text_commands
 from marketpulse.models.commands import register as register_model_commands
+from marketpulse.models.sentiment_commands import register_sentiment_command
 from marketpulse.orchestration.commands import register as register_operations_commands
 from marketpulse.orchestration.layers import LayeredStack, full_stack
 from marketpulse.stack.manager import ServiceStatus, Stack
@@ -383,32 +384,8 @@ def apikeys_list(ctx: typer.Context) -> None:
     out.print(table)
 
 
-@train_app.command("sentiment")
-def train_sentiment_cmd(
-    ctx: typer.Context,
-    data: Annotated[Path, typer.Option(help="CSV with text,label (e.g. ../shared/data/sentiment/...train.csv).")],
-    seed: Annotated[int, typer.Option(help="Seed for the split and the head's training.")] = 7,
-    validation: Annotated[float, typer.Option(help="Share of each label held out for validation.")] = 0.2,
-    out_path: Annotated[
-        Path | None, typer.Option("--out", help="Head file to write; default the one shipped in the package.")
-    ] = None,
-    threads: Annotated[int, typer.Option(help="Torch threads for the encoder (1 is fastest on busy cores).")] = 1,
-) -> None:
-    """Train the sentiment head on MiniLM embeddings; report it and the VADER baseline on the validation split."""
-    from marketpulse.models.sentiment_training import run_sentiment_training
-
-    run_sentiment_training(
-        data,
-        seed=seed,
-        validation=validation,
-        out_path=out_path,
-        threads=threads,
-        cache_dir=_settings(ctx).stack.cache_dir / "sentiment",
-        console=console,
-        out=out,
-    )
-
-
+# train sentiment [--finetune]
+register_sentiment_command(train_app, _settings, console, out)
 # train price, evaluate, models list|promote|rollback, scorecard update, ensemble refit
 register_model_commands(app, train_app, models_app, _settings, console, out)
 register_operations_commands(app)

@@ -59,3 +59,29 @@ def test_item_scores_explode_symbols_and_know_each_text_when_it_was_known() -> N
         "MSFT": [pd.Timestamp("2013-01-02 15:30", tz="UTC")],
         "IBM": [pd.Timestamp("2013-01-02 16:00", tz="UTC")],
     }
+
+
+def test_a_model_that_cannot_load_falls_back_to_the_baseline_visibly(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from prometheus_client import REGISTRY
+
+    from marketpulse.models.sentiment import SentimentModelError
+
+    class _Baseline(_CountingModel):
+        version = "vader-test"
+
+    def load(kind: str, **_: object) -> _CountingModel:
+        if kind == "minilm":
+            raise SentimentModelError("no fine-tuned sentiment model at /nowhere")
+        return _Baseline()
+
+    monkeypatch.setattr("marketpulse.models.sentiment.load_sentiment_model", load)
+    monkeypatch.setattr(sentiment_job, "_MODELS", {})
+    with caplog.at_level("WARNING", logger=sentiment_job.log.name):
+        frame = sentiment_job.score_frame(pd.Series(["a"], dtype="object"), "minilm")
+        assert sentiment_job.check_model_available("minilm") == "vader-test"
+    assert frame["model_version"].tolist() == ["vader-test"]  # every stored score names the model that made it
+    assert sum("cannot be loaded" in r.getMessage() and "/nowhere" in r.getMessage() for r in caplog.records) == 2
+    labels = {"configured": "minilm", "version": "vader-test", "fallback": "1"}
+    assert REGISTRY.get_sample_value("marketpulse_sentiment_model_info", labels) == 1.0

