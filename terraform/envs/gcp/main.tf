@@ -156,6 +156,8 @@ module "spark_runtime" {
   network_id            = module.network.network_id
   subnetwork_id         = module.network.subnetwork_id
   service_account_email = module.identity.email
+  pods_range_name       = module.network.secondary_ranges["pods"]
+  services_range_name   = module.network.secondary_ranges["services"]
   labels                = var.labels
 }
 

@@ -12,6 +12,16 @@ resource "google_compute_subnetwork" "this" {
   network                  = google_compute_network.this.id
   ip_cidr_range            = var.cidr_range
   private_ip_google_access = true
+
+  # GKE's pods and services (VPC-native): named here so the firewall below can admit the pods.
+  secondary_ip_range {
+    range_name    = "pods"
+    ip_cidr_range = var.pods_cidr
+  }
+  secondary_ip_range {
+    range_name    = "services"
+    ip_cidr_range = var.services_cidr
+  }
 }
 
 resource "google_compute_router" "this" {
@@ -31,10 +41,11 @@ resource "google_compute_router_nat" "this" {
 }
 
 resource "google_compute_firewall" "internal" {
-  project       = var.project
-  name          = "${var.name}-internal"
-  network       = google_compute_network.this.id
-  source_ranges = [var.cidr_range]
+  project = var.project
+  name    = "${var.name}-internal"
+  network = google_compute_network.this.id
+  # The subnet (VMs, Cloud Run's direct VPC egress) and GKE's pods reach the Cassandra VMs and each other.
+  source_ranges = [var.cidr_range, var.pods_cidr]
   allow {
     protocol = "all"
   }

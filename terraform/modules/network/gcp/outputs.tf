@@ -17,3 +17,8 @@ output "cidr_range" {
   description = "Address range of the subnetwork."
   value       = var.cidr_range
 }
+
+output "secondary_ranges" {
+  description = "Names of the pods and services secondary ranges (GKE ip_allocation_policy)."
+  value       = { pods = "pods", services = "services" }
+}

@@ -28,6 +28,28 @@ variable "region" {
   }
 }
 
+variable "pods_cidr" {
+  description = "Secondary range of GKE's pods."
+  type        = string
+  default     = "10.52.0.0/14"
+
+  validation {
+    condition     = can(cidrhost(var.pods_cidr, 0))
+    error_message = "pods_cidr must be an IPv4 CIDR."
+  }
+}
+
+variable "services_cidr" {
+  description = "Secondary range of GKE's services."
+  type        = string
+  default     = "10.56.0.0/20"
+
+  validation {
+    condition     = can(cidrhost(var.services_cidr, 0))
+    error_message = "services_cidr must be an IPv4 CIDR."
+  }
+}
+
 variable "cidr_range" {
   description = "Primary range of the subnetwork."
   type        = string

@@ -21,7 +21,10 @@ resource "google_container_cluster" "this" {
     master_ipv4_cidr_block  = var.master_cidr
   }
 
-  ip_allocation_policy {}
+  ip_allocation_policy {
+    cluster_secondary_range_name  = var.pods_range_name
+    services_secondary_range_name = var.services_range_name
+  }
 
   release_channel {
     channel = "REGULAR"

@@ -48,6 +48,28 @@ variable "subnetwork_id" {
   }
 }
 
+variable "pods_range_name" {
+  description = "Secondary range of the subnetwork for pods (modules/network/gcp)."
+  type        = string
+  default     = "pods"
+
+  validation {
+    condition     = length(var.pods_range_name) > 0
+    error_message = "pods_range_name must be set."
+  }
+}
+
+variable "services_range_name" {
+  description = "Secondary range of the subnetwork for services (modules/network/gcp)."
+  type        = string
+  default     = "services"
+
+  validation {
+    condition     = length(var.services_range_name) > 0
+    error_message = "services_range_name must be set."
+  }
+}
+
 variable "master_cidr" {
   description = "/28 range of the control plane's private endpoint."
   type        = string
