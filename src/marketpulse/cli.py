@@ -18,6 +18,7 @@ from marketpulse.deploy.cli import infra_app
 from marketpulse.deploy.local_env import LocalEnvironment
 from marketpulse.errors import ConfigError, MarketPulseError
 from marketpulse.ingest.social.commands import register_text_commands
+from marketpulse.migrations.commands import db_app
 from marketpulse.models.commands import register as register_model_commands
 from marketpulse.models.sentiment_commands import register_sentiment_command
 from marketpulse.orchestration.commands import register as register_operations_commands
@@ -60,6 +61,7 @@ platform_app = typer.Typer(
 )
 app.add_typer(platform_app, name="platform")
 app.add_typer(infra_app, name="infra")
+app.add_typer(db_app, name="db")
 
 ServiceNames = Annotated[
     list[str] | None,

@@ -15,7 +15,6 @@ import marketpulse.models.ensemble as ensemble_module
 from marketpulse.config import ModelSettings, Settings
 from marketpulse.models.ensemble import refit_ensemble
 from marketpulse.models.registry import ModelRegistry
-from marketpulse.models.scorecard import migrate_scorecard
 from marketpulse.models.serving import StreamModels
 from marketpulse.stack.manager import Stack
 
@@ -62,7 +61,6 @@ def test_refit_learns_the_sentiment_weight_and_the_stream_applies_it(
     )
     outcomes, inputs = _scored_rows(symbol, price_name, 1500, seed=3)
     with psycopg.connect(settings.postgres_dsn()) as conn:
-        migrate_scorecard(conn)
         conn.cursor().executemany(
             "INSERT INTO scorecard_outcome (symbol, feature_ts, horizon, model_name, model_version, prob_up, "
             "expected_return, realized_return, up, hit, brier, target_ts) "

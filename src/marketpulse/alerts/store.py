@@ -14,31 +14,6 @@ from marketpulse.alerts.rules import Condition
 from marketpulse.config import Settings
 from marketpulse.errors import MarketPulseError
 
-SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS alert_rules (
-        rule_id text PRIMARY KEY,
-        key_id text NOT NULL,
-        name text NOT NULL,
-        symbol text NOT NULL,
-        condition jsonb NOT NULL,
-        webhook_url text,
-        webhook_secret text,
-        cooldown_s double precision NOT NULL,
-        created_at timestamptz NOT NULL DEFAULT now(),
-        deleted_at timestamptz)""",
-    "CREATE INDEX IF NOT EXISTS alert_rules_by_key ON alert_rules (key_id, created_at)",
-    """CREATE TABLE IF NOT EXISTS alert_events (
-        event_id bigserial PRIMARY KEY,
-        rule_id text NOT NULL REFERENCES alert_rules(rule_id),
-        key_id text NOT NULL,
-        symbol text NOT NULL,
-        fired_at timestamptz NOT NULL DEFAULT now(),
-        observed jsonb NOT NULL,
-        webhook_status text NOT NULL DEFAULT 'none',
-        webhook_attempts integer NOT NULL DEFAULT 0)""",
-    "CREATE INDEX IF NOT EXISTS alert_events_by_key ON alert_events (key_id, event_id DESC)",
-]
-
 _conditions: TypeAdapter[Any] = TypeAdapter(Condition)
 
 
@@ -115,11 +90,9 @@ class AlertStore:
     """Alert rules and their firings in PostgreSQL, through one guarded connection."""
 
     def __init__(self, settings: Settings) -> None:
-        from marketpulse.auth.keys import SCHEMA as KEY_SCHEMA
         from marketpulse.stores.postgres import GuardedConnection
 
-        # Rules reference api_keys: that table is created first.
-        self._db = GuardedConnection(settings, (*KEY_SCHEMA, *SCHEMA), "alerts", AlertStoreUnavailableError)
+        self._db = GuardedConnection(settings, "alerts", AlertStoreUnavailableError)
         self._execute = self._db.execute
 
     def create(

@@ -22,17 +22,6 @@ SCOPES: tuple[str, ...] = get_args(Scope)
 KEY_PREFIX = "mpk"
 _KEY_PATTERN = re.compile(rf"^{KEY_PREFIX}_([0-9a-f]{{12}})_([A-Za-z0-9_-]{{43}})$")
 
-SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS api_keys (
-        key_id text PRIMARY KEY,
-        name text NOT NULL,
-        secret_sha256 text NOT NULL,
-        scopes text[] NOT NULL,
-        rate_limit_per_s double precision,
-        created_at timestamptz NOT NULL DEFAULT now(),
-        revoked_at timestamptz)""",
-]
-
 
 class ApiKeyError(MarketPulseError):
     """An API key operation was refused (unknown key, bad scope); the message says which."""
@@ -100,7 +89,7 @@ class ApiKeyStore:
     def __init__(self, settings: Settings) -> None:
         from marketpulse.stores.postgres import GuardedConnection
 
-        self._db = GuardedConnection(settings, SCHEMA, "API keys", KeyStoreUnavailableError)
+        self._db = GuardedConnection(settings, "API keys", KeyStoreUnavailableError)
         self._execute = self._db.execute
 
     def create(self, name: str, scopes: list[str], rate_limit_per_s: float | None = None) -> tuple[ApiKey, str]:

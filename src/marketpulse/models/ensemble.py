@@ -123,7 +123,7 @@ def refit_ensemble(settings: Settings, *, lookback_days: int = 30, promote: bool
     A horizon with fewer than MIN_REFIT_ROWS scored rows keeps its previous (or identity) weights."""
     import psycopg
 
-    from marketpulse.models.scorecard import migrate_scorecard
+    from marketpulse.migrations import require_schema
 
     cfg = settings.models
     registry = ModelRegistry(settings)
@@ -131,7 +131,7 @@ def refit_ensemble(settings: Settings, *, lookback_days: int = 30, promote: bool
     previous = Ensemble.from_artifact(registry.load(cfg.ensemble_name, current)).weights if current else {}
     columns = sentiment_columns()
     with psycopg.connect(settings.postgres_dsn()) as conn:
-        migrate_scorecard(conn)
+        require_schema(conn)
         newest = conn.execute(
             "SELECT max(feature_ts) FROM scorecard_outcome WHERE model_name = %s", (cfg.price_name,)
         ).fetchone()

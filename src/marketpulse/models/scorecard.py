@@ -20,55 +20,27 @@ import numpy as np
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
 from marketpulse.config import Settings
+from marketpulse.migrations import require_schema
 from marketpulse.models.data import Horizon, forward_labels
 
 log = logging.getLogger(__name__)
-
-SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS scorecard_outcome (
-        symbol text NOT NULL, feature_ts timestamptz NOT NULL, horizon text NOT NULL, model_name text NOT NULL,
-        model_version text NOT NULL, prob_up double precision NOT NULL, expected_return double precision,
-        realized_return double precision NOT NULL, up smallint NOT NULL, hit smallint NOT NULL,
-        brier double precision NOT NULL, target_ts timestamptz NOT NULL, scored_at timestamptz NOT NULL DEFAULT now(),
-        PRIMARY KEY (symbol, feature_ts, horizon, model_name))""",
-    """CREATE INDEX IF NOT EXISTS scorecard_outcome_model ON scorecard_outcome (model_name, model_version, horizon)""",
-    """CREATE TABLE IF NOT EXISTS ensemble_input (
-        symbol text NOT NULL, feature_ts timestamptz NOT NULL, horizon text NOT NULL, sentiment jsonb NOT NULL,
-        PRIMARY KEY (symbol, feature_ts, horizon))""",
-    """CREATE OR REPLACE VIEW scorecard_summary AS
-        SELECT symbol, horizon, model_name, model_version, count(*) AS n, avg(hit::float8) AS hit_rate,
-               avg(brier) AS brier, avg(prob_up) AS mean_prob, avg(up::float8) AS up_rate,
-               min(feature_ts) AS first_ts, max(feature_ts) AS last_ts
-        FROM scorecard_outcome GROUP BY symbol, horizon, model_name, model_version""",
-    """CREATE OR REPLACE VIEW scorecard_calibration AS
-        SELECT symbol, horizon, model_name, model_version,
-               least(width_bucket(prob_up, 0, 1, 10), 10) AS bin, count(*) AS n,
-               avg(prob_up) AS mean_prob, avg(up::float8) AS up_rate
-        FROM scorecard_outcome GROUP BY symbol, horizon, model_name, model_version, bin""",
-]
 
 #: Predictions older than the newest bar by more than this are not looked at again (their target bar is
 #: missing for good: a minute without trades, or a symbol that stopped).
 LOOKBACK = timedelta(days=7)
 
 
-def migrate_scorecard(conn: Any) -> None:
-    """Create the scorecard tables and views if missing (idempotent)."""
-    for statement in SCHEMA:
-        conn.execute(statement)
-    conn.commit()
-
-
-_MIGRATED_CONNECTIONS: set[int] = set()
+#: Connections whose schema version was checked (the tables and views come from `marketpulse db migrate`).
+_CHECKED_CONNECTIONS: set[int] = set()
 
 
 def write_ensemble_inputs(conn: Any, inputs: pd.DataFrame) -> None:
     """Upsert the sentiment inputs of ensemble predictions (in the caller's transaction)."""
     if inputs.empty:
         return
-    if id(conn) not in _MIGRATED_CONNECTIONS:
-        migrate_scorecard(conn)
-        _MIGRATED_CONNECTIONS.add(id(conn))
+    if id(conn) not in _CHECKED_CONNECTIONS:
+        require_schema(conn)
+        _CHECKED_CONNECTIONS.add(id(conn))
     rows = [(r.symbol, r.feature_ts.to_pydatetime(), r.horizon, r.sentiment) for r in inputs.itertuples(index=False)]
     with conn.cursor() as cur:
         cur.executemany(
@@ -115,11 +87,8 @@ def update_scorecard(settings: Settings, *, symbols: list[str] | None = None) ->
     """Score every stored prediction whose target bar now exists and has not been scored yet (idempotent)."""
     import psycopg
 
-    from marketpulse.stores.postgres import migrate
-
     with psycopg.connect(settings.postgres_dsn()) as conn:
-        migrate(conn)  # fact_prediction and fact_bar_1m, in case no stream has written yet
-        migrate_scorecard(conn)
+        require_schema(conn)
         symbol_filter = "AND p.symbol = ANY(%(symbols)s)" if symbols else ""
         pending = pd.DataFrame(
             conn.execute(
@@ -218,7 +187,7 @@ def read_scorecard(
             params.append(value)
     where = ("WHERE " + " AND ".join(filters)) if filters else ""
     with psycopg.connect(settings.postgres_dsn()) as conn:
-        migrate_scorecard(conn)
+        require_schema(conn)
         summary = _dicts(
             conn.execute(
                 f"SELECT * FROM scorecard_summary {where} ORDER BY symbol, horizon, model_name, model_version", params
@@ -357,6 +326,6 @@ def newest_scored(settings: Settings) -> datetime | None:
     import psycopg
 
     with psycopg.connect(settings.postgres_dsn()) as conn:
-        migrate_scorecard(conn)
+        require_schema(conn)
         row = conn.execute("SELECT max(scored_at) FROM scorecard_outcome").fetchone()
     return row[0] if row else None

@@ -23,16 +23,6 @@ from marketpulse.errors import MarketPulseError
 from marketpulse.quality import checks
 from marketpulse.quality.checks import CheckResult
 
-SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS dq_run (
-        run_key text PRIMARY KEY, window_start timestamptz NOT NULL, window_end timestamptz NOT NULL,
-        symbols text, checked_at timestamptz NOT NULL, checks integer NOT NULL, breaches integer NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS dq_result (
-        run_key text NOT NULL REFERENCES dq_run(run_key) ON DELETE CASCADE, check_name text NOT NULL,
-        subject text NOT NULL, ok boolean NOT NULL, value double precision, threshold double precision,
-        detail text NOT NULL, PRIMARY KEY (run_key, check_name, subject))""",
-]
-
 #: Arrow type prefixes the lake may hold for each Tick field (all-null optional columns land as `null`).
 LAKE_TICK_TYPES: dict[str, tuple[str, ...]] = {
     "ts": ("timestamp",),
@@ -76,12 +66,6 @@ class QualityReport:
             "checks": len(self.results),
             "breaches": [result.as_dict() for result in self.breaches],
         }
-
-
-def migrate(conn: Any) -> None:
-    for statement in SCHEMA:
-        conn.execute(statement)
-    conn.commit()
 
 
 def _utc(value: datetime) -> datetime:
@@ -283,8 +267,10 @@ def store_report(settings: Settings, report: QualityReport) -> None:
     """Replace the rows of this run key with the report's (one transaction)."""
     import psycopg
 
+    from marketpulse.migrations import require_schema
+
     with psycopg.connect(settings.postgres_dsn()) as conn:
-        migrate(conn)
+        require_schema(conn)  # dq_run and dq_result come from `marketpulse db migrate`
         conn.execute("DELETE FROM dq_run WHERE run_key = %s", (report.run_key,))
         conn.execute(
             "INSERT INTO dq_run VALUES (%s, %s, %s, %s, now(), %s, %s)",

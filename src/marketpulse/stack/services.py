@@ -252,6 +252,9 @@ class CassandraService(Service):
             )
         finally:
             cluster.shutdown()
+        from marketpulse.migrations.commands import migrate_cassandra
+
+        migrate_cassandra(self.settings)
 
 
 class RedisService(Service):
@@ -397,6 +400,10 @@ class PostgresService(Service):
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
             if not exists:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+        # The schema is migrated here, once per `stack up`, never by the processes that write.
+        from marketpulse.migrations.commands import migrate_postgres
+
+        migrate_postgres(self.settings)
 
 
 def _make_reachable_by(folder: Path, user: str) -> None:

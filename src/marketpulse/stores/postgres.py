@@ -1,50 +1,12 @@
-"""PostgreSQL reporting schema (a star schema Power BI reads) and idempotent upserts into it."""
+"""Idempotent upserts into the PostgreSQL star schema Power BI reads (its tables: marketpulse.migrations)."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
 from typing import Any
 
 from marketpulse.config import Settings
 from marketpulse.stores.cassandra import INDICATOR_CQL_COLUMNS
-
-SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS dim_symbol (
-        symbol text PRIMARY KEY, first_seen timestamptz NOT NULL, last_seen timestamptz NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS fact_bar_1m (
-        symbol text NOT NULL REFERENCES dim_symbol(symbol), ts timestamptz NOT NULL,
-        open double precision, high double precision, low double precision, close double precision,
-        volume double precision, vwap double precision, trades bigint,
-        PRIMARY KEY (symbol, ts))""",
-    f"""CREATE TABLE IF NOT EXISTS fact_indicator_1m (
-        symbol text NOT NULL REFERENCES dim_symbol(symbol), ts timestamptz NOT NULL, close double precision,
-        {", ".join(f"{name} double precision" for name in INDICATOR_CQL_COLUMNS)},
-        PRIMARY KEY (symbol, ts))""",
-    """CREATE TABLE IF NOT EXISTS fact_prediction (
-        symbol text NOT NULL REFERENCES dim_symbol(symbol), feature_ts timestamptz NOT NULL, horizon text NOT NULL,
-        model_name text NOT NULL, model_version text NOT NULL, prob_up double precision,
-        expected_return double precision, created_at timestamptz NOT NULL DEFAULT now(),
-        PRIMARY KEY (symbol, feature_ts, horizon, model_name))""",
-    # Columns added after the first release: IF NOT EXISTS upgrades a dev stack made before them.
-    "ALTER TABLE fact_prediction ADD COLUMN IF NOT EXISTS sentiment_window_end timestamptz",
-    "ALTER TABLE fact_prediction ADD COLUMN IF NOT EXISTS sentiment_model_version text",
-    """CREATE TABLE IF NOT EXISTS fact_sentiment_window (
-        symbol text NOT NULL REFERENCES dim_symbol(symbol), window_end timestamptz NOT NULL,
-        window_start timestamptz NOT NULL, item_count integer NOT NULL, mean double precision,
-        dispersion double precision, buzz double precision,
-        mean_x double precision, count_x integer, mean_reddit double precision, count_reddit integer,
-        mean_news double precision, count_news integer, model_version text NOT NULL,
-        updated_at timestamptz NOT NULL DEFAULT now(),
-        PRIMARY KEY (symbol, window_end))""",
-]
-
-
-def migrate(conn: Any) -> None:
-    """Create the reporting tables if missing (idempotent)."""
-    for statement in SCHEMA:
-        conn.execute(statement)
-    conn.commit()
 
 
 class PostgresWriter:
@@ -53,8 +15,12 @@ class PostgresWriter:
     def __init__(self, settings: Settings) -> None:
         import psycopg
 
+        from marketpulse.migrations import require_schema
+
         self.conn = psycopg.connect(settings.postgres_dsn())
-        migrate(self.conn)
+        # Tables come from `marketpulse db migrate`: DDL here would lock the facts against readers and writers.
+        require_schema(self.conn)
+        self.conn.commit()  # end the check's transaction: an idle one would hold locks until the first batch
 
     def upsert_symbols(self, seen: Any) -> None:
         """seen: frame with symbol, first (min ts) and last (max ts) of this batch."""
@@ -136,12 +102,11 @@ class PostgresWriter:
 
 
 class GuardedConnection:
-    """One autocommit connection shared by a process's threads: guarded by a lock, created with its schema,
-    reopened after a failure. A PostgreSQL outage raises `unavailable(message)`, not psycopg's own error."""
+    """One autocommit connection shared by a process's threads: guarded by a lock, its schema version checked on
+    connect, reopened after a failure. A PostgreSQL outage raises `unavailable(message)`, not psycopg's own error."""
 
-    def __init__(self, settings: Settings, schema: Sequence[str], what: str, unavailable: type[Exception]) -> None:
+    def __init__(self, settings: Settings, what: str, unavailable: type[Exception]) -> None:
         self._dsn = settings.postgres_dsn()
-        self._schema = tuple(schema)
         self._what = what
         self._unavailable = unavailable
         self._lock = threading.Lock()
@@ -151,12 +116,13 @@ class GuardedConnection:
         """Run one statement; its rows (none for statements without a result)."""
         import psycopg
 
+        from marketpulse.migrations import require_schema
+
         with self._lock:
             try:
                 if self._conn is None or self._conn.closed:
                     self._conn = psycopg.connect(self._dsn, autocommit=True)
-                    for ddl in self._schema:
-                        self._conn.execute(ddl)
+                    require_schema(self._conn)
                 cursor = self._conn.execute(statement, params)
                 return cursor.fetchall() if cursor.description else []
             except psycopg.OperationalError as exc:

@@ -1,8 +1,9 @@
 """The Power BI reporting layer over the star schema: rollups, views, retention and a data dictionary.
 
 The stream (and backfill) write the facts (`stores.postgres`); the `bi_export` DAG keeps this layer
-current. Every step is idempotent: rollups are upserts of whole days recomputed from the facts, views are
-CREATE OR REPLACE, retention deletes by a cut-off derived from the data, and the dictionary is rewritten.
+current. Every step is idempotent: rollups are upserts of whole days recomputed from the facts, retention
+deletes by a cut-off derived from the data, and the dictionary is rewritten. Tables and views come from the
+migrations (`marketpulse db migrate`), never from the export.
 Time is the market clock (the newest bar), not the wall clock: replayed history is years old.
 """
 
@@ -17,41 +18,8 @@ from typing import Any
 from marketpulse.config import Settings
 from marketpulse.features.indicators import INDICATOR_COLUMNS
 
-ROLLUP_SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS agg_bar_1d (
-        symbol text NOT NULL REFERENCES dim_symbol(symbol), day date NOT NULL,
-        open double precision, high double precision, low double precision, close double precision,
-        volume double precision, vwap double precision, trades bigint, bars integer NOT NULL,
-        first_ts timestamptz NOT NULL, last_ts timestamptz NOT NULL, PRIMARY KEY (symbol, day))""",
-    """CREATE TABLE IF NOT EXISTS dim_date (
-        day date PRIMARY KEY, year integer NOT NULL, quarter integer NOT NULL, month integer NOT NULL,
-        month_name text NOT NULL, week integer NOT NULL, weekday integer NOT NULL, weekday_name text NOT NULL)""",
-]
-
-VIEWS = {
-    "v_bar_1m": """CREATE OR REPLACE VIEW v_bar_1m AS
-        SELECT b.symbol, b.ts, (b.ts AT TIME ZONE 'UTC')::date AS day, b.open, b.high, b.low, b.close,
-               b.volume, b.vwap, b.trades, i.rsi_14, i.macd, i.macd_signal, i.bb_upper, i.bb_lower,
-               i.volatility_20
-        FROM fact_bar_1m b LEFT JOIN fact_indicator_1m i USING (symbol, ts)""",
-    "v_daily_summary": """CREATE OR REPLACE VIEW v_daily_summary AS
-        SELECT a.symbol, a.day, a.open, a.high, a.low, a.close, a.volume, a.vwap, a.trades, a.bars,
-               a.close / NULLIF(lag(a.close) OVER (PARTITION BY a.symbol ORDER BY a.day), 0) - 1 AS daily_return,
-               (a.high - a.low) / NULLIF(a.open, 0) AS daily_range_pct
-        FROM agg_bar_1d a""",
-    "v_prediction_outcome": """CREATE OR REPLACE VIEW v_prediction_outcome AS
-        SELECT p.symbol, p.feature_ts, p.horizon, p.model_name, p.model_version, p.prob_up, p.expected_return,
-               b0.close AS close_at_feature, b1.close AS close_next,
-               CASE WHEN b1.close IS NULL THEN NULL ELSE (b1.close > b0.close) END AS went_up,
-               CASE WHEN b1.close IS NULL THEN NULL ELSE ((p.prob_up >= 0.5) = (b1.close > b0.close)) END AS hit
-        FROM fact_prediction p
-        JOIN fact_bar_1m b0 ON b0.symbol = p.symbol AND b0.ts = p.feature_ts
-        LEFT JOIN fact_bar_1m b1 ON b1.symbol = p.symbol AND b1.ts = p.feature_ts + interval '1 minute'""",
-    "v_data_quality": """CREATE OR REPLACE VIEW v_data_quality AS
-        SELECT r.run_key, r.window_start, r.window_end, r.checked_at, d.check_name, d.subject, d.ok, d.value,
-               d.threshold, d.detail
-        FROM dq_run r JOIN dq_result d USING (run_key)""",
-}
+#: The views Power BI reads (defined by the migrations, described in the data dictionary).
+VIEWS = ("v_bar_1m", "v_daily_summary", "v_prediction_outcome", "v_data_quality")
 
 #: Descriptions of every reporting column: the data dictionary (a test keeps it complete).
 DESCRIPTIONS: dict[str, dict[str, str]] = {
@@ -203,32 +171,39 @@ def _connect(settings: Settings) -> Any:
 
 
 def ensure_schema(conn: Any) -> list[str]:
-    """Facts (the stream's schema), quality tables, rollups, views and column comments; idempotent."""
-    from marketpulse.quality.runner import migrate as migrate_quality
-    from marketpulse.stores.postgres import migrate as migrate_facts
+    """Check the reporting schema is migrated (the export runs no DDL); return the views Power BI reads."""
+    from marketpulse.migrations import require_schema
 
-    migrate_facts(conn)
-    migrate_quality(conn)
-    for statement in ROLLUP_SCHEMA:
-        conn.execute(statement)
-    for statement in VIEWS.values():
-        conn.execute(statement)
+    require_schema(conn)
+    return sorted(VIEWS)
+
+
+def apply_comments(conn: Any) -> int:
+    """Write the data dictionary into PostgreSQL's table, column and view comments (Power BI shows them).
+
+    DDL, so only `marketpulse db migrate` runs it, after the revisions; idempotent. Returns the comments written.
+    """
     existing = {
         (table, column)
         for table, column in conn.execute(
             "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()"
         ).fetchall()
     }
+    written = 0
     for table, columns in DESCRIPTIONS.items():
         for column, text in columns.items():
             if column == "_table" and table in {name for name, _ in existing}:
                 conn.execute(f"COMMENT ON TABLE {table} IS {_literal(text)}")
             elif (table, column) in existing:  # tables and columns other features add may not exist yet
                 conn.execute(f"COMMENT ON COLUMN {table}.{column} IS {_literal(text)}")
+            else:
+                continue
+            written += 1
     for view, text in VIEW_DESCRIPTIONS.items():
         conn.execute(f"COMMENT ON VIEW {view} IS {_literal(text)}")
+        written += 1
     conn.commit()
-    return sorted(VIEWS)
+    return written
 
 
 def _literal(text: str) -> str:

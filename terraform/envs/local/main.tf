@@ -1,6 +1,6 @@
 # The local environment: the platform's buckets on the local stack's SeaweedFS and its topics on the local Kafka.
-# Cassandra's keyspace comes from `marketpulse stack up` and its tables from the app's own migrations
-# (marketpulse.stores.cassandra.migrate); Redis and PostgreSQL need nothing provisioned.
+# Cassandra's keyspace comes from `marketpulse stack up`; its tables and PostgreSQL's schema from the app's own
+# migrations (`marketpulse db migrate`, run by `stack up`); Redis needs nothing provisioned.
 provider "kafka" {
   bootstrap_servers = split(",", var.kafka_bootstrap_servers)
   tls_enabled       = false
