@@ -51,10 +51,7 @@ class Selection(Forecaster):
 def load_forecaster(registry: ModelRegistry, artifact: ModelArtifact) -> Selection:
     """A stored price model of any kind as a Selection (a single family serves every horizon it predicts)."""
     if artifact.meta.get("kind") != SELECTION_KIND:
-        model = legacy_or_family(artifact)
-        family = str(artifact.meta.get("kind", "mlp"))
-        horizons = artifact.meta.get("horizons") or [artifact.meta.get("horizon", "1min")]
-        return Selection({str(h): Member(family, artifact.version, model) for h in horizons})
+        return single_family(artifact)
     loaded: dict[str, Forecaster] = {}
     serving = {}
     for horizon, entry in artifact.meta["serving"].items():
@@ -63,6 +60,14 @@ def load_forecaster(registry: ModelRegistry, artifact: ModelArtifact) -> Selecti
             loaded[version] = legacy_or_family(registry.load(artifact.name, version))
         serving[str(horizon)] = Member(str(entry["family"]), version, loaded[version])
     return Selection(serving)
+
+
+def single_family(artifact: ModelArtifact) -> Selection:
+    """One family's version (or the first MLP) as a selection serving every horizon it predicts."""
+    model = legacy_or_family(artifact)
+    family = str(artifact.meta.get("kind", "mlp"))
+    horizons = artifact.meta.get("horizons") or [artifact.meta.get("horizon", "1min")]
+    return Selection({str(h): Member(family, artifact.version, model) for h in horizons})
 
 
 def legacy_or_family(artifact: ModelArtifact) -> Forecaster:

@@ -21,7 +21,7 @@ from marketpulse.config import Settings
 from marketpulse.models.data import Dataset, dataset_from_features
 from marketpulse.models.forecasters import WINDOW
 from marketpulse.models.registry import ModelArtifact, ModelNotFoundError, ModelRegistry
-from marketpulse.models.selection import SELECTION_KIND, Member, Selection, legacy_or_family, load_forecaster
+from marketpulse.models.selection import SELECTION_KIND, Selection, load_forecaster, single_family
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class SelectionScorer:
     def from_artifact(cls, artifact: ModelArtifact, registry: ModelRegistry | None = None) -> SelectionScorer:
         if artifact.meta.get("kind") == SELECTION_KIND and registry is None:
             raise ValueError("a selection's members are loaded from the registry: pass it")
-        selection = load_forecaster(registry, artifact) if registry is not None else _single(artifact)
+        selection = load_forecaster(registry, artifact) if registry is not None else single_family(artifact)
         return cls(selection, artifact.name, artifact.version)
 
     def rows(self, indicator_rows: pd.DataFrame, context: pd.DataFrame | None) -> tuple[Dataset, np.ndarray[Any, Any]]:
@@ -123,14 +123,6 @@ class SelectionScorer:
 
 #: The first serving class's name: a single stored family (e.g. the sequence model) scores the same way.
 SequenceScorer = SelectionScorer
-
-
-def _single(artifact: ModelArtifact) -> Selection:
-    """A single family's version as a selection serving every horizon it predicts."""
-    model = legacy_or_family(artifact)
-    horizons = artifact.meta.get("horizons") or [artifact.meta.get("horizon", "1min")]
-    family = str(artifact.meta.get("kind", "mlp"))
-    return Selection({str(h): Member(family, artifact.version, model) for h in horizons})
 
 
 def load_scorer(artifact: ModelArtifact, registry: ModelRegistry | None = None) -> Scorer:
