@@ -61,7 +61,7 @@ terraform-apply: $(STAMP) ## Apply terraform/envs/local to the running dev stack
 bench: install ## Benchmark the market pipeline on its own 'bench' stack, ~9 min (options: BENCH_ARGS="--help")
 	$(BIN)/python -m bench.market_pipeline $(BENCH_ARGS)
 
-bench-api: install ## Benchmark the API: latest-quote latency at fixed rates and WebSocket fan-out, ~3 min
+bench-api: install ## Benchmark the API: latest-quote latency (3 server variants x 3 rates) and WebSocket fan-out, ~6 min
 	$(BIN)/python -m bench.api_latency
 	$(BIN)/python -m bench.api_ws_fanout
 

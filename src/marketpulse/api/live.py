@@ -222,6 +222,7 @@ class LiveHub:
         only_key: str | None = None,
     ) -> None:
         encoded: dict[frozenset[str] | None, str] = {}  # encode once per distinct field filter
+        queued = 0
         for client in list(self._subscribers(symbol, channel)):
             if only_key is not None and client.key_id != only_key:
                 continue
@@ -237,11 +238,18 @@ class LiveHub:
                 if published_at is not None:
                     message["published_at"] = published_at
                 text = encoded[fields] = orjson.dumps(message, default=str).decode()
-            self.offer(client, text, channel)
+            queued += self.queue(client, text)
+        if queued:  # one metric update per fan-out, not per client (it is a file write with several workers)
+            self.metrics.ws_messages.labels(channel).inc(queued)
 
     def offer(self, client: Client, text: str, channel: str) -> None:
+        if self.queue(client, text):
+            self.metrics.ws_messages.labels(channel).inc()
+
+    def queue(self, client: Client, text: str) -> bool:
+        """Put without waiting; False (and the client dropped) when its queue is full."""
         if client.dropped.is_set():
-            return
+            return False
         try:
             client.queue.put_nowait(text)
             client.last_queued = time.monotonic()
@@ -250,8 +258,8 @@ class LiveHub:
             self.remove(client)
             self.metrics.ws_dropped.labels("slow_consumer").inc()
             log.warning("dropped a WebSocket client of key %s: %d messages unread", client.key_id, client.queue.qsize())
-            return
-        self.metrics.ws_messages.labels(channel).inc()
+            return False
+        return True
 
 
 def subscription_keys(symbols: Iterable[str], channels: Iterable[str]) -> list[tuple[str, str]]:
