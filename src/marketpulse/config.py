@@ -122,7 +122,11 @@ class S3Settings(_Section):
 class SparkSettings(_Section):
     """Spark in local mode and its Kafka connector."""
 
-    version: str = Field("4.1.1", description="Must equal the pyspark pin and spark/pom.xml.")
+    version: str = Field(
+        "4.1.3",
+        description="Must equal the pyspark pin and spark/pom.xml; 4.1.3 fixes the Kafka source NPE after a restart "
+        "(SPARK-55271).",
+    )
     master: str = Field("local[2]", description="Spark master; local[N] uses N cores.")
     driver_memory: str = Field("1g")
     shuffle_partitions: int = Field(4, ge=1, description="spark.sql.shuffle.partitions; small for 2 cores.")

@@ -30,10 +30,11 @@ class Closeable(Protocol):
 class StreamJobRunner(ABC):
     """Runs a job's queries and restarts them from their checkpoints when one fails, up to max_restarts times.
 
-    Why in-process: Spark 4.1's Kafka source can fail a query with a NullPointerException in its progress
-    metrics right after re-running an uncommitted batch (SPARK-55271), i.e. on the first trigger after a
-    crash. Restarting from the checkpoint is the documented recovery; a failure that repeats still ends
-    the job with its error, for the supervisor to see.
+    Why in-process: a query can fail on a transient error (a broker restart beyond the client's retries, a
+    store that refuses a write on the live path); restarting from the checkpoint within seconds beats waiting
+    for the supervisor's next round. (Spark 4.1.1's Kafka source NPE after a restart, SPARK-55271, which
+    first motivated it, is fixed by the 4.1.3 connector.) A failure that repeats still ends the job with its
+    error, for the supervisor to see.
     """
 
     #: How reports name the job; "<job_name> running: ..." is what the stream supervisor waits for.
