@@ -154,7 +154,7 @@ def register(
             str,
             typer.Option(
                 help="Bars: auto, replay or lake (as models.data_source), daily (the real daily history), or a real "
-                "intraday set shipped with the package (models.real_bars.REAL_SETS): eurusd-1h, es-1min."
+                "set shipped with the package (models.real_bars.REAL_SETS): eurusd-1h, es-1min, etf-daily."
             ),
         ] = "auto",
         out_dir: Annotated[

@@ -6,7 +6,8 @@ daily bars, so minute-level skill there is skill on the generator).
 - Intraday sets shipped by registry packages under the MIT licence, converted once into small bar files under
   `realdata/` (provenance and licences in realdata/README.md; `convert_*` below rebuild them from the packages'
   files): `eurusd-1h` (hourly EUR/USD ask bars of 2017, gym-anytrading 2.0.0) and `es-1min` (1-minute bars built
-  with the stream's bar code from 500,000 E-mini S&P 500 futures ticks of 1-3 September 2013, mlfinpy 0.1.2).
+  with the stream's bar code from 500,000 E-mini S&P 500 futures ticks of 1-3 September 2013, mlfinpy 0.1.2),
+  and `etf-daily` (daily closes of 23 ETFs, 2008-2016, mlfinpy 0.1.2): a wider real cross-section than `daily`.
 
 Nothing is downloaded at run time: the files ship with the package.
 """
@@ -50,6 +51,11 @@ REAL_SETS: dict[str, RealSet] = {
         ("1min", "5min", "15min"),
         block="1h",  # three sessions only: folds and bootstrap blocks of one hour
     ),
+    "etf-daily": RealSet(
+        "etf_daily_2008-2016.csv.gz",
+        "23 ETFs' daily closes 2008-01-02..2016-07-01 (mlfinpy 0.1.2, MIT: stock_prices.csv)",
+        ("1d", "5d"),
+    ),
 }
 DATA_CHOICES = ("replay", "lake", "daily", *REAL_SETS)
 
@@ -88,6 +94,19 @@ def convert_eurusd(csv_path: Path) -> pd.DataFrame:
         bars[column] = raw[column.capitalize()].astype("float64")
     # Weekend hours repeat the Friday close with zero volume: not trading, so not bars.
     return bars[bars["volume"] > 0].reset_index(drop=True)
+
+
+def convert_etf_daily(csv_path: Path) -> pd.DataFrame:
+    """mlfinpy's stock_prices.csv (Date, one close column per ETF) -> BAR_COLUMNS stamped at the 16:00 close;
+    only closes are known, so open = high = low = close and volume is missing."""
+    wide = pd.read_csv(csv_path, parse_dates=["Date"])
+    long = wide.melt(id_vars="Date", var_name="symbol", value_name="close").dropna(subset=["close"])
+    close_at = long["Date"] + pd.Timedelta(hours=16)
+    ts = close_at.dt.tz_localize(EXCHANGE_TZ).dt.tz_convert("UTC")
+    bars = pd.DataFrame({"symbol": long["symbol"], "ts": ts, "close": long["close"].round(4)})
+    bars["open"] = bars["high"] = bars["low"] = bars["close"]
+    bars["volume"] = float("nan")
+    return bars[BAR_COLUMNS].sort_values(["symbol", "ts"]).reset_index(drop=True)
 
 
 def convert_es_ticks(csv_path: Path) -> pd.DataFrame:
