@@ -173,7 +173,7 @@ def test_freshness_per_source_and_symbol_and_missing_symbols() -> None:
 
 
 def _query(age_s: float | None, lag: int | None) -> QueryHealth:
-    return QueryHealth("market-features", 7, age_s, 123, lag)
+    return QueryHealth("market-live", 7, age_s, 123, lag)
 
 
 @pytest.mark.parametrize(
@@ -192,9 +192,9 @@ def test_supervisor_verdicts(alive: bool | None, age_s: float, lag: int | None, 
 
 
 def test_a_long_batch_in_flight_is_progress_until_it_runs_far_too_long() -> None:
-    running = QueryHealth("market-features", 7, 900.0, 123, 5000, running_s=400.0)
+    running = QueryHealth("market-live", 7, 900.0, 123, 5000, running_s=400.0)
     assert judge(True, [running], stuck_after_s=180, started_s_ago=1000)[0] == "healthy"
-    hung = QueryHealth("market-features", 7, 900.0, 123, 5000, running_s=600.0)
+    hung = QueryHealth("market-live", 7, 900.0, 123, 5000, running_s=600.0)
     assert judge(True, [hung], stuck_after_s=180, started_s_ago=1000)[0] == "stuck"
 
 

@@ -15,7 +15,7 @@ run in the JVM: contracts/spark.py). Each micro-batch is then handled in the dri
 The archive path (Cassandra, PostgreSQL, the parquet lake) runs in a thread of the driver (`Archiver`) on its
 own cadence, from the spool, for batches Spark has committed. Exactly-once effects in every store: a batch that
 Spark re-runs after a crash starts from the state snapshot of the batch before it, so it emits the same facts
-again, and every store write is keyed (decision 0011).
+again, and every store write is keyed (decision 0012).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ the stream, they cannot change history); equal timestamps keep their arrival ord
 
 The state lives in the driver and is snapshotted after every micro-batch under the batch id (`StateStore`): a
 batch that Spark re-runs after a crash starts from the snapshot of the batch before it and so emits exactly
-what the first run emitted (decision 0011).
+what the first run emitted (decision 0012).
 """
 
 from __future__ import annotations
