@@ -121,8 +121,13 @@ class GuardedConnection:
         with self._lock:
             try:
                 if self._conn is None or self._conn.closed:
-                    self._conn = psycopg.connect(self._dsn, autocommit=True)
-                    require_schema(self._conn)
+                    conn = psycopg.connect(self._dsn, autocommit=True)
+                    try:
+                        require_schema(conn)
+                    except BaseException:
+                        conn.close()  # checked again on the next call, after `db migrate` has run
+                        raise
+                    self._conn = conn
                 cursor = self._conn.execute(statement, params)
                 return cursor.fetchall() if cursor.description else []
             except psycopg.OperationalError as exc:
