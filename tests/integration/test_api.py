@@ -393,7 +393,8 @@ def test_pipeline_status_reports_stream_heartbeats(client: TestClient, redis_cli
     beat = next(s for s in status.json()["streams"] if s["query"] == query)
     assert (beat["batch_id"], beat["rows"]) == (41, 7)
     assert 2.5 < beat["age_s"] < 60
-    assert set(status.json()["services"]) == {"ingest", "market-job"}
+    assert set(status.json()["services"]) == {"ingest", "market-job", "api"}
+    assert status.json()["services"]["api"]["up"] is True  # its own stages, read from its registry
 
 
 def test_alert_rule_and_event_pages(client: TestClient) -> None:

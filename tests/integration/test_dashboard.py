@@ -167,10 +167,19 @@ def test_symbol_page_draws_candles_indicators_and_prediction(
     page.screenshot(path=str(ARTIFACTS / "dashboard-symbol.png"), full_page=True)
 
 
-def test_health_and_scorecard_pages_load(page: Page, dashboard: str, symbol: str) -> None:
+def test_health_and_scorecard_pages_load(page: Page, dashboard: str, symbol: str, settings: Settings) -> None:
     page.goto(dashboard + "/health")
     expect(page.locator("#health-status")).to_contain_text("symbols", timeout=20_000)
     expect(page.locator("#health-services")).to_contain_text("ingest")
+    # Updates pushed to this page's WebSocket give the API's Redis -> WebSocket stage observations, drawn as
+    # p50/p99 lines over the refresh windows.
+    for i in range(20):
+        publish(settings, symbol, price=100.0 + i / 10)
+        page.wait_for_timeout(150)
+    latency = page.locator("#health-latency")
+    expect(latency).to_contain_text("api: redis_to_websocket p99", timeout=20_000)
+    assert latency.locator("g.trace.scatter path.js-line").count() >= 2  # p50 and p99 lines drawn
+    expect(page.locator("#health-restarts")).to_have_text(re.compile(r"^(none recorded|.+: \d+.*)$"))
     page.screenshot(path=str(ARTIFACTS / "dashboard-health.png"), full_page=True)
     page.goto(dashboard + "/scorecard")
     # The test stack may or may not hold scored predictions; either way the page says which, through the API.

@@ -27,7 +27,8 @@ CursorParam = Annotated[str | None, Query(description="`next_cursor` of the prev
 
 
 class AlertRuleIn(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
+    # No NUL: PostgreSQL refuses it in text (it would be a 500 deep in the store; found by schemathesis).
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[^\x00]*$")
     symbol: str = Field(pattern=SYMBOL_PATTERN, examples=["AAPL"])
     condition: Condition
     webhook_url: HttpUrl | None = Field(
