@@ -58,10 +58,25 @@ def symbol(stack: Stack, settings: Settings) -> Iterator[str]:
     indicators = bars[["symbol", "ts", "close"]].copy()
     for name in INDICATOR_CQL_COLUMNS:
         indicators[name] = 50.0
+    # Two predictions on bars of the chart: one bullish fed by a sentiment window, one bearish without.
+    predictions = pd.DataFrame(
+        {
+            "symbol": symbol,
+            "feature_ts": [ts[-10], ts[-5]],
+            "horizon": "1min",
+            "model_name": "price",
+            "model_version": "v-test",
+            "prob_up": [0.71, 0.32],
+            "expected_return": [0.001, -0.001],
+            "sentiment_window_end": [ts[-11], None],
+            "sentiment_model_version": ["vader-1", None],
+        }
+    )
     writer = CassandraWriter(settings)
     try:
         writer.write_bars(bars, "1min")
         writer.write_indicators(indicators, "1min")
+        writer.write_predictions(predictions)
     finally:
         writer.close()
     publish(settings, symbol, price=101.0)
@@ -142,9 +157,15 @@ def test_overview_lists_the_symbol_and_its_price_changes_live(
     expect(page.locator("#live-indicator")).to_contain_text("live")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard-overview.png"), full_page=True)
-    # No update for longer than dashboard.stale_s: the page says since when its data is stale.
-    expect(page.locator("#live-indicator")).to_contain_text("stale since", timeout=10_000)
-    page.screenshot(path=str(ARTIFACTS / "dashboard-overview-stale.png"), full_page=True)
+    # No update for longer than dashboard.stale_s (3 s here): the indicator says since when the data is stale.
+    # The test stack may carry other live data, so the page's own function is called with an old receipt.
+    text, style = page.evaluate(
+        "() => window.dash_clientside.marketpulse.indicator(0, "
+        "{received_at: Date.UTC(2024, 2, 7, 15, 4, 5), connected: true}, 3)"
+    )
+    assert text == "● stale since 15:04:05 UTC" and style["color"] == "#b35900"
+    offline = page.evaluate("() => window.dash_clientside.marketpulse.indicator(0, {connected: false}, 3)")
+    assert offline[0] == "offline: reconnecting to the API"
 
 
 def open_of_session() -> float:
@@ -162,6 +183,9 @@ def test_symbol_page_draws_candles_indicators_and_prediction(
     candles = page.locator("#symbol-chart path.box, #symbol-chart g.trace.boxes path")
     expect(candles.first).to_be_attached()
     assert candles.count() >= 60  # one candle body per bar
+    # The predictions as up/down triangles on the price chart (their hover names the sentiment window).
+    expect(page.locator("#symbol-chart .legendtext", has_text="prediction up")).to_be_attached()
+    expect(page.locator("#symbol-chart .legendtext", has_text="prediction down")).to_be_attached()
     publish(settings, symbol, price=99.25)
     expect(page.locator("#symbol-price")).to_have_text("99.25", timeout=10_000)
     page.screenshot(path=str(ARTIFACTS / "dashboard-symbol.png"), full_page=True)

@@ -40,6 +40,19 @@
         }
         return ["● stale since " + clock(live.received_at), Object.assign(style, {color: "#b35900"})];
       },
+      // The symbol page's price from the newest push (tick, else 1 s bar); no_update while none arrived.
+      symbolPrice: function (live, symbol) {
+        var s = (live && live.symbols && live.symbols[symbol]) || null;
+        if (!s) {
+          return [window.dash_clientside.no_update, window.dash_clientside.no_update];
+        }
+        var tick = s.tick || {}, bar = s.bar_1s || {};
+        var price = number(tick.price) !== null ? tick.price : number(bar.close);
+        if (price === null) {
+          return [window.dash_clientside.no_update, window.dash_clientside.no_update];
+        }
+        return [price.toFixed(2), tick.ts || bar.ts || ""];
+      },
       // base: rows the server built (open, day volume, sparkline closes, latest state) every 30 s; live: pushes.
       overview: function (live, base) {
         var symbols = (live && live.symbols) || {};

@@ -7,7 +7,7 @@ from typing import Any
 
 import dash
 import plotly.graph_objects as go
-from dash import Input, Output, State, callback, dcc, html
+from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html
 from plotly.subplots import make_subplots
 
 from marketpulse.dashboard.client import ApiUnavailableError, api
@@ -15,6 +15,7 @@ from marketpulse.dashboard.client import ApiUnavailableError, api
 dash.register_page(__name__, path_template="/symbol/<symbol>", name="Symbol")
 
 WINDOW = timedelta(hours=2)
+UP, DOWN = "#1a7f37", "#cf222e"
 
 
 def layout(symbol: str = "AAPL", **_: Any) -> html.Div:
@@ -64,6 +65,7 @@ def symbol_figure(
     fig.add_trace(go.Bar(x=x, y=[i.get("macd_hist") for i in indicators], name="MACD hist"), row=3, col=1)
     fig.add_trace(go.Scatter(x=x, y=[i.get("macd") for i in indicators], name="MACD"), row=3, col=1)
     predictions = sorted((p for p in predictions if p.get("prob_up") is not None), key=lambda p: p["feature_ts"])
+    add_prediction_markers(fig, bars, predictions)
     fig.add_trace(
         go.Scatter(x=[p["feature_ts"] for p in predictions], y=[p["prob_up"] for p in predictions], name="P(up)"),
         row=4,
@@ -71,6 +73,43 @@ def symbol_figure(
     )
     fig.update_layout(xaxis_rangeslider_visible=False, margin={"t": 20, "b": 20}, uirevision="keep-zoom")
     return fig
+
+
+def add_prediction_markers(fig: go.Figure, bars: list[dict[str, Any]], predictions: list[dict[str, Any]]) -> None:
+    """Each prediction on the price chart at its feature bar's close: a triangle up (P(up) > 0.5) or down, its
+    hover naming the model and the sentiment window that fed it (point in time)."""
+    close_at = {str(b["ts"]): b["close"] for b in bars}
+    shown = [p for p in predictions if str(p["feature_ts"]) in close_at]
+    for up in (True, False):
+        side = [p for p in shown if (p["prob_up"] > 0.5) is up]
+        if not side:
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=[p["feature_ts"] for p in side],
+                y=[close_at[str(p["feature_ts"])] for p in side],
+                mode="markers",
+                name="prediction up" if up else "prediction down",
+                marker={"symbol": "triangle-up" if up else "triangle-down", "size": 9, "color": UP if up else DOWN},
+                text=[_prediction_hover(p) for p in side],
+                hoverinfo="text",
+            ),
+            row=1,
+            col=1,
+        )
+
+
+def _prediction_hover(prediction: dict[str, Any]) -> str:
+    window = prediction.get("sentiment_window_end")
+    fed = (
+        f"sentiment window ending {window} ({prediction.get('sentiment_model_version') or '?'})"
+        if window
+        else "no sentiment window"
+    )
+    return (
+        f"P(up, {prediction['horizon']}) = {prediction['prob_up']:.3f}<br>model {prediction['model_name']} "
+        f"{prediction.get('model_version') or ''}<br>{fed}"
+    )
 
 
 def sentiment_figure(windows: list[dict[str, Any]]) -> go.Figure:
@@ -134,3 +173,14 @@ def refresh(_: int | None, symbol: str) -> tuple[Any, ...]:
         sentiment_figure(sentiment),
         "",
     )
+
+
+# The price and its time follow the live pushes in the browser between the server's chart refreshes.
+clientside_callback(
+    ClientsideFunction(namespace="marketpulse", function_name="symbolPrice"),
+    Output("symbol-price", "children", allow_duplicate=True),
+    Output("symbol-ts", "children", allow_duplicate=True),
+    Input("live-store", "data"),
+    State("symbol-name", "data"),
+    prevent_initial_call=True,
+)
