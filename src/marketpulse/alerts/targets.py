@@ -79,7 +79,7 @@ def resolve_target(url: str, allow: Sequence[str]) -> ResolvedTarget:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise WebhookTargetError(f"webhook host {host!r} does not resolve: {exc}") from exc
-    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]  # "%": IPv6 zone
     for address in addresses:
         reason = _forbidden(address)
         if reason and not _allowed(host, address, allow):

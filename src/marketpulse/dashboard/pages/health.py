@@ -123,7 +123,7 @@ def latency_figure(series: dict[str, list[list[float | None]]]) -> go.Figure:
     for name, points in sorted(series.items()):
         x = [time.strftime("%H:%M:%S", time.gmtime(p[0] or 0)) for p in points]
         for index, (quantile, dash_style) in enumerate((("p50", "dot"), ("p99", "solid")), start=1):
-            y = [p[index] * 1000 if p[index] is not None else None for p in points]
+            y = [value * 1000 if (value := p[index]) is not None else None for p in points]
             fig.add_trace(go.Scatter(x=x, y=y, name=f"{name} {quantile}", line={"dash": dash_style}))
     fig.update_layout(
         title="Per-stage latency, ms (p50 dotted, p99 solid; per refresh window)",
