@@ -135,7 +135,6 @@ def test_scorecard_totals_stand_next_to_the_walk_forward_expectation(
         for i in range(150)  # confidently wrong, 150 times: far worse than the backtest's Brier 0.24
     ]
     with psycopg.connect(settings.postgres_dsn()) as conn:
-        read_scorecard(settings, symbol=symbol)  # creates the tables on a fresh database
         conn.cursor().executemany(
             "INSERT INTO scorecard_outcome (symbol, feature_ts, horizon, model_name, model_version, prob_up, "
             "expected_return, realized_return, up, hit, brier, target_ts) "
