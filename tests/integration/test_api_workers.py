@@ -39,6 +39,27 @@ def _wait(predicate: Any, timeout_s: float = 15.0) -> None:
         time.sleep(0.1)
 
 
+def _price_rule(base: str, headers: dict[str, str], symbol: str, direction: str, level: float, url: str) -> None:
+    """A price-cross rule with a webhook, created through the API (either worker)."""
+    rule = {
+        "name": f"{direction} {level}",
+        "symbol": symbol,
+        "condition": {"type": "price_cross", "direction": direction, "level": level},
+        "webhook_url": url,
+        "cooldown_s": 0,
+    }
+    created = httpx.post(f"{base}/v1/alerts", json=rule, headers=headers)
+    assert created.status_code == 201, created.text
+    time.sleep(0.5)  # the rule-change announcement reaches the alert service
+
+
+def _prices(writer: RedisWriter, symbol: str, prices: tuple[float, ...]) -> None:
+    """Ticks written as the stream writes them, a little apart."""
+    for price in prices:
+        writer.update_latest({symbol: {"tick.price": price}})
+        time.sleep(0.1)
+
+
 def _worker_pids(base: str) -> set[str]:
     """Pids of the workers that answered /metrics (multiprocess gauges carry a pid label per live worker)."""
     text = httpx.get(f"{base}/metrics").text
@@ -64,19 +85,8 @@ def test_every_alert_fires_once_with_two_api_workers(two_workers: str, settings:
     writer = RedisWriter(settings)
     try:
         with alert_service(settings, ARTIFACTS / "workers-alerts.log", **LOOPBACK_WEBHOOKS):
-            rule = {
-                "name": "once",
-                "symbol": symbol,
-                "condition": {"type": "price_cross", "direction": "above", "level": 50},
-                "webhook_url": receiver.url,
-                "cooldown_s": 0,
-            }
-            created = httpx.post(f"{two_workers}/v1/alerts", json=rule, headers=headers)
-            assert created.status_code == 201, created.text
-            time.sleep(0.5)  # the rule-change announcement reaches the service
-            for price in (49.0, 51.0, 52.0, 48.0, 53.0):  # crosses above twice: 49 -> 51 and 48 -> 53
-                writer.update_latest({symbol: {"tick.price": price}})
-                time.sleep(0.1)
+            _price_rule(two_workers, headers, symbol, "above", 50, receiver.url)
+            _prices(writer, symbol, (49.0, 51.0, 52.0, 48.0, 53.0))  # crosses twice: 49 -> 51 and 48 -> 53
             _wait(lambda: len(receiver.posts) >= 2)
             time.sleep(1.0)  # a duplicate, if any, would arrive now
         events = httpx.get(f"{two_workers}/v1/alerts/events", headers=headers).json()["items"]
@@ -98,18 +108,8 @@ def test_a_webhook_cut_short_by_a_stop_is_delivered_after_restart(
     slow_retries = {"webhook_backoff_s": "2", "webhook_attempts": "4", **LOOPBACK_WEBHOOKS}
     try:
         with alert_service(settings, ARTIFACTS / "durable-alerts-1.log", **slow_retries) as first:
-            rule = {
-                "name": "durable",
-                "symbol": symbol,
-                "condition": {"type": "price_cross", "direction": "below", "level": 10},
-                "webhook_url": receiver.url,
-                "cooldown_s": 0,
-            }
-            assert httpx.post(f"{two_workers}/v1/alerts", json=rule, headers=headers).status_code == 201
-            time.sleep(0.5)
-            for price in (11.0, 9.0):
-                writer.update_latest({symbol: {"tick.price": price}})
-                time.sleep(0.1)
+            _price_rule(two_workers, headers, symbol, "below", 10, receiver.url)
+            _prices(writer, symbol, (11.0, 9.0))
             _wait(lambda: len(receiver.posts) >= 1)
             first.send_signal(signal.SIGTERM)
             first.wait(timeout=15)
@@ -143,18 +143,8 @@ def test_the_alert_service_checks_the_target_again_at_delivery(
     writer = RedisWriter(settings)
     try:
         with alert_service(settings, ARTIFACTS / "refusing-alerts.log"):
-            rule = {
-                "name": "refused",
-                "symbol": symbol,
-                "condition": {"type": "price_cross", "direction": "above", "level": 50},
-                "webhook_url": receiver.url,
-                "cooldown_s": 0,
-            }
-            assert httpx.post(f"{two_workers}/v1/alerts", json=rule, headers=headers).status_code == 201
-            time.sleep(0.5)
-            for price in (49.0, 51.0):
-                writer.update_latest({symbol: {"tick.price": price}})
-                time.sleep(0.1)
+            _price_rule(two_workers, headers, symbol, "above", 50, receiver.url)
+            _prices(writer, symbol, (49.0, 51.0))
 
             def settled() -> bool:
                 items = httpx.get(f"{two_workers}/v1/alerts/events", headers=headers).json()["items"]
