@@ -72,6 +72,13 @@ def test_many_symbols_at_once_equal_the_batch_computation(restart: bool) -> None
     assert got["rsi_14"].notna().sum() > 100
     pd.testing.assert_frame_equal(got, _sorted(want, list(got.columns)), check_exact=False, rtol=1e-9)
 
+    # Each indicator row carries its bar's volume (a model input), as training's rows do.
+    with_volume = kinds["indicators"].merge(
+        bars_1m[["symbol", "ts", "volume"]], on=["symbol", "ts"], suffixes=("", "_bar")
+    )
+    assert len(with_volume) == len(kinds["indicators"])
+    np.testing.assert_allclose(with_volume["volume"], with_volume["volume_bar"], rtol=1e-12)
+
     latest = kinds["latest"].groupby("symbol")["ts"].max()
     assert (latest == ticks.groupby("symbol")["ts"].max()).all()
 

@@ -37,6 +37,7 @@ from marketpulse.config import Settings
 from marketpulse.contracts import Prediction, Tick, Topics, to_wire
 from marketpulse.contracts.spark import parse_wire
 from marketpulse.features.indicators import INDICATOR_COLUMNS
+from marketpulse.models.serving import StreamModels
 from marketpulse.stream.market_state import Emitted, MarketState, StateStore, advance_arrays
 from marketpulse.stream.runner import StreamJobRunner
 from marketpulse.stream.sentiment_fusion import SentimentLookup, attach_sentiment_used
@@ -188,7 +189,8 @@ class MarketJob:
         self.redis = RedisWriter(settings)
         self.producer = EventProducer(settings, "marketpulse-market-job")
         self.sentiment = SentimentLookup(settings)
-        self._models: Any = None
+        # Built (torch imported) at start-up, not at the first closed minute: that batch would pay seconds.
+        self._models = StreamModels(settings)
         checkpoint = settings.checkpoint_location(LIVE_QUERY)
         self.archiver = Archiver(
             self.spool,
@@ -270,10 +272,6 @@ class MarketJob:
             return empty, pd.DataFrame()
         started = time.perf_counter()
         fused = self.sentiment.fuse(indicators)
-        if self._models is None:
-            from marketpulse.models.serving import StreamModels
-
-            self._models = StreamModels(self.settings)
         predictions, ensemble_inputs = self._models.predict(fused, context)
         STAGE_LATENCY.labels("prediction").observe(time.perf_counter() - started)
         if predictions.empty:
@@ -384,7 +382,9 @@ class MarketJob:
         every batch is committed; after a stop, the last batch may not be, so it stays spooled for the next run."""
         ended_cleanly = self.available_now and all(not q.isActive and q.exception() is None for q in self.queries)
         if self.last_batch is not None:
-            self.archiver.drain(below=self.last_batch + 1 if ended_cleanly else self.last_batch)
+            # After a stop, whatever is left stays in the spool for the next run: do not hold a shutdown for long.
+            below, timeout_s = (self.last_batch + 1, 600.0) if ended_cleanly else (self.last_batch, 30.0)
+            self.archiver.drain(below=below, timeout_s=timeout_s)
         self.archiver.stop()
         for client in (self.redis, self.sentiment):
             client.close()

@@ -34,7 +34,7 @@ from marketpulse.features.bars import INTERVALS, empty_bars
 from marketpulse.features.indicators import INDICATOR_COLUMNS, TAIL_WINDOW, indicator_columns
 from marketpulse.features.model_inputs import SEQUENCE_CONTEXT_BARS, indicators_with_context
 
-STATE_VERSION = 3
+STATE_VERSION = 4
 KINDS = ("bar_1s", "bar_1m", "indicators", "context", "latest", "late")
 _LABEL = {"1s": "bar_1s", "1min": "bar_1m"}
 _NONE = np.iinfo(np.int64).min  # "no value" in int64 slots (no open bar, nothing closed yet)
@@ -101,6 +101,37 @@ class OpenBars:
 
 
 @dataclass
+class Tail:
+    """A symbol's newest closed 1-min bars (what its indicators and model inputs need), oldest first."""
+
+    ts: _I64 = field(default_factory=lambda: np.empty(0, np.int64))
+    close: _F64 = field(default_factory=lambda: np.empty(0))
+    volume: _F64 = field(default_factory=lambda: np.empty(0))
+
+    @classmethod
+    def of(cls, bars: pd.DataFrame) -> Tail:
+        volume = bars["volume"] if "volume" in bars else pd.Series(np.nan, index=bars.index)
+        return cls(_ns(bars["ts"]), bars["close"].to_numpy(np.float64), volume.to_numpy(np.float64))
+
+    def extended(self, ts: _I64, close: _F64, volume: _F64) -> Tail:
+        return Tail(np.r_[self.ts, ts], np.r_[self.close, close], np.r_[self.volume, volume])
+
+    def last(self, bars: int) -> Tail:
+        return Tail(self.ts[-bars:], self.close[-bars:], self.volume[-bars:])
+
+    def frame(self, symbol: str) -> pd.DataFrame:
+        return pd.DataFrame({"symbol": symbol, "ts": _stamps(self.ts), "close": self.close, "volume": self.volume})
+
+    def to_json(self) -> list[list[Any]]:
+        return [self.ts.tolist(), self.close.tolist(), self.volume.tolist()]
+
+    @classmethod
+    def from_json(cls, data: list[list[Any]]) -> Tail:
+        ts, close, volume = data
+        return cls(np.asarray(ts, np.int64), np.asarray(close, np.float64), np.asarray(volume, np.float64))
+
+
+@dataclass
 class MarketState:
     """What the stream carries from batch to batch, for every symbol it has seen (one slot each)."""
 
@@ -111,8 +142,8 @@ class MarketState:
     #: End (ns) of the newest emitted 1 s bar per slot: ticks before it are late and cannot change history.
     closed_until: _I64 = field(default_factory=lambda: np.empty(0, np.int64))
     open_bars: dict[str, OpenBars] = field(default_factory=lambda: {i: OpenBars() for i in INTERVALS})
-    #: The trailing closed 1-min bars per slot that the indicators need (ts ns, close), TAIL_WINDOW at most.
-    tails: dict[int, tuple[_I64, _F64]] = field(default_factory=dict)
+    #: The trailing closed 1-min bars per slot that the indicators need, TAIL_WINDOW at most.
+    tails: dict[int, Tail] = field(default_factory=dict)
 
     def slots_of(self, names: Sequence[str] | npt.NDArray[Any]) -> _I64:
         """The slot of each (distinct) symbol name, giving new symbols a slot."""
@@ -149,7 +180,7 @@ class MarketState:
             self.tails.pop(slot, None)
             return
         ordered = bars.sort_values("ts").iloc[-TAIL_WINDOW:]
-        self.tails[slot] = (_ns(ordered["ts"]), ordered["close"].to_numpy(np.float64))
+        self.tails[slot] = Tail.of(ordered)
 
     # -- snapshots: the small part every batch, the tails only when a minute closed -------------------------------
 
@@ -165,7 +196,7 @@ class MarketState:
         )
 
     def tails_json(self) -> str:
-        return json.dumps({str(slot): [ts.tolist(), close.tolist()] for slot, (ts, close) in self.tails.items()})
+        return json.dumps({str(slot): tail.to_json() for slot, tail in self.tails.items()})
 
     @classmethod
     def from_json(cls, small: str, tails: str | None) -> MarketState:
@@ -180,10 +211,7 @@ class MarketState:
             open_bars={interval: OpenBars.from_json(bars) for interval, bars in data["open"].items()},
         )
         if tails:
-            state.tails = {
-                int(slot): (np.asarray(ts, np.int64), np.asarray(close, np.float64))
-                for slot, (ts, close) in json.loads(tails).items()
-            }
+            state.tails = {int(slot): Tail.from_json(data) for slot, data in json.loads(tails).items()}
         return state
 
     def copy(self) -> MarketState:
@@ -372,27 +400,27 @@ def _ticks_frame(state: MarketState, slots: _I64, ts_ns: _I64, price: _F64, size
 
 
 def _indicators(state: MarketState, closed: dict[str, npt.NDArray[Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Indicator rows of the minutes that just closed and a sequence model's context rows (the indicator rows of
-    the SEQUENCE_CONTEXT_BARS bars before them); advances the tails. Symbols whose new bars simply extend their
-    history (the usual case) are computed together, grouped by history length; any other (a re-sent or
-    out-of-order minute) goes through the one-symbol path."""
+    """Indicator rows of the minutes that just closed (with each bar's volume, a model input) and a sequence
+    model's context rows (the rows of the SEQUENCE_CONTEXT_BARS bars before them); advances the tails. Symbols
+    whose new bars simply extend their history (the usual case) are computed together, grouped by history length;
+    any other (a re-sent or out-of-order minute) goes through the one-symbol path."""
     rows: list[pd.DataFrame] = []
     contexts: list[pd.DataFrame] = []
-    by_length: dict[int, list[tuple[int, _I64, _F64, int]]] = {}
+    by_length: dict[int, list[tuple[int, Tail, int]]] = {}
     starts = first_of_runs(closed["slot"])
     ends = np.r_[starts[1:], len(closed["slot"])]
     for begin, end in zip(starts.tolist(), ends.tolist(), strict=True):
         slot = int(closed["slot"][begin])
-        new_ts, new_close = closed["start"][begin:end], closed["close"][begin:end]
-        tail_ts, tail_close = state.tails.get(slot, (np.empty(0, np.int64), np.empty(0)))
-        if len(tail_ts) and new_ts[0] <= tail_ts[-1]:
-            values, context = _one_symbol(state, slot, closed, begin, end)
+        tail = state.tails.get(slot, Tail())
+        new = Tail(closed["start"][begin:end], closed["close"][begin:end], closed["volume"][begin:end])
+        if len(tail.ts) and new.ts[0] <= tail.ts[-1]:
+            values, context = _one_symbol(state, slot, tail, new)
             rows.append(values)
             contexts.append(context)
             continue
-        history_ts, history_close = np.r_[tail_ts, new_ts], np.r_[tail_close, new_close]
-        by_length.setdefault(len(history_ts), []).append((slot, history_ts, history_close, end - begin))
-        state.tails[slot] = (history_ts[-TAIL_WINDOW:], history_close[-TAIL_WINDOW:])
+        history = tail.extended(new.ts, new.close, new.volume)
+        by_length.setdefault(len(history.ts), []).append((slot, history, end - begin))
+        state.tails[slot] = history.last(TAIL_WINDOW)
     for length, members in by_length.items():
         values, context = _wide_indicators(state, length, members)
         rows.append(values)
@@ -401,16 +429,16 @@ def _indicators(state: MarketState, closed: dict[str, npt.NDArray[Any]]) -> tupl
 
 
 def _wide_indicators(
-    state: MarketState, length: int, members: list[tuple[int, _I64, _F64, int]]
+    state: MarketState, length: int, members: list[tuple[int, Tail, int]]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Indicators of symbols with equally long histories, one column each; the new rows and the context rows."""
-    ts = np.column_stack([history_ts for _, history_ts, _, _ in members])
-    closes = np.column_stack([history_close for _, _, history_close, _ in members])
+    ts = np.column_stack([history.ts for _, history, _ in members])
+    closes = np.column_stack([history.close for _, history, _ in members])
+    volumes = np.column_stack([history.volume for _, history, _ in members])
     columns = {name: np.asarray(values, np.float64) for name, values in indicator_columns(pd.DataFrame(closes)).items()}
-    new = np.asarray([count for _, _, _, count in members])
-    first_new = length - new
+    first_new = length - np.asarray([count for _, _, count in members])
     context_start = np.maximum(0, first_new - SEQUENCE_CONTEXT_BARS)
-    symbols = [state.symbols[slot] for slot, _, _, _ in members]
+    symbols = [state.symbols[slot] for slot, _, _ in members]
 
     def cells(lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64]) -> pd.DataFrame:
         counts = hi - lo
@@ -427,24 +455,19 @@ def _wide_indicators(
         )
         for name in INDICATOR_COLUMNS:
             frame[name] = columns[name][row, col]
+        frame["volume"] = volumes[row, col]
         return frame
 
     return cells(first_new, np.full(len(members), length)), cells(context_start, first_new)
 
 
-def _one_symbol(
-    state: MarketState, slot: int, closed: dict[str, npt.NDArray[Any]], begin: int, end: int
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _one_symbol(state: MarketState, slot: int, tail: Tail, new: Tail) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The general path (features.model_inputs.indicators_with_context) for one symbol's closed minutes."""
     symbol = state.symbols[slot]
-    tail_ts, tail_close = state.tails.get(slot, (np.empty(0, np.int64), np.empty(0)))
-    tail = pd.DataFrame({"symbol": symbol, "ts": _stamps(tail_ts), "close": tail_close})
-    new = pd.DataFrame(
-        {"symbol": symbol, "ts": _stamps(closed["start"][begin:end]), "close": closed["close"][begin:end]}
-    )
-    values, context, new_tail = indicators_with_context(tail, new)
-    state.tails[slot] = (_ns(new_tail["ts"]), new_tail["close"].to_numpy(np.float64))
-    return values, context
+    values, context, history = indicators_with_context(tail.frame(symbol), new.frame(symbol))
+    state.tails[slot] = Tail.of(history)
+    volume = history.set_index("ts")["volume"]
+    return values.assign(volume=values["ts"].map(volume)), context.assign(volume=context["ts"].map(volume))
 
 
 _EMPTY_BARS = empty_bars()

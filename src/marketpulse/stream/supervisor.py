@@ -42,12 +42,6 @@ MARKET_JOB = "market-job"
 SENTIMENT_JOB = "sentiment-job"
 STARTED_KEY = "mp:stream:{job}:started"
 
-SCHEMA = """CREATE TABLE IF NOT EXISTS ops_stream_restart (
-    id bigserial PRIMARY KEY, job text NOT NULL, verdict text NOT NULL, reason text NOT NULL,
-    restarted_at timestamptz NOT NULL DEFAULT now(), old_pid integer, new_pid integer NOT NULL,
-    ready_s double precision NOT NULL)"""
-
-
 class StreamRestartError(StackError):
     """A restarted stream did not come back; the message carries the tail of its log."""
 
@@ -361,8 +355,8 @@ def record_restart(
 ) -> None:
     import psycopg
 
+    # ops_stream_restart comes from the schema migrations (`marketpulse db migrate`, run by `stack up`).
     with psycopg.connect(settings.postgres_dsn()) as conn:
-        conn.execute(SCHEMA)
         conn.execute(
             "INSERT INTO ops_stream_restart (job, verdict, reason, old_pid, new_pid, ready_s) "
             "VALUES (%s, %s, %s, %s, %s, %s)",
