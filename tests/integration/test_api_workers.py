@@ -14,6 +14,7 @@ import httpx
 import pytest
 import redis
 
+from marketpulse.alerts.engine import LEASE_S
 from marketpulse.config import Settings
 from marketpulse.stack.manager import Stack
 from marketpulse.stores.redis_store import RedisWriter
@@ -94,6 +95,37 @@ def test_every_alert_fires_once_with_two_api_workers(two_workers: str, settings:
         writer.close()
         receiver.close()
     assert [e["observed"]["price"] for e in events] == [53.0, 51.0]  # newest first, each crossing once
+    assert len(receiver.posts) == 2
+
+
+def test_two_alert_services_fire_once_and_the_standby_takes_over(
+    two_workers: str, settings: Settings, stack: Stack
+) -> None:
+    """An operator starts the alert service twice: one leads (fires), the other stands by; when the leader stops,
+    the standby fires the next crossing — each crossing once."""
+    symbol = "L" + uuid.uuid4().hex[:6].upper()
+    headers = {"X-API-Key": create_key(settings, "leader")[1]}
+    receiver = Receiver(fail_first=0)
+    writer = RedisWriter(settings)
+    try:
+        with (  # entered in order: the first one leads
+            alert_service(settings, ARTIFACTS / "leader-1.log", **LOOPBACK_WEBHOOKS) as first,
+            alert_service(settings, ARTIFACTS / "leader-2.log", **LOOPBACK_WEBHOOKS),
+        ):
+            _price_rule(two_workers, headers, symbol, "above", 50, receiver.url)
+            _prices(writer, symbol, (49.0, 51.0))
+            _wait(lambda: len(receiver.posts) >= 1)
+            first.send_signal(signal.SIGTERM)  # the leader goes; its lease is released
+            first.wait(timeout=15)
+            time.sleep(LEASE_S / 3 + 1)  # the standby's next lease attempt
+            _prices(writer, symbol, (48.0, 52.0))
+            _wait(lambda: len(receiver.posts) >= 2)
+            time.sleep(1.0)  # a duplicate, if any, would arrive now
+        events = httpx.get(f"{two_workers}/v1/alerts/events", headers=headers).json()["items"]
+    finally:
+        writer.close()
+        receiver.close()
+    assert [e["observed"]["price"] for e in events] == [52.0, 51.0]
     assert len(receiver.posts) == 2
 
 

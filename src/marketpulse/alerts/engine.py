@@ -2,10 +2,13 @@
 steps every rule of that symbol, and for each firing stores the event, publishes it on `mp:alerts:{key_id}`
 (the WebSocket's alerts channel) and posts the signed webhook in the background.
 
-It runs as its own service (`marketpulse alerts run`), one per platform, so API workers and replicas stay
-stateless and every alert fires once. Rules are reloaded from PostgreSQL every few seconds and at once when an
-API process announces a change on `mp:alert-rules:changed`. Webhook deliveries are durable: each try is
-recorded, and at start the engine resumes every event still `pending` (a delivery cut short by a stop).
+It runs as its own service (`marketpulse alerts run`), so API workers and replicas stay stateless. Every alert
+fires once even if the service is started twice: the engines elect one leader through a Redis lease
+(`mp:alerts:leader`, renewed every LEASE_S / 3); the others evaluate the same updates (their rule memories stay
+current) but fire nothing, and one takes over within LEASE_S when the leader is gone (alerts that cross in
+that gap are not fired). Rules are reloaded from PostgreSQL every few seconds and at once when an API process
+announces a change on `mp:alert-rules:changed`. Webhook deliveries are durable: each try is recorded, and the
+leader resumes every event still `pending` (a delivery cut short by a stop) when it starts to lead.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 
 from marketpulse.alerts.rules import Memory, State, observed_values, step
@@ -33,6 +38,11 @@ log = logging.getLogger(__name__)
 RELOAD_EVERY_S = 5.0
 #: API processes publish here after a rule was created or deleted; the engine reloads at once.
 RULES_CHANGED_CHANNEL = "mp:alert-rules:changed"
+LEADER_KEY = "mp:alerts:leader"
+LEASE_S = 15.0
+# Renew the lease only if this engine still holds it (atomic compare-and-expire).
+_RENEW_LUA = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0"
+_RELEASE_LUA = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
 #: WebSocket channel -> latest-state section names used by conditions (bars keep the interval apart).
 _CHANNEL_SECTIONS = {"ticks": "tick", "indicators": "indicators", "predictions": "prediction", "sentiment": "sentiment"}
@@ -70,6 +80,11 @@ class AlertEngine:
         self._publisher: Any = None
         self.ready = asyncio.Event()
         self._started_at = datetime.now(UTC)
+        #: Set while this engine holds the leader lease (only the leader fires and delivers).
+        self.leader = asyncio.Event()
+        #: Set once the first lease attempt answered (the service reports healthy only then).
+        self.role_known = asyncio.Event()
+        self._token = secrets.token_hex(16)
 
     async def start(self) -> None:
         import redis.asyncio as aioredis
@@ -80,6 +95,7 @@ class AlertEngine:
         self._tasks = [
             asyncio.create_task(self._listen(), name="alerts-listen"),
             asyncio.create_task(self._reload_forever(), name="alerts-reload"),
+            asyncio.create_task(self._lead_forever(), name="alerts-lease"),
             asyncio.create_task(self._resume_deliveries(), name="alerts-resume"),
         ]
 
@@ -92,7 +108,27 @@ class AlertEngine:
         if self._http is not None:
             await self._http.aclose()
         if self._publisher is not None:
+            with contextlib.suppress(RedisError, OSError):  # the lease then simply expires
+                await self._publisher.eval(_RELEASE_LUA, 1, LEADER_KEY, self._token)
             await self._publisher.aclose()
+
+    async def _lead_forever(self) -> None:
+        """Take the leader lease when it is free, renew it while held; log every change of role."""
+        lease_ms = int(LEASE_S * 1000)
+        while True:
+            try:
+                held = bool(
+                    await self._publisher.eval(_RENEW_LUA, 1, LEADER_KEY, self._token, lease_ms)
+                    or await self._publisher.set(LEADER_KEY, self._token, nx=True, px=lease_ms)
+                )
+            except (RedisError, OSError) as exc:
+                log.warning("alert leader lease not renewed: %r", exc)
+                held = False
+            if held != self.leader.is_set() or not self.role_known.is_set():
+                log.info("alert engine is %s", "the leader: it fires alerts" if held else "a standby")
+                (self.leader.set if held else self.leader.clear)()
+            self.role_known.set()
+            await asyncio.sleep(LEASE_S / 3)
 
     async def reload(self) -> None:
         """Arm new rules (their memory starts empty), disarm deleted ones, keep the memory of the others."""
@@ -115,7 +151,9 @@ class AlertEngine:
             log.warning("alert rules not reloaded: %s", exc)
 
     async def _resume_deliveries(self) -> None:
-        """Deliveries a previous run left pending (stopped mid-retry) start again, with the tries they had left."""
+        """Deliveries a previous run left pending (stopped mid-retry) start again, with the tries they had left;
+        by the leader, once it leads."""
+        await self.leader.wait()
         while True:
             try:
                 pending = await run_in_threadpool(self.store.pending_deliveries, self._started_at)
@@ -171,10 +209,12 @@ class AlertEngine:
         merge_update(state, update)
         fired = []
         now = time.monotonic()
+        leading = self.leader.is_set()
         for entry in self._by_symbol.get(symbol, []):
             if step(entry.rule.condition, state, entry.memory) and now - entry.last_fired >= entry.rule.cooldown_s:
                 entry.last_fired = now
-                fired.append(await self._fire(entry, state))
+                if leading:  # a standby steps the same memories, so it can take over where the leader was
+                    fired.append(await self._fire(entry, state))
         self.metrics.stage_latency.labels("alert_evaluation").observe(time.perf_counter() - started)
         return fired
 

@@ -31,6 +31,7 @@ async def run_alert_service(settings: Settings) -> None:
     # /metrics answers (the platform's health check) once the engine listens and holds the rules.
     await engine.ready.wait()
     await engine.reload_once()
+    await engine.role_known.wait()  # leader or standby: either is a healthy service
     server, thread = start_http_server(settings.api.alerts_metrics_port, settings.stack.host, metrics.registry)
     log.info("alert engine running; metrics on %s:%d", settings.stack.host, settings.api.alerts_metrics_port)
     try:
