@@ -27,9 +27,9 @@ from marketpulse.contracts.text import SocialPost
 from marketpulse.features.sentiment import SENTIMENT_FEATURE_COLUMNS
 from marketpulse.ingest.social.settings import SentimentSettings
 from marketpulse.models.sentiment import load_sentiment_model
+from marketpulse.models.serving import StreamModels
 from marketpulse.stack.manager import Stack
 from marketpulse.stores.cassandra import cassandra_cluster
-from marketpulse.stream import market_job
 from marketpulse.stream.market_job import start_market_job
 from marketpulse.stream.sentiment_job import start_sentiment_job
 from marketpulse.stream.session import spark_session
@@ -150,7 +150,10 @@ def test_text_known_after_a_bar_never_reaches_that_bars_prediction(
     finally:
         sinks.close()
 
-    monkeypatch.setattr(market_job.MarketSinks, "_score", _probe_score)
+    # The probe stands in for the production model: it sees exactly the fused rows the job scores.
+    monkeypatch.setattr(
+        StreamModels, "predict", lambda self, rows, context=None: (_probe_score(self, rows), pd.DataFrame())
+    )
     _produce(settings, ticks_topic, [(t.symbol, to_wire(t)) for t in _ticks([plain, exposed])])
     queries, market_sinks = start_market_job(spark, job_settings, available_now=True, topic=ticks_topic)
     try:
