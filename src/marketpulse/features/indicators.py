@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
+from marketpulse.contracts.columns import INDICATOR_COLUMNS as INDICATOR_COLUMNS
 from marketpulse.features.bars import empty_bars
 
 EMA_FAST = 12
@@ -22,21 +23,6 @@ BB_WINDOW = 20
 BB_STDS = 2.0
 VOLATILITY_WINDOW = 20
 
-INDICATOR_COLUMNS: list[str] = [
-    "ret_1",
-    "log_ret_1",
-    "ema_12",
-    "ema_26",
-    "macd",
-    "macd_signal",
-    "macd_hist",
-    "rsi_14",
-    "bb_mid",
-    "bb_upper",
-    "bb_lower",
-    "bb_pctb",
-    "volatility_20",
-]
 
 # Bars needed before every column is non-NaN (on non-degenerate prices), i.e. the slowest column's warm-up.
 WARMUP_BARS: int = max(

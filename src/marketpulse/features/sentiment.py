@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
+from marketpulse.contracts.columns import WINDOW_COLUMNS as WINDOW_COLUMNS
 from marketpulse.contracts.text import TEXT_SOURCES
 
 #: Columns the market job adds to its indicator frame (and training to its rows), in this order.
@@ -37,18 +38,6 @@ _WINDOW_TO_FEATURE = {
     **{f"mean_{source}": f"sent_mean_{source}" for source in TEXT_SOURCES},
 }
 
-WINDOW_COLUMNS: tuple[str, ...] = (
-    "symbol",
-    "window_start",
-    "window_end",
-    "count",
-    "mean",
-    "dispersion",
-    "buzz",
-    *(column for source in TEXT_SOURCES for column in (f"mean_{source}", f"count_{source}")),
-    "last_published_at",
-    "last_ingested_at",
-)
 
 #: Item columns the window math needs.
 ITEM_COLUMNS: tuple[str, ...] = ("symbol", "source", "polarity", "published_at", "ingested_at")

@@ -10,6 +10,7 @@ whatever won the walk-forward per horizon, a baseline included (`models.selectio
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -195,8 +196,7 @@ class StreamModels:
     ) -> None:
         from marketpulse.models.ensemble import Ensemble
 
-        if torch_threads is not None:
-            _limit_torch_threads(torch_threads)
+        self.torch_threads = torch_threads
         cfg = settings.models
         self.price = ProductionModel(settings, cfg.price_name, cfg.reload_s, clock)
         self.ensemble = ProductionModel(settings, cfg.ensemble_name, cfg.reload_s, clock, loader=Ensemble.from_artifact)
@@ -207,6 +207,8 @@ class StreamModels:
         """(predictions of the price model and of the ensemble, one row per symbol/bar/horizon/model; the
         ensemble's sentiment inputs per symbol/bar/horizon, for re-fitting its weights later)."""
         scorer = self.price.current()
+        if self.torch_threads is not None:
+            _limit_torch_threads(self.torch_threads)
         if scorer is None or indicator_rows.empty:
             return empty_predictions(), pd.DataFrame()
         predictions = scorer.score(indicator_rows, context)
@@ -221,10 +223,13 @@ class StreamModels:
 
 
 def _limit_torch_threads(threads: int) -> None:
-    """One intra-op thread: a micro-batch's windows are few, and the stream's other work needs the other cores."""
-    try:
-        import torch
-    except ImportError:
+    """One intra-op thread: a micro-batch's windows are few, and the stream's other work needs the other cores.
+
+    Only once a served family has imported torch: importing it just to set this would cost the job ~0.4 GiB
+    resident (the PyPI wheel maps its CUDA libraries) while the trees and the logistic model serve without it.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
         return
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)

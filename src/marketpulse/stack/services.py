@@ -18,7 +18,6 @@ from marketpulse.errors import StackError
 from marketpulse.stack import install
 from marketpulse.stack.install import Progress, resource_path
 from marketpulse.stack.process import run_checked
-from marketpulse.stores.cassandra import cassandra_cluster
 
 
 class Service(ABC):
@@ -136,6 +135,9 @@ class KafkaService(Service):
                     "share.coordinator.state.topic.replication.factor=1",
                     "share.coordinator.state.topic.min.isr=1",
                     "group.initial.rebalance.delay.ms=0",
+                    # The log cleaner's dedupe buffer is a heap array of this size (default 128 MiB, most of an
+                    # idle broker's live heap); the compacted topics here (offsets, transactions) are small.
+                    "log.cleaner.dedupe.buffer.size=16777216",
                     "auto.create.topics.enable=true",
                     "",
                 ]
@@ -233,6 +235,9 @@ class CassandraService(Service):
         return java
 
     def check(self) -> str:
+        # Imported here: the stores pull in pandas (~120 MiB RSS), which every process importing the CLI would hold.
+        from marketpulse.stores.cassandra import cassandra_cluster
+
         cluster = cassandra_cluster(self.settings, timeout_s=3)
         try:
             session = cluster.connect()
@@ -242,6 +247,8 @@ class CassandraService(Service):
         return f"Cassandra {row.release_version}"
 
     def after_ready(self) -> None:
+        from marketpulse.stores.cassandra import cassandra_cluster
+
         cluster = cassandra_cluster(self.settings)
         try:
             session = cluster.connect()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from marketpulse.config import Settings
-from marketpulse.features.indicators import INDICATOR_COLUMNS
+from marketpulse.contracts.columns import INDICATOR_COLUMNS
 
 
 def cassandra_cluster(settings: Settings, *, timeout_s: float = 10.0) -> Any:

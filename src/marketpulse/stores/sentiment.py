@@ -17,28 +17,11 @@ from typing import Any
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
 from marketpulse.config import Settings
+from marketpulse.contracts.columns import STORED_ITEM_COLUMNS as ITEM_COLUMNS
+from marketpulse.contracts.columns import WINDOW_COLUMNS
 from marketpulse.contracts.text import TEXT_SOURCES, SentimentWindow
-from marketpulse.features.sentiment import WINDOW_COLUMNS
 from marketpulse.stores.redis_store import LatestMerger, live_channel, redis_client, sentiment_windows_key
 
-ITEM_COLUMNS = (
-    "symbol",
-    "day",
-    "known_at",
-    "item_id",
-    "source",
-    "author",
-    "url",
-    "text",
-    "published_at",
-    "ingested_at",
-    "p_bearish",
-    "p_neutral",
-    "p_bullish",
-    "polarity",
-    "model_version",
-    "replayed",
-)
 _WINDOW_VALUES = [c for c in WINDOW_COLUMNS if c not in ("symbol", "window_end")]
 _TIME_COLUMNS = ("window_start", "window_end", "last_published_at", "last_ingested_at")
 

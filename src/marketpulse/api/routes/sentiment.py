@@ -11,9 +11,8 @@ from pydantic import BaseModel, Field
 from marketpulse.api.deps import End, HistoryDep, RedisDep, Start, Symbol
 from marketpulse.api.history import Table
 from marketpulse.api.paging import PageRequest, resolve_window
-from marketpulse.features.sentiment import WINDOW_COLUMNS
+from marketpulse.contracts.columns import STORED_ITEM_COLUMNS, WINDOW_COLUMNS
 from marketpulse.stores.redis_store import sentiment_windows_key
-from marketpulse.stores.sentiment import ITEM_COLUMNS
 
 router = APIRouter(prefix="/v1/symbols", tags=["sentiment"])
 
@@ -34,7 +33,7 @@ ITEMS = Table(
     "known_at",
     ("item_id",),
     # The store's columns less the partition/clustering keys named above (and the day bucket).
-    tuple(c for c in ITEM_COLUMNS if c not in ("symbol", "day", "known_at", "item_id")),
+    tuple(c for c in STORED_ITEM_COLUMNS if c not in ("symbol", "day", "known_at", "item_id")),
 )
 
 
