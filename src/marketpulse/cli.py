@@ -472,6 +472,14 @@ def platform_status(ctx: typer.Context) -> None:
         raise typer.Exit(1)
 
 
+@platform_app.command("memory")
+def platform_memory_report(ctx: typer.Context) -> None:
+    """Resident memory (RSS, PSS) of every process this checkout's platform started, per role, and the total."""
+    from marketpulse.stack.memory import memory_table, platform_memory
+
+    out.print(memory_table(platform_memory(_settings(ctx))))
+
+
 def run() -> None:
     """Entry point: turn MarketPulse errors into a clear message and exit code 1, not a traceback."""
     try:
