@@ -16,7 +16,7 @@ from marketpulse.config import Settings, StreamSettings
 from marketpulse.contracts import Topics
 from marketpulse.features.bars import ticks_to_bars
 from marketpulse.stack.manager import Stack
-from marketpulse.stores.redis_store import heartbeat_key, redis_client
+from marketpulse.stores.redis_store import heartbeat_key, latest_key, redis_client
 from marketpulse.stream.market_job import LIVE_QUERY
 
 from .conftest import settings_env
@@ -25,18 +25,19 @@ from .test_market_job import _cassandra_rows, _produce, _ticks
 pytestmark = pytest.mark.slow
 
 
-def _wait_for_batches(settings: Settings, at_least: int, timeout_s: float = 240) -> int:
+def _wait_for_live_state(settings: Settings, symbols: list[str], timeout_s: float = 240) -> None:
+    """Until the job has put every symbol's latest tick in Redis: it reached this test's ticks (the shared topic
+    also holds other runs' ticks before them), so it holds open bars of them when it is killed."""
     client = redis_client(settings)
     deadline = time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline:
-            batch = client.hget(heartbeat_key(LIVE_QUERY), "batch_id")
-            if batch is not None and int(batch) >= at_least:
-                return int(batch)
-            time.sleep(0.5)
+            if all(client.hget(latest_key(symbol), "tick.price") is not None for symbol in symbols):
+                return
+            time.sleep(0.2)
     finally:
         client.close()
-    raise AssertionError(f"the market job did not reach batch {at_least} in {timeout_s}s")
+    raise AssertionError(f"the market job did not reach the ticks of {symbols} in {timeout_s}s")
 
 
 def test_killed_job_resumes_from_checkpoint_without_gaps_or_duplicates(
@@ -57,7 +58,10 @@ def test_killed_job_resumes_from_checkpoint_without_gaps_or_duplicates(
     client.delete(heartbeat_key(LIVE_QUERY))
     client.close()
     ticks = _ticks(symbols, seed=5)
-    _produce(settings, Topics.TICKS, ticks, [])
+    # The second half is produced only after the kill: however fast the job is, the restarted one must continue
+    # bars that the killed one had open (state from its snapshot), not start them afresh.
+    half = len(ticks) // 2
+    _produce(settings, Topics.TICKS, ticks.iloc[:half], [])
 
     env = {**os.environ, **settings_env(job_settings)}
     job = subprocess.Popen(
@@ -68,10 +72,11 @@ def test_killed_job_resumes_from_checkpoint_without_gaps_or_duplicates(
         start_new_session=True,
     )
     try:
-        _wait_for_batches(settings, at_least=3)
+        _wait_for_live_state(settings, symbols)
     finally:
         os.killpg(job.pid, signal.SIGKILL)  # the driver and Spark's JVM, mid-stream, no clean shutdown
         job.wait(timeout=30)
+    _produce(settings, Topics.TICKS, ticks.iloc[half:], [])
 
     done = subprocess.run(
         [sys.executable, "-m", "marketpulse", "stream", "market", "--available-now"],
@@ -102,3 +107,17 @@ def test_killed_job_resumes_from_checkpoint_without_gaps_or_duplicates(
             ).fetchall()
         )
     assert counts == {s: int((closed["symbol"] == s).sum()) for s in symbols}
+
+    # The raw lake holds every tick exactly once, although the killed run had spooled batches it never archived.
+    import pyarrow.parquet as pq
+    import s3fs
+
+    from marketpulse.stores.objectstore import s3fs_options
+
+    fs = s3fs.S3FileSystem(**s3fs_options(settings))
+    landed = 0
+    for symbol in symbols:
+        for path in fs.glob(f"{settings.s3.buckets['raw']}/ticks/date=2013-02-01/symbol={symbol}/*.parquet"):
+            with fs.open(path, "rb") as handle:
+                landed += pq.read_table(handle).num_rows
+    assert landed == len(ticks)
