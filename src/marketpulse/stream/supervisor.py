@@ -42,6 +42,7 @@ MARKET_JOB = "market-job"
 SENTIMENT_JOB = "sentiment-job"
 STARTED_KEY = "mp:stream:{job}:started"
 
+
 class StreamRestartError(StackError):
     """A restarted stream did not come back; the message carries the tail of its log."""
 
