@@ -174,6 +174,8 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_MAX_OVERFLOW": "5",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+        # Fewer glibc malloc arenas: freed memory of the components' threads goes back instead of staying resident.
+        "MALLOC_ARENA_MAX": "2",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         # Nothing but package registries is reachable: no usage reports, no lineage endpoint.
         "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",
@@ -305,6 +307,11 @@ class AirflowScheduler(_AirflowComponent):
     name = "airflow-scheduler"
     component = "scheduler"
     health_key = "scheduler"
+
+    def command(self) -> list[str]:
+        # No log server process (~0.14 GiB): tasks run on this machine and write under the shared log folder,
+        # which the API server reads directly.
+        return [*super().command(), "--skip-serve-logs"]
 
 
 class AirflowDagProcessor(_AirflowComponent):
