@@ -99,7 +99,9 @@ class KafkaService(Service):
     def _java(self, main_class: str, *args: str, heap_mb: int = 256) -> list[str]:
         return [
             str(install.find_java()),
-            f"-Xms{heap_mb}m",
+            # A small initial heap: G1 grows it under load; with -Xms = -Xmx its young generation soon touches
+            # all of it (an idle broker's live heap is ~50 MiB).
+            f"-Xms{min(heap_mb, 64)}m",
             f"-Xmx{heap_mb}m",
             "-XX:+UseG1GC",
             "-Djava.awt.headless=true",
