@@ -148,3 +148,18 @@ def test_archive_takes_only_committed_batches_and_redoes_a_cut_short_step_under_
     archiver.drain(below=4)  # once batch 3 is committed
     assert sink.writes == [(0, 2, 6), (3, 3, 10)]
     assert not spool.batches()
+
+
+def test_a_batch_of_only_late_ticks_is_measured_without_latest_rows() -> None:
+    from marketpulse.stream.market_job import TICK_SAMPLE_EVERY, LatencySamples
+
+    ticks = _ticks(symbols=2, minutes=2, seed=7)
+    state = MarketState()
+    advance(state, ticks)
+    late_only = split_kinds(advance(state, ticks.iloc[: TICK_SAMPLE_EVERY * 2]))
+    assert late_only["latest"].empty and len(late_only["late"]) == TICK_SAMPLE_EVERY * 2
+
+    samples = LatencySamples()
+    created_ns = np.full(TICK_SAMPLE_EVERY * 2, 1_000_000_000, dtype=np.int64)  # CreateTime 1 s after the epoch
+    samples.record(created_ns, pd.DataFrame(), in_driver=2.0, written=3.0)  # what the job saw: no latest rows
+    assert list(samples.ticks) == [2.0, 2.0] and not samples.oldest

@@ -152,6 +152,33 @@ def _epoch_ns(column: pa.ChunkedArray) -> npt.NDArray[np.int64]:
     return np.asarray(column.cast(pa.timestamp("ns", tz="UTC")).cast(pa.int64()).to_numpy(), dtype=np.int64)
 
 
+class LatencySamples:
+    """Kafka CreateTime -> live state written to Redis: for every TICK_SAMPLE_EVERY-th tick (`ticks`, counted across
+    batches, so a big batch weighs as much as its ticks do), and per (symbol, batch) from the symbol's oldest tick
+    (`oldest`, the conservative measure of the earlier reports). Bounded memory."""
+
+    def __init__(self) -> None:
+        self.ticks: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        self.oldest: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        self._ticks_seen = 0
+
+    def record(self, kafka_ns: npt.NDArray[np.int64], latest: pd.DataFrame, in_driver: float, written: float) -> None:
+        """One batch: its valid ticks' CreateTimes (ns) and its `latest` rows (none when every tick was late)."""
+        if not len(kafka_ns):
+            return
+        created = kafka_ns / 1e9
+        STAGE_LATENCY.labels("kafka_to_batch").observe(float(in_driver - created.min()))
+        first = (-self._ticks_seen) % TICK_SAMPLE_EVERY
+        self._ticks_seen += len(created)
+        self.ticks.extend((written - created[first::TICK_SAMPLE_EVERY]).tolist())
+        if latest.empty:
+            return
+        oldest = latest["kafka_ts_min"].dropna()
+        for seconds in (written - oldest.astype("int64").to_numpy() / 1e9).tolist():
+            self.oldest.append(seconds)
+            STREAM_LATENCY.observe(seconds)
+
+
 def driver_folder(settings: Settings, query: str) -> Path:
     """Where the driver keeps a query's state snapshots and spool: inside its checkpoint when that is a local
     folder (so the two can never be mixed up), else under the stack's run folder."""
@@ -202,11 +229,10 @@ class MarketJob:
         self._last_archive_plan = time.monotonic()
         self.last_batch: int | None = None
         self.queries: list[StreamingQuery] = []
-        self.latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
-        self.tick_latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        self.samples = LatencySamples()
+        self.latencies, self.tick_latencies = self.samples.oldest, self.samples.ticks
         self.archive_latencies = self.archiver.latencies
         self.timings: deque[dict[str, float]] = deque(maxlen=LATENCY_SAMPLES)
-        self._ticks_seen = 0
 
     # -- one micro-batch -----------------------------------------------------------------------------------------
 
@@ -244,7 +270,7 @@ class MarketJob:
         self.redis.heartbeat(LIVE_QUERY, batch_id, valid.num_rows + rejected.num_rows)
         self._plan_archive(batch_id)
         done = time.perf_counter()
-        self._record(kafka_ns, kinds["latest"], in_driver, written)
+        self.samples.record(kafka_ns, kinds["latest"], in_driver, written)
         self._record_timings(batch_id, valid.num_rows, started, collected, state_done, scored, live_done, done)
 
     def _restore_state(self, batch_id: int) -> None:
@@ -343,21 +369,6 @@ class MarketJob:
         self.redis.heartbeat(ARCHIVE_STAGE, facts.last_batch, len(facts.ticks))
 
     # -- measurements --------------------------------------------------------------------------------------------
-
-    def _record(self, kafka_ns: npt.NDArray[np.int64], latest: pd.DataFrame, in_driver: float, written: float) -> None:
-        if not len(kafka_ns):
-            return
-        created = kafka_ns / 1e9
-        STAGE_LATENCY.labels("kafka_to_batch").observe(float(in_driver - created.min()))
-        # Every TICK_SAMPLE_EVERY-th tick of the stream (counted across batches, so a big batch weighs as much as
-        # its ticks do): the latency distribution over ticks, in bounded memory.
-        first = (-self._ticks_seen) % TICK_SAMPLE_EVERY
-        self._ticks_seen += len(created)
-        self.tick_latencies.extend((written - created[first::TICK_SAMPLE_EVERY]).tolist())
-        oldest = latest["kafka_ts_min"].dropna()
-        for seconds in (written - oldest.astype("int64").to_numpy() / 1e9).tolist():
-            self.latencies.append(seconds)
-            STREAM_LATENCY.observe(seconds)
 
     def _record_timings(self, batch_id: int, rows: int, *marks: float) -> None:
         started, collected, state_done, scored, live_done, done = marks
