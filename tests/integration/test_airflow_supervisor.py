@@ -23,7 +23,7 @@ from marketpulse.stack.apps import MarketJobApp
 from marketpulse.stack.process import find_process, start_process, stop_process, tail
 from marketpulse.stores.redis_store import heartbeat_key, redis_client
 from marketpulse.stream.market_job import LIVE_QUERY
-from marketpulse.stream.supervisor import check_market_job
+from marketpulse.stream.supervisor import QueryHealth, check_market_job
 
 from .test_airflow_stack import airflow_db, airflow_settings  # noqa: F401  (fixtures)
 
@@ -78,6 +78,10 @@ def wait_for(predicate: object, what: str, timeout_s: float, log: Path) -> None:
     raise AssertionError(f"{what} within {timeout_s:.0f}s; job log:\n{tail(log, 40)}")
 
 
+def _live_query(settings: Settings) -> QueryHealth:
+    return next(q for q in check_market_job(settings).queries if q.query == LIVE_QUERY)
+
+
 def test_supervisor_restarts_a_killed_stream_from_its_checkpoint(
     airflow_db: Settings,  # noqa: F811
     unique: str,
@@ -101,7 +105,7 @@ def test_supervisor_restarts_a_killed_stream_from_its_checkpoint(
     )
     try:
         # Running and caught up: the first ticks become bars.
-        wait_for(lambda: check_market_job(settings).queries[1].lag is not None, "no committed batch", 240, app.log_path)
+        wait_for(lambda: _live_query(settings).lag is not None, "no committed batch", 240, app.log_path)
         produce_minutes(settings, symbol, 0, 5, seed=1)
         wait_for(lambda: bars_of(settings, symbol) >= 4, "first bars", 180, app.log_path)
 

@@ -17,6 +17,7 @@ from marketpulse.ingest.producer import EventProducer
 from marketpulse.stack.manager import Stack
 
 from .conftest import settings_env
+from .test_api_support import free_port
 
 
 def _end_offsets(settings: Settings, topic: str) -> list[TopicPartition]:
@@ -98,7 +99,7 @@ def test_valid_ticks_to_topic_and_rejects_to_dlq_with_reason(stack: Stack, setti
 
 def test_replay_cli_stops_cleanly_on_sigterm_and_loses_nothing(stack: Stack, settings: Settings) -> None:
     ticks_start = _end_offsets(settings, Topics.TICKS)
-    env = {**os.environ, **settings_env(settings), "MARKETPULSE_INGEST__METRICS_PORT": "39108"}
+    env = {**os.environ, **settings_env(settings), "MARKETPULSE_INGEST__METRICS_PORT": str(free_port())}
     process = subprocess.Popen(
         [
             sys.executable,

@@ -30,14 +30,14 @@ from bench.market_pipeline import parse_args
 from marketpulse.contracts.base import ContractError, from_wire, to_epoch_ns
 from marketpulse.contracts.market import Tick
 
-NOW_NS = to_epoch_ns(datetime.now(UTC))
-
 
 def _wire(**changes: object) -> dict[str, object]:
+    """A tick's wire fields; `ts` may be a function of the current time (ns), resolved when the test runs, so a
+    long suite cannot age a 'ten minutes ahead' case into the past."""
     tick: dict[str, object] = {
         "v": 1,
         "symbol": "SYN0001",
-        "ts": NOW_NS,
+        "ts": lambda now: now,
         "price": 101.25,
         "size": 200.0,
         "bid": None,
@@ -70,20 +70,22 @@ CASES = [
     _wire(v=2),
     _wire(v=...),
     _wire(extra=1),
-    _wire(ts=NOW_NS + int(timedelta(minutes=10).total_seconds() * 1e9)),
-    _wire(ts=NOW_NS // 1_000_000_000),  # seconds sent as ns: 1970
+    _wire(ts=lambda now: now + int(timedelta(minutes=10).total_seconds() * 1e9)),
+    _wire(ts=lambda now: now // 1_000_000_000),  # seconds sent as ns: 1970
     _wire(ts=True),
 ]
 
 
 @pytest.mark.parametrize("wire", CASES)
 def test_hand_tuned_rules_agree_with_the_tick_contract(wire: dict[str, object]) -> None:
+    now_ns = to_epoch_ns(datetime.now(UTC))
+    wire = {key: value(now_ns) if callable(value) else value for key, value in wire.items()}
     try:
         from_wire(Tick, json.dumps(wire))
         accepted = True
     except ContractError:
         accepted = False
-    assert TickRules().valid(json.loads(json.dumps(wire)), NOW_NS) is accepted
+    assert TickRules().valid(json.loads(json.dumps(wire)), now_ns) is accepted
 
 
 def test_bars_merged_across_batches_equal_bars_of_all_ticks() -> None:

@@ -397,9 +397,8 @@ class MarketJob:
             below, timeout_s = (self.last_batch + 1, 600.0) if ended_cleanly else (self.last_batch, 30.0)
             self.archiver.drain(below=below, timeout_s=timeout_s)
         self.archiver.stop()
-        for client in (self.redis, self.sentiment):
+        for client in (self.redis, self.sentiment, self.producer):
             client.close()
-        self.producer.flush()
 
 
 def _headline_predictions(predictions: pd.DataFrame, models: Any) -> pd.DataFrame:
