@@ -163,3 +163,29 @@ def test_a_batch_of_only_late_ticks_is_measured_without_latest_rows() -> None:
     created_ns = np.full(TICK_SAMPLE_EVERY * 2, 1_000_000_000, dtype=np.int64)  # CreateTime 1 s after the epoch
     samples.record(created_ns, pd.DataFrame(), in_driver=2.0, written=3.0)  # what the job saw: no latest rows
     assert list(samples.ticks) == [2.0, 2.0] and not samples.oldest
+
+
+def test_concurrent_plans_put_every_batch_in_exactly_one_manifest(tmp_path: Path) -> None:
+    """The micro-batch thread and the archiver thread plan at the same time (make run found the race)."""
+    import threading
+
+    spool = Spool(tmp_path)
+    for batch_id in range(60):
+        spool.write(batch_id, _facts(batch_id, rows=1))
+    errors: list[BaseException] = []
+
+    def plan_repeatedly(offset: int) -> None:
+        try:
+            for below in range(offset, 61, 3):
+                spool.plan(below)
+        except BaseException as exc:  # collected and asserted below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=plan_repeatedly, args=(offset,)) for offset in (1, 2, 3, 1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    planned = [b for manifest in spool.manifests() for b in Spool.manifest_batches(manifest)]
+    assert sorted(planned) == list(range(60))  # each batch once

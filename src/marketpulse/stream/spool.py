@@ -79,6 +79,9 @@ class Spool:
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
+        # The micro-batch thread and the archiver both plan, and the archiver retires what it archived: one at a
+        # time, so no batch ever lands in two manifests and no plan reads a manifest being retired.
+        self._lock = threading.Lock()
 
     def _folder(self, batch_id: int) -> Path:
         return self.root / f"batch-{batch_id:012d}"
@@ -119,6 +122,10 @@ class Spool:
 
     def plan(self, below: int) -> Path | None:
         """Write a manifest for every spooled batch with id < `below` not yet in a manifest; None if there is none."""
+        with self._lock:
+            return self._plan(below)
+
+    def _plan(self, below: int) -> Path | None:
         planned = {b for manifest in self.manifests() for b in self.manifest_batches(manifest)}
         batches = [b for b in self.batches() if b < below and b not in planned]
         if not batches:
@@ -136,9 +143,11 @@ class Spool:
     def manifest_batches(manifest: Path) -> list[int]:
         return [int(b) for b in json.loads(manifest.read_text())["batches"]]
 
-    def pending_rows(self) -> int:
-        """Spooled batches not archived yet (for the heartbeat and the supervisor)."""
-        return len(self.batches())
+    def retire(self, manifest: Path) -> None:
+        """Delete an archived manifest's batches, then the manifest itself."""
+        with self._lock:
+            self.delete(self.manifest_batches(manifest))
+            manifest.unlink()
 
 
 class ArchiveSink(ABC):
@@ -225,8 +234,7 @@ class Archiver:
             facts = MarketFacts.concat([self.spool.read(b) for b in batches])
             facts.first_batch, facts.last_batch = batches[0], batches[-1]
             self._write_until_done(facts)
-            self.spool.delete(batches)
-            manifest.unlink(missing_ok=True)
+            self.spool.retire(manifest)
             done = time.time()
             oldest = facts.oldest_kafka_ts
             if oldest is not None:
