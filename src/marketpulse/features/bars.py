@@ -52,14 +52,14 @@ def ticks_to_bars(ticks: pd.DataFrame, interval: str) -> pd.DataFrame:
         return empty_bars()
     step_ns = INTERVALS[interval].value
     codes, symbols = pd.factorize(np.asarray(ticks["symbol"]), sort=True)
-    tick_ns = _epoch_ns(ticks["ts"])
+    tick_ns = epoch_ns(ticks["ts"])
     bar_ns = tick_ns - tick_ns % step_ns  # floor to the bar start (floor-mod: also right before 1970)
     price = np.asarray(ticks["price"], dtype=np.float64)
     size = np.asarray(ticks["size"], dtype=np.float64)
     # Ticks with equal timestamps keep their arrival (input) order, so open and close are well defined.
     order = np.lexsort((np.arange(len(price)), tick_ns, bar_ns, codes))
     codes, bar_ns, tick_ns, price, size = codes[order], bar_ns[order], tick_ns[order], price[order], size[order]
-    starts, ends = _group_bounds(codes, bar_ns)
+    starts, ends = group_bounds(codes, bar_ns)
     trades = ends - starts
     volume = np.add.reduceat(size, starts)
     mean_price = np.add.reduceat(price, starts) / trades
@@ -86,7 +86,7 @@ def merge_bars(older: pd.DataFrame, newer: pd.DataFrame) -> pd.DataFrame:
     # `arrival` orders the two sides inside a bar so that the open is older's and the close is newer's.
     arrival = np.concatenate([np.full(len(part), rank) for rank, part in enumerate(parts)])
     codes, symbols = pd.factorize(np.asarray(stacked["symbol"]), sort=True)
-    ts_ns = _epoch_ns(stacked["ts"])
+    ts_ns = epoch_ns(stacked["ts"])
     order = np.lexsort((np.arange(len(arrival)), arrival, ts_ns, codes))
     codes, ts_ns = codes[order], ts_ns[order]
     column = {
@@ -94,7 +94,7 @@ def merge_bars(older: pd.DataFrame, newer: pd.DataFrame) -> pd.DataFrame:
         for name in ("open", "high", "low", "close", "volume", "vwap")
     }
     bar_trades = np.asarray(stacked["trades"], dtype=np.int64)[order]
-    starts, ends = _group_bounds(codes, ts_ns)
+    starts, ends = group_bounds(codes, ts_ns)
     volume = np.add.reduceat(column["volume"], starts)
     trades = np.add.reduceat(bar_trades, starts)
     # With zero volume a side's vwap is its mean tick price: weight it by its tick count to keep that exact.
@@ -110,16 +110,16 @@ def merge_bars(older: pd.DataFrame, newer: pd.DataFrame) -> pd.DataFrame:
         volume=volume,
         vwap=_vwap(np.add.reduceat(column["vwap"] * column["volume"], starts), volume, mean_price),
         trades=trades,
-        last_ns=np.maximum.reduceat(_epoch_ns(stacked["last_ts"])[order], starts),
+        last_ns=np.maximum.reduceat(epoch_ns(stacked["last_ts"])[order], starts),
     )
 
 
-def _epoch_ns(ts: pd.Series) -> npt.NDArray[np.int64]:
+def epoch_ns(ts: pd.Series) -> npt.NDArray[np.int64]:
     """Timestamps as int64 nanoseconds since the epoch (naive input is taken to be UTC)."""
     return np.asarray(as_utc_ns(ts).astype("int64"), dtype=np.int64)
 
 
-def _group_bounds(
+def group_bounds(
     codes: npt.NDArray[np.intp], keys: npt.NDArray[np.int64]
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """Start and end (exclusive) of each run of equal (code, key) in arrays sorted by them."""

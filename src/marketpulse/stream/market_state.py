@@ -30,7 +30,7 @@ import numpy.typing as npt
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
 from marketpulse.errors import StackError
-from marketpulse.features.bars import INTERVALS, empty_bars
+from marketpulse.features.bars import INTERVALS, empty_bars, epoch_ns, group_bounds
 from marketpulse.features.indicators import INDICATOR_COLUMNS, TAIL_WINDOW, indicator_columns
 from marketpulse.features.model_inputs import SEQUENCE_CONTEXT_BARS, indicators_with_context
 
@@ -111,7 +111,7 @@ class Tail:
     @classmethod
     def of(cls, bars: pd.DataFrame) -> Tail:
         volume = bars["volume"] if "volume" in bars else pd.Series(np.nan, index=bars.index)
-        return cls(_ns(bars["ts"]), bars["close"].to_numpy(np.float64), volume.to_numpy(np.float64))
+        return cls(epoch_ns(bars["ts"]), bars["close"].to_numpy(np.float64), volume.to_numpy(np.float64))
 
     def extended(self, ts: _I64, close: _F64, volume: _F64) -> Tail:
         return Tail(np.r_[self.ts, ts], np.r_[self.close, close], np.r_[self.volume, volume])
@@ -235,12 +235,6 @@ class Emitted:
         return dict(zip(KINDS, frames, strict=True))
 
 
-def _ns(ts: Any) -> _I64:
-    """Timestamps (naive = UTC) as int64 ns since the epoch."""
-    series = pd.to_datetime(pd.Series(ts), utc=True).dt.as_unit("ns")
-    return np.asarray(series.astype("int64"), dtype=np.int64)
-
-
 def _stamps(ns: _I64) -> pd.DatetimeIndex:
     return pd.to_datetime(ns, utc=True).as_unit("ns")
 
@@ -265,7 +259,7 @@ def advance_arrays(
         return Emitted(_EMPTY, _EMPTY, _EMPTY, _EMPTY, latest, late)
 
     # Newest tick per slot: the last of each slot's run (sorted by slot, then time).
-    run_ends = np.flatnonzero(np.r_[slots[1:] != slots[:-1], True])
+    run_ends = last_of_runs(slots)
     state.last_ts[slots[run_ends]] = np.maximum(state.last_ts[slots[run_ends]], ts_ns[run_ends])
     closed = {
         interval: _fold(state.open_bars[interval], state.last_ts, slots, ts_ns, price, size, step.value)
@@ -285,9 +279,8 @@ def _fold(
 ) -> dict[str, npt.NDArray[Any]]:
     """Merge the batch's ticks (sorted by slot, time) into one interval's open bars; return the bars that closed."""
     start = ts_ns - ts_ns % step  # floor to the bar start (floor-mod: also right before 1970)
-    change = np.flatnonzero((slots[1:] != slots[:-1]) | (start[1:] != start[:-1])) + 1
-    first = np.r_[0, change]
-    last = np.r_[change, len(slots)] - 1
+    first, ends = group_bounds(slots, start)
+    last = ends - 1
     group = {
         "slot": slots[first],
         "start": start[first],
@@ -329,6 +322,11 @@ def _fold(
 def first_of_runs(values: npt.NDArray[Any]) -> npt.NDArray[np.intp]:
     """Index of the first element of each run of equal values."""
     return np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+
+
+def last_of_runs(values: npt.NDArray[Any]) -> npt.NDArray[np.intp]:
+    """Index of the last element of each run of equal values."""
+    return np.flatnonzero(np.r_[values[1:] != values[:-1], True])
 
 
 def _open_values(bars: OpenBars, name: str, slots: _I64) -> npt.NDArray[Any]:
@@ -376,7 +374,7 @@ def _latest(
     f_slots = slots[fresh]
     if not len(f_slots):
         return _EMPTY
-    ends = np.flatnonzero(np.r_[f_slots[1:] != f_slots[:-1], True])
+    ends = last_of_runs(f_slots)
     frame = _ticks_frame(state, f_slots[ends], ts_ns[fresh][ends], price[fresh][ends], size[fresh][ends])
     if kafka_ns is not None:
         starts = first_of_runs(slots)
@@ -493,10 +491,10 @@ def advance(state: MarketState, ticks: pd.DataFrame) -> pd.DataFrame:
     emitted = advance_arrays(
         state,
         state.slots_of(names)[codes],
-        _ns(ticks["ts"]),
+        epoch_ns(ticks["ts"]),
         ticks["price"].to_numpy(np.float64),
         ticks["size"].to_numpy(np.float64),
-        _ns(ticks["kafka_ts"]) if "kafka_ts" in ticks else None,
+        epoch_ns(ticks["kafka_ts"]) if "kafka_ts" in ticks else None,
     )
     return rows_of(emitted)
 
