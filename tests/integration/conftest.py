@@ -19,9 +19,11 @@ from marketpulse.stack.manager import Stack
 
 #: Port shift of the session's test stack; MARKETPULSE_TEST_PORT_OFFSET moves it so two checkouts can test at once.
 TEST_PORT_OFFSET = int(os.environ.get("MARKETPULSE_TEST_PORT_OFFSET", "10000"))
+#: Its data folder under .stack/: a moved stack gets its own, so two stacks never share one.
+TEST_STACK_NAME = "test" if TEST_PORT_OFFSET == 10000 else f"test-{TEST_PORT_OFFSET}"
 
 
-def make_test_settings(name: str = "test", offset: int = TEST_PORT_OFFSET) -> Settings:
+def make_test_settings(name: str = TEST_STACK_NAME, offset: int = TEST_PORT_OFFSET) -> Settings:
     """Settings of a test stack: every port shifted by `offset`, data under .stack/<name>."""
     return side_by_side_settings(name, offset)
 
