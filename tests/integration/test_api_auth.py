@@ -55,7 +55,7 @@ def test_a_valid_key_is_served_and_a_revoked_one_is_refused(client: TestClient, 
     assert revoked.status_code == 200 and revoked.json()["revoked_at"]
     refused = client.get("/v1/symbols", headers={"X-API-Key": plain})
     assert refused.status_code == 401
-    assert refused.json()["error"]["message"] == "the API key is unknown or revoked"
+    assert refused.json()["error"]["message"] == "the API key is revoked"
 
 
 def test_admin_routes_need_the_admin_scope_and_never_show_secrets(client: TestClient, app_settings: Settings) -> None:

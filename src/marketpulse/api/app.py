@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 #: Documented on every /v1 operation, all in the one error shape (also replaces FastAPI's default 422 body).
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody, "description": "No API key, or an unknown or revoked one"},
+    401: {"model": ErrorBody, "description": "No API key, or an unknown, revoked or expired one"},
     403: {"model": ErrorBody, "description": "The key lacks the scope this route needs"},
     404: {"model": ErrorBody, "description": "Not found"},
     422: {"model": ErrorBody, "description": "A parameter is invalid; the message says which and why"},

@@ -135,12 +135,16 @@ class LatestQuoteLane:
             await self.app(scope, receive, send)
             return
         scope["route"] = _LABEL
-        status, body, headers = await self._answer(state, match[1], _header(scope, b"x-api-key"))
+        client = scope.get("client")
+        address = client[0] if client else None
+        status, body, headers = await self._answer(state, match[1], _header(scope, b"x-api-key"), address)
         length = (b"content-length", str(len(body)).encode())
         await send({"type": "http.response.start", "status": status, "headers": [*_JSON_HEADERS, length, *headers]})
         await send({"type": "http.response.body", "body": body})
 
-    async def _answer(self, state: Any, symbol: str, plain: str | None) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    async def _answer(
+        self, state: Any, symbol: str, plain: str | None, address: str | None
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         from redis.exceptions import ConnectionError as RedisConnectionError
         from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -148,7 +152,7 @@ class LatestQuoteLane:
 
         authenticator = state.authenticator
         try:
-            key = await authenticator.authenticate(plain)
+            key = await authenticator.authenticate(plain, address)
             if not key.allows("read"):
                 raise ForbiddenError(f"this route needs the 'read' scope; key {key.key_id} has {', '.join(key.scopes)}")
             rate = authenticator.rate_of(key)

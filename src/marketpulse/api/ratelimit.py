@@ -18,6 +18,11 @@ def bucket_key(key_id: str) -> str:
     return f"mp:ratelimit:{key_id}"
 
 
+def failure_bucket(client: str) -> str:
+    """The bucket of failed API key attempts from one client address (not a key id: no clash with bucket_key)."""
+    return f"authfail:{client}"
+
+
 #: `take(key, rate, burst)`: seconds to wait before one more request (0: it may go now, and a token was taken).
 #: Shared by the plain limit script and the latest-quote script, which checks the limit in the same round trip.
 TOKEN_BUCKET_LUA = """
@@ -37,6 +42,19 @@ end
 """
 
 _TAKE_LUA = TOKEN_BUCKET_LUA + "return tostring(take(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])))"
+
+#: `peek(key, rate, burst)`: the seconds `take` would ask to wait, without taking a token (read only).
+_PEEK_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(b[1]) or burst
+local ts = tonumber(b[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
+if tokens >= 1 then return '0' end
+return tostring((1 - tokens) / rate)
+"""
 
 
 @dataclass
@@ -64,6 +82,14 @@ class RateLimiter:
             return 0.0
         return (1 - bucket.tokens) / rate
 
+    def peek(self, key_id: str, rate: float, now: float) -> float:
+        """What `take` would answer, without taking a token."""
+        bucket = self.buckets.get(key_id)
+        if bucket is None:
+            return 0.0
+        tokens = min(float(self.burst), bucket.tokens + (now - bucket.updated) * rate)
+        return 0.0 if tokens >= 1 else (1 - tokens) / rate
+
 
 class SharedRateLimiter:
     """Token buckets in Redis (async client), with the in-memory limiter as the fallback during an outage."""
@@ -72,22 +98,30 @@ class SharedRateLimiter:
         self.burst = burst
         self.fallback = RateLimiter(burst)
         self._script = aredis.register_script(_TAKE_LUA)
+        self._peek = aredis.register_script(_PEEK_LUA)
         self._degraded = False
 
     async def take(self, key_id: str, rate: float, now: float) -> float:
+        return await self._call(self._script, key_id, rate, now, take=True)
+
+    async def peek(self, key_id: str, rate: float, now: float) -> float:
+        """What `take` would answer, without taking a token."""
+        return await self._call(self._peek, key_id, rate, now, take=False)
+
+    async def _call(self, script: Any, key_id: str, rate: float, now: float, *, take: bool) -> float:
         from redis.exceptions import ConnectionError as RedisConnectionError
         from redis.exceptions import TimeoutError as RedisTimeoutError
 
         try:
-            wait = float(await self._script(keys=[bucket_key(key_id)], args=[rate, self.burst]))
+            wait = float(await script(keys=[bucket_key(key_id)], args=[rate, self.burst]))
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            return self.degraded(exc, key_id, rate, now)
+            return self.degraded(exc, key_id, rate, now, take=take)
         self._degraded = False
         return wait
 
-    def degraded(self, exc: Exception, key_id: str, rate: float, now: float) -> float:
+    def degraded(self, exc: Exception, key_id: str, rate: float, now: float, *, take: bool = True) -> float:
         """The answer while Redis is away: this process' own bucket."""
         if not self._degraded:
             log.warning("rate limits fall back to per-process buckets while Redis is unavailable: %r", exc)
             self._degraded = True
-        return self.fallback.take(key_id, rate, now)
+        return self.fallback.take(key_id, rate, now) if take else self.fallback.peek(key_id, rate, now)

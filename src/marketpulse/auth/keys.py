@@ -2,6 +2,10 @@
 
 A key is 256 random bits, so a fast hash is enough (slow hashes like bcrypt protect low-entropy passwords from
 guessing; nobody guesses 2^256). Only the hash is stored; the plain key is shown once, at creation.
+
+A key may carry an expiry (`expires_at`); an expired key is refused like a revoked one. Rotation issues a new
+key with the old one's name, scopes and rate and lets the old one expire after an overlap window, so clients
+switch over without a moment in which neither key works.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
 
 from marketpulse.config import Settings
@@ -51,10 +55,24 @@ class ApiKey:
     rate_limit_per_s: float | None
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None = None
+    #: The key that replaced this one (`apikeys rotate`); None unless it was rotated.
+    replaced_by: str | None = None
 
     def allows(self, scope: str) -> bool:
         """admin implies read."""
         return scope in self.scopes or "admin" in self.scopes
+
+    def expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or datetime.now(UTC))
+
+    def refusal(self, now: datetime | None = None) -> str | None:
+        """Why this (matching) key may not be used now, or None when it may."""
+        if self.revoked_at is not None:
+            return "the API key is revoked"
+        if self.expires_at is not None and self.expired(now):
+            return f"the API key expired at {self.expires_at.astimezone(UTC).isoformat(timespec='seconds')}"
+        return None
 
 
 def hash_secret(secret: str) -> str:
@@ -78,9 +96,31 @@ def redact(text: str) -> str:
     return re.sub(rf"({KEY_PREFIX}_[0-9a-f]{{12}}_)[A-Za-z0-9_-]+", r"\1<redacted>", text)
 
 
+def describe_presented(plain: str) -> str:
+    """What a log may say about a key a client presented: its id when it is well-formed, else only its length
+    (a malformed "key" may be some other secret pasted into the header; none of it is logged)."""
+    parsed = parse_key(plain)
+    return f"key id {parsed[0]}" if parsed else f"a malformed key ({len(plain)} characters)"
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*$")
+_UNIT_S = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """'90s', '15m', '12h', '30d', '2w' -> timedelta (the CLI's --expires-in and --overlap)."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise ApiKeyError(f"not a duration: {text!r} (use e.g. 90s, 15m, 12h, 30d, 2w)")
+    return timedelta(seconds=float(match.group(1)) * _UNIT_S[match.group(2)])
+
+
+_COLUMNS = "key_id, name, scopes, rate_limit_per_s, created_at, revoked_at, expires_at, replaced_by"
+
+
 def _row_to_key(row: Any) -> ApiKey:
-    key_id, name, scopes, rate, created_at, revoked_at = row
-    return ApiKey(key_id, name, tuple(scopes), rate, created_at, revoked_at)
+    key_id, name, scopes, rate, created_at, revoked_at, expires_at, replaced_by = row
+    return ApiKey(key_id, name, tuple(scopes), rate, created_at, revoked_at, expires_at, replaced_by)
 
 
 class ApiKeyStore:
@@ -92,25 +132,57 @@ class ApiKeyStore:
         self._db = GuardedConnection(settings, "API keys", KeyStoreUnavailableError)
         self._execute = self._db.execute
 
-    def create(self, name: str, scopes: list[str], rate_limit_per_s: float | None = None) -> tuple[ApiKey, str]:
-        """Store a new key; returns it and the plain key, which is never stored nor shown again."""
+    def create(
+        self,
+        name: str,
+        scopes: list[str],
+        rate_limit_per_s: float | None = None,
+        expires_in: timedelta | None = None,
+    ) -> tuple[ApiKey, str]:
+        """Store a new key (expiring `expires_in` from now, or never); returns it and the plain key, which is never
+        stored nor shown again."""
         unknown = sorted(set(scopes) - set(SCOPES))
         if unknown or not scopes:
             raise ApiKeyError(f"scopes must be a non-empty subset of {', '.join(SCOPES)}; got {', '.join(scopes)}")
         if rate_limit_per_s is not None and rate_limit_per_s <= 0:
             raise ApiKeyError("rate limit must be positive")
+        if expires_in is not None and expires_in <= timedelta(0):
+            raise ApiKeyError("a key's lifetime must be positive")
         key_id, secret, plain = generate_key()
         rows = self._execute(
-            "INSERT INTO api_keys (key_id, name, secret_sha256, scopes, rate_limit_per_s) VALUES (%s, %s, %s, %s, %s) "
-            "RETURNING key_id, name, scopes, rate_limit_per_s, created_at, revoked_at",
-            (key_id, name, hash_secret(secret), sorted(set(scopes)), rate_limit_per_s),
+            "INSERT INTO api_keys (key_id, name, secret_sha256, scopes, rate_limit_per_s, expires_at) "
+            f"VALUES (%s, %s, %s, %s, %s, now() + %s::interval) RETURNING {_COLUMNS}",
+            (key_id, name, hash_secret(secret), sorted(set(scopes)), rate_limit_per_s, expires_in),
         )
         return _row_to_key(rows[0]), plain
 
+    def rotate(
+        self, key_id: str, overlap: timedelta, expires_in: timedelta | None = None
+    ) -> tuple[ApiKey, ApiKey, str]:
+        """A new key with the old one's name, scopes and rate; the old one stays valid for `overlap` more (never
+        longer than it already would), then expires. Returns (old key as now stored, new key, new plain key)."""
+        if overlap < timedelta(0):
+            raise ApiKeyError("the overlap of a rotation cannot be negative")
+        old = self.get(key_id)
+        if old.refusal() is not None:
+            raise ApiKeyError(f"key {key_id} cannot be rotated: {old.refusal()} (create a new one instead)")
+        new, plain = self.create(old.name, list(old.scopes), old.rate_limit_per_s, expires_in)
+        rows = self._execute(
+            "UPDATE api_keys SET expires_at = least(coalesce(expires_at, 'infinity'), now() + %s::interval), "
+            f"replaced_by = %s WHERE key_id = %s RETURNING {_COLUMNS}",
+            (overlap, new.key_id, key_id),
+        )
+        return _row_to_key(rows[0]), new, plain
+
+    def get(self, key_id: str) -> ApiKey:
+        rows = self._execute(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = %s", (key_id,))
+        if not rows:
+            raise UnknownApiKeyError(f"no API key with id {key_id!r} (marketpulse apikeys list shows them)")
+        return _row_to_key(rows[0])
+
     def revoke(self, key_id: str) -> ApiKey:
         rows = self._execute(
-            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE key_id = %s "
-            "RETURNING key_id, name, scopes, rate_limit_per_s, created_at, revoked_at",
+            f"UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE key_id = %s RETURNING {_COLUMNS}",
             (key_id,),
         )
         if not rows:
@@ -118,26 +190,24 @@ class ApiKeyStore:
         return _row_to_key(rows[0])
 
     def list(self) -> list[ApiKey]:
-        rows = self._execute(
-            "SELECT key_id, name, scopes, rate_limit_per_s, created_at, revoked_at FROM api_keys ORDER BY created_at"
-        )
+        rows = self._execute(f"SELECT {_COLUMNS} FROM api_keys ORDER BY created_at")
         return [_row_to_key(row) for row in rows]
 
-    def verify(self, plain: str) -> ApiKey | None:
-        """The key if it exists, is not revoked and its secret matches; else None (the caller says 401)."""
+    def lookup(self, plain: str) -> ApiKey | None:
+        """The stored key whose secret matches `plain` (revoked or expired included), else None."""
         parsed = parse_key(plain)
         if parsed is None:
             return None
         key_id, secret = parsed
-        rows = self._execute(
-            "SELECT key_id, name, scopes, rate_limit_per_s, created_at, revoked_at, secret_sha256 "
-            "FROM api_keys WHERE key_id = %s",
-            (key_id,),
-        )
-        if not rows or not hmac.compare_digest(rows[0][6], hash_secret(secret)):
+        rows = self._execute(f"SELECT {_COLUMNS}, secret_sha256 FROM api_keys WHERE key_id = %s", (key_id,))
+        if not rows or not hmac.compare_digest(rows[0][-1], hash_secret(secret)):
             return None
-        key = _row_to_key(rows[0][:6])
-        return None if key.revoked_at is not None else key
+        return _row_to_key(rows[0][:-1])
+
+    def verify(self, plain: str) -> ApiKey | None:
+        """The key if it exists, its secret matches and it is neither revoked nor expired; else None."""
+        key = self.lookup(plain)
+        return key if key is not None and key.refusal() is None else None
 
     def close(self) -> None:
         self._db.close()

@@ -13,7 +13,7 @@ from marketpulse.config import Settings
 from marketpulse.errors import MarketPulseError
 
 #: The newest revision this code needs. A unit test keeps it equal to Alembic's head; revision ids are 4 digits.
-HEAD = "0001"
+HEAD = "0002"
 SCRIPTS = Path(__file__).parent
 #: Alembic keeps its migration context in module globals: two upgrades in one process must not overlap
 #: (across processes, the advisory lock in env.py serialises them).

@@ -23,6 +23,8 @@ class ApiKeyOut(BaseModel):
     rate_limit_per_s: float | None
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None = None
+    replaced_by: str | None = None
 
 
 def _authenticator(request: Request) -> Authenticator:

@@ -104,7 +104,7 @@ async def live(websocket: WebSocket) -> None:
     settings = websocket.app.state.settings
     plain = websocket.headers.get(API_KEY_HEADER) or websocket.query_params.get("api_key")
     try:
-        key = await authenticator.authenticate(plain)
+        key = await authenticator.authenticate(plain, websocket.client.host if websocket.client else None)
         if not key.allows("read"):
             raise UnauthenticatedError("the WebSocket needs the 'read' scope")
     except UnauthenticatedError as exc:
