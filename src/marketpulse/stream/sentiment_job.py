@@ -2,8 +2,10 @@
 
 One streaming query (checkpoint `sentiment`) over both text topics. Each micro-batch, in foreachBatch:
 1. rejected rows -> `<topic>.dlq` with the reason (same headers as the market job);
-2. valid texts are scored by a pandas (Arrow) UDF in the Python workers, in batches; the model is loaded
-   once per worker process (`_model`), never per row or per batch;
+2. valid texts reach the driver through Arrow and are scored there in one batched model call; the model is
+   loaded once per process (`_model`), at start-up, never per row or per batch. Texts arrive tens per second,
+   so the driver scores them in milliseconds, and the job starts no Python workers at all: one copy of the
+   model in memory instead of one per worker (decision 0013);
 3. per (text, symbol) scores -> Cassandra `sentiment_items` and Kafka `signals.sentiment`;
 4. the windows those texts touched are recomputed from Cassandra with `features.sentiment` (the same code
    training uses) and written to Cassandra, Postgres and Redis (see stores/sentiment.py).
@@ -36,7 +38,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SENTIMENT_QUERY = "sentiment"
-SCORE_DDL = "p_bearish double, p_neutral double, p_bullish double, model_version string"
 #: Columns every text topic shares (TextItem's fields), in order.
 TEXT_COLUMNS = list(TextItem.model_fields)
 
@@ -54,13 +55,14 @@ LATENCY = Histogram(
     buckets=(0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0),
 )
 
-# --- scoring in the Python workers ---------------------------------------------------------------------------
+# --- scoring on the driver -----------------------------------------------------------------------------------
 
-#: The model of this Python process, by (kind, threads): loaded on the first batch, reused by every later one.
-_MODELS: dict[tuple[str, int], Any] = {}
+#: The model of this process, by (kind, threads), with the reason it fell back (None when it did not): loaded
+#: once (check_model_available at start-up), reused by every batch.
+_MODELS: dict[tuple[str, int], tuple[Any, str | None]] = {}
 
 
-def _model(kind: str, torch_threads: int) -> Any:
+def _model(kind: str, torch_threads: int) -> tuple[Any, str | None]:
     key = (kind, torch_threads)
     if key not in _MODELS:
         from marketpulse.models.sentiment import load_with_fallback
@@ -70,29 +72,23 @@ def _model(kind: str, torch_threads: int) -> Any:
             log.warning(
                 "sentiment model %r cannot be loaded, scoring with %s instead: %s", kind, model.version, problem
             )
-        _MODELS[key] = model
+        _MODELS[key] = (model, problem)
     return _MODELS[key]
 
 
 def score_frame(texts: pd.Series, kind: str, torch_threads: int = 1) -> pd.DataFrame:
     """texts -> p_bearish, p_neutral, p_bullish, model_version (one batched model call)."""
-    model = _model(kind, torch_threads)
+    model, _ = _model(kind, torch_threads)
     probs = model.score(texts.fillna("").tolist()) if len(texts) else []
     frame = pd.DataFrame(probs, columns=["p_bearish", "p_neutral", "p_bullish"], dtype="float64")
     frame["model_version"] = str(model.version)
     return frame
 
 
-def score_texts(texts: DataFrame, kind: str, torch_threads: int = 1) -> DataFrame:
-    """Valid text rows + their model scores (an Arrow pandas UDF: batches of rows per call)."""
-    from pyspark.sql import functions as F
-    from pyspark.sql.pandas.functions import pandas_udf
-
-    @pandas_udf(SCORE_DDL)  # type: ignore[call-overload, misc, untyped-decorator, unused-ignore]
-    def score(batch: pd.Series) -> pd.DataFrame:
-        return score_frame(batch, kind, torch_threads)
-
-    return texts.withColumn("score", score(F.col("text"))).select("*", "score.*").drop("score")
+def scored_texts(valid: pd.DataFrame, kind: str, torch_threads: int = 1) -> pd.DataFrame:
+    """The batch's valid text rows (pandas, on the driver) + their model scores."""
+    rows = valid.reset_index(drop=True)
+    return pd.concat([rows, score_frame(rows["text"], kind, torch_threads)], axis=1)
 
 
 # --- the pure transforms -------------------------------------------------------------------------------------
@@ -171,9 +167,10 @@ class SentimentSinks:
         try:
             self._dead_letter(batch)
             phases["dlq"] = time.perf_counter() - began
+            valid = _utc(batch.filter("reason IS NULL").drop("key", "value", "reason").toPandas())
+            phases["collect"] = time.perf_counter() - began - sum(phases.values())
             sentiment = self.settings.sentiment
-            scored = score_texts(batch.filter("reason IS NULL"), sentiment.model, sentiment.torch_threads)
-            frame = _utc(scored.drop("key", "value", "reason").toPandas())
+            frame = scored_texts(valid, sentiment.model, sentiment.torch_threads)
             phases["score"] = time.perf_counter() - began - sum(phases.values())
         finally:
             batch.unpersist()
@@ -292,17 +289,12 @@ def start_sentiment_job(
     return query, sinks
 
 
-def check_model_available(kind: str) -> str:
-    """Load the model once on the driver: its version, or the VADER baseline's (logged, metric) when it fails.
-
-    The workers fall back the same way, so a missing or corrupt model file slows nothing down but is visible:
-    in this log, in `marketpulse_sentiment_model_info{fallback="1"}` and in every score's model_version.
+def check_model_available(kind: str, torch_threads: int = 1) -> str:
+    """Load the model the batches will score with: its version, or the VADER baseline's (logged, metric) when
+    it fails. A missing or corrupt model file slows nothing down but is visible: in this log, in
+    `marketpulse_sentiment_model_info{fallback="1"}` and in every score's model_version.
     """
-    from marketpulse.models.sentiment import load_with_fallback
-
-    model, problem = load_with_fallback(kind)
-    if problem:
-        log.warning("sentiment model %r cannot be loaded, falling back to %s: %s", kind, model.version, problem)
+    model, problem = _model(kind, torch_threads)
     MODEL_SERVING.labels(kind, model.version, "1" if problem else "0").set(1)
     return str(model.version)
 
@@ -318,6 +310,6 @@ class SentimentJobRunner(StreamJobRunner):
 
     def run(self) -> None:
         configured = self.settings.sentiment.model
-        version = check_model_available(configured)
+        version = check_model_available(configured, self.settings.sentiment.torch_threads)
         self.report(f"sentiment job: {configured} model configured, scoring with {version}")
         super().run()
