@@ -51,7 +51,7 @@ def test_a_sound_or_new_checkpoint_passes(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("damage", "named"),
     [
-        (lambda root: (root / "commits" / "4").write_text("v1\n"), "commits/4"),
+        (lambda root: (root / "commits" / "4").write_text('v1\n{"nextBatchWat'), "commits/4"),
         (lambda root: (root / "commits" / "4").write_text(""), "commits/4"),
         (lambda root: (root / "offsets" / "5").write_text('v1\n{"batchWatermarkMs":0}\n{"market.ti'), "offsets/5"),
         (lambda root: (root / "offsets" / "4").unlink() or (root / "offsets" / "5").unlink(), "offsets/4"),
@@ -88,7 +88,7 @@ def test_lost_offsets_with_the_driver_state_left_is_not_taken_for_a_first_start(
 
 def test_repair_rolls_back_to_the_newest_consistent_batch_and_keeps_what_it_moves(tmp_path: Path) -> None:
     root = _checkpoint(tmp_path / "ckpt", 5)
-    (root / "commits" / "4").write_text("v1\n")  # truncated newest commit
+    (root / "commits" / "4").write_text('v1\n{"next')  # truncated newest commit
     (root / ".4.crc").write_text("")  # not beside commits/4: left where it is
     (root / "commits" / ".4.crc").write_text("crc")
     state = root / "driver" / "state"
@@ -100,7 +100,7 @@ def test_repair_rolls_back_to_the_newest_consistent_batch_and_keeps_what_it_move
 
     quarantine = apply_repair(plan, now=0)
     assert quarantine is not None and quarantine.name == "quarantine-19700101T000000Z"
-    assert (quarantine / "commits" / "4").read_text() == "v1\n"
+    assert (quarantine / "commits" / "4").read_text() == 'v1\n{"next'
     assert (quarantine / "commits" / ".4.crc").exists()
     _verify(root)  # the job starts again: Spark re-plans batch 4 from batch 3's end offsets
     assert sorted(p.name for p in (root / "commits").iterdir() if not p.name.startswith(".")) == ["0", "1", "2", "3"]

@@ -43,3 +43,24 @@ def stream_sentiment(ctx: typer.Context, available_now: AvailableNow = False) ->
         "marketpulse-sentiment",
         lambda spark: SentimentJobRunner(spark, settings, available_now=available_now, report=console.print),
     )
+
+
+@app.command("repair-checkpoint")
+def stream_repair_checkpoint(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help="The query whose checkpoint to repair (market-live, sentiment).")],
+    apply: Annotated[bool, typer.Option("--apply", help="Do it (without: only say what it would do).")] = False,
+) -> None:
+    """Roll a damaged checkpoint back to its newest consistent batch (the rest moved to quarantine-<time>/)."""
+    from marketpulse.stream.checkpoint import apply_repair, job_checkpoints, plan_repair
+
+    settings = settings_of(ctx)
+    [(query, checkpoint, state_dir)] = job_checkpoints(settings, [query])
+    plan = plan_repair(query, checkpoint, state_dir)
+    console.print(plan.describe())
+    if not plan.possible:
+        raise typer.Exit(1)
+    if apply and plan.moves:
+        console.print(f"moved aside into {apply_repair(plan)}; the job resumes after batch {plan.resume_after}")
+    elif plan.moves:
+        console.print(f"run again with --apply to do it: marketpulse stream repair-checkpoint {query} --apply")

@@ -50,7 +50,9 @@ def _batches(folder: Path) -> list[int]:
 
 
 def _log_problem(path: Path, min_lines: int) -> str | None:
-    """Why a Spark metadata-log file (`v1` then JSON lines) is unreadable, or None when it is fine."""
+    """Why a Spark metadata-log file (`v1` then JSON lines) is unreadable, or None when it is fine: what Spark's
+    OffsetSeqLog (version, metadata, one line per source: 3 lines) and CommitLog (a version line; its JSON line may
+    be absent) refuse to read, or would read as something else."""
     try:
         text = path.read_text()
     except FileNotFoundError:
@@ -111,7 +113,7 @@ class CheckpointCheck:
     def batch_ok(self, batch: int) -> bool:
         """Batch `batch` is a consistent point to resume after: offsets, commit and state all readable."""
         root = self.root
-        if _log_problem(root / "offsets" / str(batch), 3) or _log_problem(root / "commits" / str(batch), 2):
+        if _log_problem(root / "offsets" / str(batch), 3) or _log_problem(root / "commits" / str(batch), 1):
             return False
         return self.state_dir is None or _state_problem(self.state_dir, batch) is None
 
@@ -142,7 +144,7 @@ def check_checkpoint(query: str, checkpoint: str, state_dir: Path | None = None)
             problems.append(f"{root / 'offsets' / str(newest)} {problem}")
     if check.commits:
         committed = check.commits[-1]
-        problem = _log_problem(root / "commits" / str(committed), 2)
+        problem = _log_problem(root / "commits" / str(committed), 1)
         if problem:
             problems.append(f"{root / 'commits' / str(committed)} {problem}")
         offsets_of_commit = root / "offsets" / str(committed)
