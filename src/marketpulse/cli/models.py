@@ -107,7 +107,7 @@ def models_list(
             table.add_column(column)
         for version in registry.versions(model):
             meta = registry.meta(model, version)
-            kind = str(meta.get("kind", "mlp"))
+            kind = str(meta.get("kind", "-"))
             families = meta.get("families", {})
             family = families.get(primary, kind)
             loss = meta.get("metrics", {}).get(family, {}).get(primary, {})
