@@ -8,14 +8,19 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from marketpulse.errors import ConfigError
 from marketpulse.ingest.providers.settings import ProviderSettings
 from marketpulse.ingest.social.settings import SentimentSettings, SocialSettings
 
 Environment = Literal["local", "test", "aws", "gcp", "azure"]
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+KafkaSaslMechanism = Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN", "OAUTHBEARER", "AWS_MSK_IAM"]
+CassandraConsistency = Literal["ONE", "LOCAL_ONE", "QUORUM", "LOCAL_QUORUM", "ALL"]
 
 # Secrets that are fine on a laptop and never anywhere else.
 _LOCAL_ONLY_SECRETS = {"marketpulse", "marketpulse-secret", "changeme", ""}
@@ -66,6 +71,52 @@ class KafkaSettings(_Section):
     )
     bootstrap_servers: str | None = Field(None, description="Override for a remote cluster; default host:port.")
     default_partitions: int = Field(3, ge=1, description="Partitions of auto-created topics.")
+    # How clients authenticate (librdkafka, Spark's Kafka source/sink, Airflow): kafka_config.py turns these into
+    # each client's properties. Managed buses: MSK SCRAM-SHA-512 or AWS_MSK_IAM, GCP PLAIN or OAUTHBEARER,
+    # Event Hubs PLAIN with username $ConnectionString (decision 0010).
+    security_protocol: KafkaSecurityProtocol = Field("PLAINTEXT", description="Client security protocol.")
+    sasl_mechanism: KafkaSaslMechanism | None = Field(
+        None, description="SASL mechanism; required with SASL_SSL/SASL_PLAINTEXT, refused otherwise."
+    )
+    sasl_username: str | None = Field(
+        None, description="SCRAM/PLAIN user; with OAUTHBEARER the OAuth client id. Unused by AWS_MSK_IAM."
+    )
+    sasl_password: SecretStr | None = Field(
+        None, description="SCRAM/PLAIN password; with OAUTHBEARER the OAuth client secret."
+    )
+    ssl_ca_location: Path | None = Field(
+        None, description="PEM file of the CA that signed the brokers' certificates; None: the system trust store."
+    )
+    oauth_token_endpoint_url: str | None = Field(
+        None, description="OAUTHBEARER: the OIDC token endpoint (client-credentials grant)."
+    )
+    oauth_scope: str | None = Field(None, description="OAUTHBEARER: scope requested with the token, if any.")
+    msk_iam_region: str | None = Field(None, description="AWS_MSK_IAM: region of the cluster; default s3.region.")
+    sasl_ssl_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Local stack only: a second broker listener, SASL_SSL with SCRAM users, on this port (a "
+        "self-signed CA under the broker's folder); off when None.",
+    )
+
+    @model_validator(mode="after")
+    def _coherent_security(self) -> KafkaSettings:
+        sasl = self.security_protocol.startswith("SASL_")
+        if sasl and self.sasl_mechanism is None:
+            raise ValueError(f"kafka.security_protocol={self.security_protocol} needs kafka.sasl_mechanism")
+        if not sasl and self.sasl_mechanism is not None:
+            raise ValueError(
+                f"kafka.sasl_mechanism={self.sasl_mechanism} needs security_protocol SASL_SSL or SASL_PLAINTEXT"
+            )
+        needs_secret = self.sasl_mechanism in ("SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN", "OAUTHBEARER")
+        if needs_secret and (not self.sasl_username or self.sasl_password is None):
+            raise ValueError(f"kafka.sasl_mechanism={self.sasl_mechanism} needs sasl_username and sasl_password")
+        if self.sasl_mechanism == "OAUTHBEARER" and not self.oauth_token_endpoint_url:
+            raise ValueError("kafka.sasl_mechanism=OAUTHBEARER needs kafka.oauth_token_endpoint_url")
+        if self.sasl_mechanism == "AWS_MSK_IAM" and self.security_protocol != "SASL_SSL":
+            raise ValueError("kafka.sasl_mechanism=AWS_MSK_IAM needs security_protocol SASL_SSL")
+        return self
 
 
 class CassandraSettings(_Section):
@@ -78,6 +129,35 @@ class CassandraSettings(_Section):
     heap_mb: int = Field(512, ge=256, description="Max JVM heap, MiB; explicit because the default takes 1/4 of RAM.")
     hosts: list[str] | None = Field(None, description="Override contact points for a remote cluster.")
     keyspace: str = Field("marketpulse", description="Keyspace of the platform's tables.")
+    # Client side (stores/cassandra.py cassandra_cluster): what a managed target needs. Amazon Keyspaces: port 9142,
+    # ssl, auth sigv4, protocol 4, LOCAL_QUORUM; Azure Managed Instance: ssl + password; GCE VMs: password.
+    auth: Literal["none", "password", "sigv4"] = Field(
+        "none",
+        description="none; password (PasswordAuthenticator: username/password); sigv4 (Amazon Keyspaces, "
+        "the cassandra-sigv4 plugin with the default AWS credential chain: task/pod role).",
+    )
+    username: str | None = Field(None, description="Role for auth=password.")
+    password: SecretStr | None = Field(None, description="Password for auth=password.")
+    sigv4_region: str | None = Field(None, description="auth=sigv4: the Keyspaces region; default s3.region.")
+    ssl: bool = Field(False, description="TLS to the native transport (client_encryption_options on the server).")
+    ssl_ca_location: Path | None = Field(
+        None, description="PEM CA bundle that signed the nodes' certificates; None: the system trust store."
+    )
+    ssl_check_hostname: bool = Field(
+        True, description="Check that a node's certificate names the contact point (off for IP-only node certs)."
+    )
+    protocol_version: int = Field(5, ge=3, le=5, description="Native protocol; Keyspaces speaks 4.")
+    local_dc: str | None = Field(
+        None, description="Data centre the load balancer prefers (Keyspaces: the region); None: the first one seen."
+    )
+    write_consistency: CassandraConsistency = Field("LOCAL_ONE", description="Consistency of the stores' writes.")
+    read_consistency: CassandraConsistency = Field("LOCAL_ONE", description="Consistency of reads.")
+
+    @model_validator(mode="after")
+    def _credentials_for_password(self) -> CassandraSettings:
+        if self.auth == "password" and (not self.username or self.password is None):
+            raise ValueError("cassandra.auth=password needs cassandra.username and cassandra.password")
+        return self
 
 
 class RedisSettings(_Section):
@@ -85,6 +165,19 @@ class RedisSettings(_Section):
 
     port: int = Field(6379, ge=1, le=65535)
     url: str | None = Field(None, description="Override, e.g. rediss://host:6380/0 for a managed cache.")
+    password: SecretStr | None = Field(
+        None, description="AUTH token/access key; kept out of the URL so any character works (URL's wins if both)."
+    )
+    username: str | None = Field(None, description="ACL user sent with the password (Redis 6+); None: default.")
+    ssl_ca_location: Path | None = Field(
+        None, description="PEM CA of the server's certificate (Memorystore's per-instance CA); None: system store."
+    )
+    tls_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Local stack only: also serve TLS on this port (self-signed CA); off when None.",
+    )
 
 
 class PostgresSettings(_Section):
@@ -109,9 +202,59 @@ class S3Settings(_Section):
         "(master, volume, filer, S3 and admin servers: HTTP and gRPC), bound to the stack host only.",
     )
     endpoint_url: str | None = Field(None, description="Override; default http://host:port. Empty for AWS.")
-    access_key: str = Field("marketpulse")
-    secret_key: SecretStr = Field(SecretStr("marketpulse-secret"))
+    access_key: str | None = Field(
+        "marketpulse", description="Static key id; None (env: empty) uses the default credential chain."
+    )
+    secret_key: SecretStr | None = Field(
+        SecretStr("marketpulse-secret"),
+        description="Static secret; None uses boto3's/s3fs's default chain (task role, pod identity, instance).",
+    )
     region: str = Field("us-east-1")
+    backend: Literal["s3", "adls"] = Field(
+        "s3", description="s3: any S3 API (AWS, SeaweedFS, GCS XML API); adls: Azure Data Lake Gen2 through adlfs."
+    )
+    checksum_when_required: bool = Field(
+        False,
+        description="Send request checksums only when an operation requires them (GCS's S3 API rejects boto3's "
+        "default CRC32 headers).",
+    )
+    adls_account: str | None = Field(None, description="backend=adls: the storage account name.")
+
+    @field_validator("access_key", mode="before")
+    @classmethod
+    def _empty_key_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("secret_key", mode="before")
+    @classmethod
+    def _empty_secret_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _keys_in_pairs(self) -> S3Settings:
+        if (self.access_key is None) != (self.secret_key is None):
+            raise ValueError(
+                "s3.access_key and s3.secret_key are set together, or both left empty for role credentials"
+            )
+        if self.backend == "adls" and not self.adls_account:
+            raise ValueError("s3.backend=adls needs s3.adls_account")
+        return self
+
+    @property
+    def static_keys(self) -> tuple[str, str] | None:
+        """(key id, secret) when static keys are configured; None means the default credential chain."""
+        if self.access_key is None or self.secret_key is None:
+            return None
+        return self.access_key, self.secret_key.get_secret_value()
+
+    def local_keys(self) -> tuple[str, str]:
+        """The static keys a local S3 server (SeaweedFS) is started with; it has no credential chain."""
+        if self.static_keys is None:
+            raise ConfigError(
+                "the local S3 server needs s3.access_key and s3.secret_key (a credential chain is cloud-only)"
+            )
+        return self.static_keys
+
     bucket_prefix: str = Field("marketpulse", description="Buckets are <prefix>-raw, -features, -models, ...")
 
     @property
@@ -333,7 +476,8 @@ class Settings(BaseSettings):
                 ("s3.secret_key", self.s3.secret_key),
                 ("airflow.admin_password", self.airflow.admin_password),
             )
-            if secret.get_secret_value() in _LOCAL_ONLY_SECRETS
+            # No secret at all is fine where one is optional (role credentials for object storage).
+            if secret is not None and secret.get_secret_value() in _LOCAL_ONLY_SECRETS
         ]
         if weak:
             raise ValueError(
@@ -353,7 +497,20 @@ class Settings(BaseSettings):
 
     @property
     def redis_url(self) -> str:
-        return self.redis.url or f"redis://{self.stack.host}:{self.redis.port}/0"
+        """redis-py URL with AUTH and the CA in it, so every client built `from_url` (sync, asyncio) agrees.
+
+        The password is percent-quoted (redis-py unquotes it), so spaces, '@', '/' and ':' arrive intact.
+        """
+        redis = self.redis
+        url = urlsplit(redis.url or f"redis://{self.stack.host}:{redis.port}/0")
+        netloc = url.netloc
+        if redis.password is not None and "@" not in netloc:
+            user = quote(redis.username or "", safe="")
+            netloc = f"{user}:{quote(redis.password.get_secret_value(), safe='')}@{netloc}"
+        query = url.query
+        if redis.ssl_ca_location is not None and "ssl_ca_certs=" not in query:
+            query = "&".join(filter(None, [query, urlencode({"ssl_ca_certs": str(redis.ssl_ca_location)})]))
+        return urlunsplit((url.scheme, netloc, url.path, query, url.fragment))
 
     @property
     def postgres_host(self) -> str:

@@ -1,8 +1,8 @@
 """`marketpulse infra env <cloud>` from recorded `terraform output -json`, loaded by the app's Settings loader.
 
 The samples in terraform_outputs/ hold exactly the names the env roots output (checked against the HCL), with
-values shaped like what each cloud returns. AWS and GCP load as they are; Azure's lake (ADLS Gen2) has no S3 API,
-so Settings still refuses its default S3 secret there until the app's adlfs store exists (decision 0010).
+values shaped like what each cloud returns. Each loads, and the managed-service settings (decision 0014) reach the
+clients: Kafka SASL, Cassandra TLS/auth/consistency, the Redis CA, role credentials and ADLS for the lake.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import hcl2
 import pytest
 from typer.testing import CliRunner
 
-from marketpulse.cli.main import app
+from marketpulse.cli import app
 from marketpulse.config import Settings
 from marketpulse.deploy.paths import find_terraform_sources
 
@@ -76,11 +76,31 @@ def test_rendered_env_file_loads_in_settings(cloud: str, tmp_path: Path) -> None
     assert settings.spark.master == "k8s://https://kubernetes.default.svc"
 
 
-def test_azure_env_file_loads_all_but_the_lake_secret(tmp_path: Path) -> None:
+def test_azure_env_file_loads_with_the_lake_on_adls(tmp_path: Path) -> None:
     path = _render("azure", tmp_path)
-    # The one gap, named by the loader: no S3 secret exists for ADLS Gen2 (the app needs its adlfs store).
-    with pytest.raises(ValueError, match=r"environment=azure but s3\.secret_key still hold"):
-        Settings(_env_file=path)
+    settings = Settings(_env_file=path)
+    assert settings.s3.backend == "adls" and settings.s3.adls_account == "acmemarketpulseprod"
+    assert settings.s3.static_keys is None  # the workload identity, through azure-identity's default chain
+    assert settings.kafka.sasl_username == "$ConnectionString"
+    assert settings.kafka.sasl_password is not None
+    assert settings.kafka.sasl_password.get_secret_value().startswith("Endpoint=sb://")
+    assert settings.cassandra.ssl and settings.cassandra.auth == "password" and settings.cassandra.protocol_version == 4
+    assert settings.cassandra.password is not None
+    assert settings.cassandra.password.get_secret_value() == "Mi'adm\"in$pw"
     text = path.read_text()
     assert re.search(r"^MARKETPULSE_POSTGRES__PASSWORD='Zr8T", text, re.M)
-    assert "MARKETPULSE_S3__SECRET_KEY" not in text
+
+
+def test_managed_service_settings_per_cloud(tmp_path: Path) -> None:
+    aws = Settings(_env_file=_render("aws", tmp_path))
+    assert (aws.kafka.security_protocol, aws.kafka.sasl_mechanism) == ("SASL_SSL", "SCRAM-SHA-512")
+    assert aws.kafka.sasl_password is not None
+    assert aws.kafka.sasl_password.get_secret_value() == 'k9 "scram" \\ pw'
+    keyspaces = aws.cassandra
+    assert (keyspaces.port, keyspaces.ssl, keyspaces.auth, keyspaces.protocol_version) == (9142, True, "sigv4", 4)
+    assert keyspaces.write_consistency == "LOCAL_QUORUM" and keyspaces.local_dc == "eu-west-1"
+
+    gcp = Settings(_env_file=_render("gcp", tmp_path))
+    assert gcp.kafka.sasl_mechanism == "PLAIN" and gcp.s3.checksum_when_required
+    assert gcp.redis_url.count("ssl_ca_certs=") == 1 and gcp.redis.ssl_ca_location == Path("/secrets/redis-ca/ca.pem")
+    assert gcp.cassandra.auth == "password" and gcp.cassandra.username == "marketpulse"

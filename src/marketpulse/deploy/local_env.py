@@ -21,6 +21,7 @@ from marketpulse.deploy.errors import TerraformError
 from marketpulse.deploy.paths import TerraformPaths
 from marketpulse.deploy.providers import LOCAL_PROVIDERS, ensure_providers
 from marketpulse.deploy.terraform import Terraform, ensure_terraform
+from marketpulse.kafka_config import client_config
 from marketpulse.stack.install import Progress
 
 
@@ -35,8 +36,8 @@ def local_variables(settings: Settings, *, topic_prefix: str = "") -> dict[str, 
         "kafka_bootstrap_servers": settings.kafka_bootstrap,
         "kafka_partitions": settings.kafka.default_partitions,
         "s3_port": settings.s3.port,
-        "s3_access_key": settings.s3.access_key,
-        "s3_secret_key": settings.s3.secret_key.get_secret_value(),
+        "s3_access_key": settings.s3.local_keys()[0],
+        "s3_secret_key": settings.s3.local_keys()[1],
         "s3_region": settings.s3.region,
         "bucket_prefix": settings.s3.bucket_prefix,
         "topic_prefix": topic_prefix,
@@ -51,7 +52,7 @@ def local_variables(settings: Settings, *, topic_prefix: str = "") -> dict[str, 
 
 def provisioner_env(settings: Settings) -> dict[str, str]:
     """Environment of terraform's runs: the bucket commands read the S3 secret from it (never from the state)."""
-    return {"MARKETPULSE_S3__SECRET_KEY": settings.s3.secret_key.get_secret_value()}
+    return {"MARKETPULSE_S3__SECRET_KEY": settings.s3.local_keys()[1]}
 
 
 def bucket_address(area: str) -> str:
@@ -149,7 +150,7 @@ class LocalEnvironment:
     def _existing_topics(self) -> set[str]:
         from confluent_kafka.admin import AdminClient
 
-        admin = AdminClient({"bootstrap.servers": self.settings.kafka_bootstrap, "log_level": 0})
+        admin = AdminClient(client_config(self.settings, log_level=0))
         return set(admin.list_topics(timeout=10).topics)
 
     def apply(self) -> list[str]:

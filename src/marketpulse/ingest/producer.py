@@ -15,6 +15,7 @@ from marketpulse.config import Settings
 from marketpulse.contracts import Contract, ContractError, Tick, Topics, from_wire, to_wire
 from marketpulse.errors import MarketPulseError
 from marketpulse.ingest import metrics
+from marketpulse.kafka_config import client_config
 
 
 class DeliveryError(MarketPulseError):
@@ -39,19 +40,21 @@ class SequenceGuard:
 
 def producer_config(settings: Settings, client_id: str) -> dict[str, Any]:
     """librdkafka settings for an idempotent, batching producer (the only place they are chosen)."""
-    return {
-        "bootstrap.servers": settings.kafka_bootstrap,
-        "client.id": client_id,
-        "enable.idempotence": True,
-        "acks": "all",
-        # Batching: a few ms of linger turns 50k small sends/s into a few hundred requests/s.
-        "linger.ms": 5,
-        "batch.size": 1_000_000,
-        "compression.type": "lz4",
-        "queue.buffering.max.messages": 500_000,
-        # Retries are safe with idempotence; give the broker 5 minutes before a record counts as failed.
-        "delivery.timeout.ms": 300_000,
-    }
+    return client_config(
+        settings,
+        **{
+            "client.id": client_id,
+            "enable.idempotence": True,
+            "acks": "all",
+            # Batching: a few ms of linger turns 50k small sends/s into a few hundred requests/s.
+            "linger.ms": 5,
+            "batch.size": 1_000_000,
+            "compression.type": "lz4",
+            "queue.buffering.max.messages": 500_000,
+            # Retries are safe with idempotence; give the broker 5 minutes before a record counts as failed.
+            "delivery.timeout.ms": 300_000,
+        },
+    )
 
 
 class EventProducer:

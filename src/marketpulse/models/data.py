@@ -196,11 +196,10 @@ def replay_minute_bars(
 def lake_minute_bars(settings: Settings, symbols: Sequence[str], start: date, end: date) -> pd.DataFrame:
     """1-min bars from the raw tick lake (what the stream landed), built with the stream's bar code."""
     import pyarrow.parquet as pq
-    import s3fs
 
-    from marketpulse.stores.objectstore import s3fs_options
+    from marketpulse.stores.objectstore import lake_filesystem
 
-    fs = s3fs.S3FileSystem(**s3fs_options(settings))
+    fs = lake_filesystem(settings)
     root = f"{settings.s3.buckets['raw']}/ticks"
     frames = []
     for day_dir in sorted(fs.glob(f"{root}/date=*")):
@@ -225,11 +224,9 @@ def lake_minute_bars(settings: Settings, symbols: Sequence[str], start: date, en
 
 def lake_sessions(settings: Settings) -> list[date]:
     """Session dates present in the raw tick lake."""
-    import s3fs
+    from marketpulse.stores.objectstore import lake_filesystem
 
-    from marketpulse.stores.objectstore import s3fs_options
-
-    fs = s3fs.S3FileSystem(**s3fs_options(settings))
+    fs = lake_filesystem(settings)
     root = f"{settings.s3.buckets['raw']}/ticks"
     try:
         dirs = fs.glob(f"{root}/date=*")

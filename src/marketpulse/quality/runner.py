@@ -20,6 +20,7 @@ import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 from marketpulse.config import Settings
 from marketpulse.contracts import Topics
 from marketpulse.errors import MarketPulseError
+from marketpulse.kafka_config import client_config
 from marketpulse.quality import checks
 from marketpulse.quality.checks import CheckResult
 
@@ -197,9 +198,7 @@ def _dlq_check(settings: Settings, interval: tuple[datetime, datetime] | None) -
         return checks.dlq_rate(Topics.TICKS, None, None, settings.quality.max_dlq_rate)
     from confluent_kafka import Consumer
 
-    consumer = Consumer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": "marketpulse-quality", "log_level": 0}
-    )
+    consumer = Consumer(client_config(settings, **{"group.id": "marketpulse-quality", "log_level": 0}))
     try:
         accepted = _kafka_count(consumer, Topics.TICKS, *interval)
         rejected = _kafka_count(consumer, Topics.dlq(Topics.TICKS), *interval)

@@ -18,6 +18,7 @@ from marketpulse.errors import StackError
 from marketpulse.stack import install
 from marketpulse.stack.install import Progress, resource_path
 from marketpulse.stack.process import run_checked
+from marketpulse.stack.tls import server_cert
 
 
 class Service(ABC):
@@ -90,7 +91,40 @@ class KafkaService(Service):
         return self.cache / "jars" / f"kafka-{self.settings.kafka.version}"
 
     def ports(self) -> dict[str, int]:
-        return {"client": self.settings.kafka.port, "controller": self.settings.kafka.controller_port}
+        kafka = self.settings.kafka
+        ports = {"client": kafka.port, "controller": kafka.controller_port}
+        if kafka.sasl_ssl_port is not None:
+            ports["sasl_ssl"] = kafka.sasl_ssl_port
+        return ports
+
+    @property
+    def local_bootstrap(self) -> str:
+        """The broker's own PLAINTEXT listener: health checks and SCRAM user set-up, whatever clients use."""
+        return f"{self.host}:{self.settings.kafka.port}"
+
+    def _listener_lines(self) -> list[str]:
+        kafka = self.settings.kafka
+        plain, controller = f"PLAINTEXT://{self.host}:{kafka.port}", f"CONTROLLER://{self.host}:{kafka.controller_port}"
+        if kafka.sasl_ssl_port is None:
+            return [
+                f"listeners={plain},{controller}",
+                f"advertised.listeners={plain}",
+                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            ]
+        # A second listener as managed buses offer it: TLS with a certificate from the stack's CA, SCRAM users.
+        cert = server_cert(self.home / "tls", self.host)
+        secure = f"SASL_SSL://{self.host}:{kafka.sasl_ssl_port}"
+        scram = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        return [
+            f"listeners={plain},{controller},{secure}",
+            f"advertised.listeners={plain},{secure}",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL",
+            "listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512",
+            f"listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config={scram}",
+            f"listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config={scram}",
+            "listener.name.sasl_ssl.ssl.keystore.type=PEM",
+            f"listener.name.sasl_ssl.ssl.keystore.location={cert.key_and_cert}",
+        ]
 
     def install(self, progress: Progress) -> None:
         install.find_java()
@@ -123,11 +157,9 @@ class KafkaService(Service):
                     "process.roles=broker,controller",
                     "node.id=1",
                     f"controller.quorum.voters=1@{self.host}:{kafka.controller_port}",
-                    f"listeners=PLAINTEXT://{self.host}:{kafka.port},CONTROLLER://{self.host}:{kafka.controller_port}",
-                    f"advertised.listeners=PLAINTEXT://{self.host}:{kafka.port}",
+                    *self._listener_lines(),
                     "controller.listener.names=CONTROLLER",
                     "inter.broker.listener.name=PLAINTEXT",
-                    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
                     f"log.dirs={data.resolve()}",
                     f"num.partitions={kafka.default_partitions}",
                     # One broker: every internal topic must accept replication factor 1.
@@ -161,13 +193,34 @@ class KafkaService(Service):
         from confluent_kafka.admin import AdminClient
 
         # log_level 0: a refused connection while the broker boots is expected, not worth a log line.
-        admin = AdminClient(
-            {"bootstrap.servers": self.settings.kafka_bootstrap, "socket.timeout.ms": 2000, "log_level": 0}
-        )
+        admin = AdminClient({"bootstrap.servers": self.local_bootstrap, "socket.timeout.ms": 2000, "log_level": 0})
         meta = admin.list_topics(timeout=2)
         if not meta.brokers:
             raise StackError("no broker in metadata yet")
         return f"Kafka {self.settings.kafka.version} KRaft, {len(meta.topics)} topics"
+
+    def after_ready(self) -> None:
+        kafka = self.settings.kafka
+        if kafka.sasl_ssl_port is None or not kafka.sasl_username or kafka.sasl_password is None:
+            return
+        from confluent_kafka.admin import AdminClient
+        from confluent_kafka.admin._scram import (
+            ScramCredentialInfo,
+            ScramMechanism,
+            UserScramCredentialAlteration,
+            UserScramCredentialUpsertion,
+        )
+
+        # The client's user, for both SCRAM mechanisms (upserts: idempotent across restarts).
+        admin = AdminClient({"bootstrap.servers": self.local_bootstrap, "log_level": 0})
+        password = kafka.sasl_password.get_secret_value().encode()
+        for mechanism in (ScramMechanism.SCRAM_SHA_256, ScramMechanism.SCRAM_SHA_512):
+            # One request per mechanism: the broker refuses two alterations of one user in one request.
+            upsert: UserScramCredentialAlteration = UserScramCredentialUpsertion(
+                kafka.sasl_username, ScramCredentialInfo(mechanism, 8192), password
+            )
+            for future in admin.alter_user_scram_credentials([upsert]).values():
+                future.result(timeout=30)
 
 
 class CassandraService(Service):
@@ -261,7 +314,7 @@ class CassandraService(Service):
             )
         finally:
             cluster.shutdown()
-        from marketpulse.migrations.migrate import migrate_cassandra
+        from marketpulse.migrations.commands import migrate_cassandra
 
         migrate_cassandra(self.settings)
 
@@ -410,7 +463,7 @@ class PostgresService(Service):
             if not exists:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
         # The schema is migrated here, once per `stack up`, never by the processes that write.
-        from marketpulse.migrations.migrate import migrate_postgres
+        from marketpulse.migrations.commands import migrate_postgres
 
         migrate_postgres(self.settings)
 
@@ -484,8 +537,8 @@ class SeaweedFSService(Service):
 
     def env(self) -> dict[str, str]:
         # `weed mini` makes its one S3 identity from the standard AWS variables.
-        s3 = self.settings.s3
-        return {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key.get_secret_value()}
+        key, secret = self.settings.s3.local_keys()
+        return {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret}
 
     def check(self) -> str:
         from marketpulse.stores.objectstore import s3_client

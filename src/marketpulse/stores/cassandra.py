@@ -6,26 +6,78 @@ from typing import Any
 
 from marketpulse.config import Settings
 from marketpulse.contracts.columns import INDICATOR_COLUMNS
+from marketpulse.errors import ConfigError
 
 
-def cassandra_cluster(settings: Settings, *, timeout_s: float = 10.0) -> Any:
-    """A cassandra-driver Cluster for the configured contact points (call .connect(), then .shutdown())."""
-    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
+def cassandra_cluster(settings: Settings, *, timeout_s: float = 10.0, writer: bool = False) -> Any:
+    """A cassandra-driver Cluster for the configured contact points (call .connect(), then .shutdown()).
+
+    TLS, authentication, protocol version and consistency come from `cassandra` settings (see cluster_options);
+    a writer's sessions run at cassandra.write_consistency, every other at cassandra.read_consistency.
+    """
+    from cassandra.cluster import Cluster
+
+    return Cluster(settings.cassandra_hosts, **cluster_options(settings, timeout_s=timeout_s, writer=writer))
+
+
+def cluster_options(settings: Settings, *, timeout_s: float = 10.0, writer: bool = False) -> dict[str, Any]:
+    """Keyword arguments of cassandra.cluster.Cluster (contact points aside); public so the mapping is testable."""
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT, ExecutionProfile
     from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 
+    c = settings.cassandra
     profile = ExecutionProfile(
         # Token-aware routing sends each write to the replica that owns its (symbol, day) partition.
-        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
+        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=c.local_dc)),
         request_timeout=timeout_s,
+        consistency_level=consistency(c.write_consistency if writer else c.read_consistency),
     )
-    return Cluster(
-        settings.cassandra_hosts,
-        port=settings.cassandra.port,
-        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
-        protocol_version=5,
-        connect_timeout=timeout_s,
-        control_connection_timeout=timeout_s,
-    )
+    options: dict[str, Any] = {
+        "port": c.port,
+        "execution_profiles": {EXEC_PROFILE_DEFAULT: profile},
+        "protocol_version": c.protocol_version,
+        "connect_timeout": timeout_s,
+        "control_connection_timeout": timeout_s,
+    }
+    if c.ssl:
+        options["ssl_context"] = _ssl_context(settings)
+    if c.auth == "password":
+        from cassandra.auth import PlainTextAuthProvider
+
+        assert c.password is not None  # CassandraSettings' validator
+        options["auth_provider"] = PlainTextAuthProvider(username=c.username, password=c.password.get_secret_value())
+    elif c.auth == "sigv4":
+        options["auth_provider"] = _sigv4_provider(c.sigv4_region or settings.s3.region)
+    return options
+
+
+def consistency(name: str) -> int:
+    """The driver's ConsistencyLevel for a settings name (LOCAL_QUORUM, ...)."""
+    from cassandra import ConsistencyLevel
+
+    return int(ConsistencyLevel.name_to_value[name])
+
+
+def _ssl_context(settings: Settings) -> Any:
+    import ssl
+
+    c = settings.cassandra
+    context = ssl.create_default_context(cafile=str(c.ssl_ca_location) if c.ssl_ca_location else None)
+    # The driver passes each contact point as server_hostname when check_hostname is on.
+    context.check_hostname = c.ssl_check_hostname
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+def _sigv4_provider(region: str) -> Any:
+    try:
+        from cassandra_sigv4.auth import SigV4AuthProvider
+    except ImportError as exc:
+        raise ConfigError("cassandra.auth=sigv4 needs cassandra-sigv4: pip install 'marketpulse[cloud]'") from exc
+    import boto3
+
+    # The default credential chain (task role, pod identity); the plugin signs each connection's challenge.
+    return SigV4AuthProvider(boto3.Session(region_name=region))
 
 
 #: The indicator columns, in the one order `marketpulse.features` defines them.
@@ -95,7 +147,8 @@ class CassandraWriter:
     def __init__(self, settings: Settings) -> None:
         from cassandra.cluster import Session
 
-        self._cluster = cassandra_cluster(settings)
+        # Its statements (the stores' inserts and the few reads they need) run at the write consistency.
+        self._cluster = cassandra_cluster(settings, writer=True)
         self.session: Session = self._cluster.connect()
         migrate(self.session, settings.cassandra.keyspace)
         bar_columns = "symbol, interval, day, ts, open, high, low, close, volume, vwap, trades"

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from marketpulse.config import Settings
-from marketpulse.stores.objectstore import s3fs_options
+from marketpulse.stores.objectstore import lake_filesystem
 
 _NS_PER_DAY = 86_400 * 10**9
 
@@ -18,9 +18,7 @@ class LakeWriter:
     """One parquet file per (archive step, date, symbol), named by the step: a redone step overwrites its files."""
 
     def __init__(self, settings: Settings) -> None:
-        import s3fs
-
-        self.fs = s3fs.S3FileSystem(**s3fs_options(settings))
+        self.fs = lake_filesystem(settings)
         self.root = f"{settings.s3.buckets['raw']}/ticks"
 
     def write_ticks(self, ticks: Any, name: str) -> list[str]:

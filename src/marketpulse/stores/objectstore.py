@@ -11,35 +11,78 @@ from marketpulse.errors import ConfigError
 def s3_client(settings: Settings, *, timeout_s: float | None = None) -> Any:
     """A boto3 S3 client for the configured endpoint (SeaweedFS locally, the cloud's S3 API elsewhere).
 
+    Static keys when configured, else boto3's default credential chain (task role, pod identity, instance profile).
     timeout_s: connect and read timeout with no retries (health probes); default botocore's, 3 attempts.
     """
     import boto3
     from botocore.config import Config
 
     s3 = settings.s3
+    if s3.backend != "s3":
+        raise ConfigError(f"s3.backend={s3.backend} has no S3 API; use lake_filesystem() (fsspec) for this store")
     if timeout_s is None:
         limits: dict[str, Any] = {"retries": {"max_attempts": 3, "mode": "standard"}}
     else:
         limits = {"connect_timeout": timeout_s, "read_timeout": timeout_s, "retries": {"total_max_attempts": 1}}
+    keys = s3.static_keys
     return boto3.client(
         "s3",
         endpoint_url=settings.s3_endpoint or None,
-        aws_access_key_id=s3.access_key,
-        aws_secret_access_key=s3.secret_key.get_secret_value(),
+        aws_access_key_id=keys[0] if keys else None,
+        aws_secret_access_key=keys[1] if keys else None,
         region_name=s3.region,
         # Path-style addressing: a server on localhost has no per-bucket DNS names.
-        config=Config(s3={"addressing_style": "path"}, **limits),
+        config=Config(s3={"addressing_style": "path"}, **_checksum_options(settings), **limits),
     )
 
 
+def _checksum_options(settings: Settings) -> dict[str, str]:
+    # boto3 >= 1.36 sends CRC32 checksums by default; GCS's XML API (and older S3-compatible servers) reject them.
+    if not settings.s3.checksum_when_required:
+        return {}
+    return {"request_checksum_calculation": "when_required", "response_checksum_validation": "when_required"}
+
+
 def s3fs_options(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for s3fs.S3FileSystem (and pandas/pyarrow storage_options)."""
+    """Keyword arguments for s3fs.S3FileSystem (and pandas/pyarrow storage_options); no keys: the default chain."""
     s3 = settings.s3
-    return {
-        "key": s3.access_key,
-        "secret": s3.secret_key.get_secret_value(),
+    keys = s3.static_keys
+    options: dict[str, Any] = {
         "client_kwargs": {"endpoint_url": settings.s3_endpoint or None, "region_name": s3.region},
     }
+    if keys:
+        options |= {"key": keys[0], "secret": keys[1]}
+    if s3.checksum_when_required:
+        options["config_kwargs"] = _checksum_options(settings)
+    return options
+
+
+def adlfs_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for adlfs.AzureBlobFileSystem: the account, and the default Azure credential chain
+    (workload identity, managed identity) unless a static account key is configured as s3.secret_key."""
+    s3 = settings.s3
+    options: dict[str, Any] = {"account_name": s3.adls_account}
+    if s3.secret_key is not None:
+        options["account_key"] = s3.secret_key.get_secret_value()
+    else:
+        options["anon"] = False  # adlfs then uses azure-identity's DefaultAzureCredential
+    return options
+
+
+def lake_filesystem(settings: Settings) -> Any:
+    """The fsspec filesystem of the lake: s3fs for any S3 API, adlfs (BSD-3-Clause) for ADLS Gen2.
+
+    Paths are `<bucket>/<key>` on both: an ADLS container per bucket name.
+    """
+    if settings.s3.backend == "adls":
+        try:
+            import adlfs
+        except ImportError as exc:
+            raise ConfigError("s3.backend=adls needs adlfs: pip install 'marketpulse[cloud]'") from exc
+        return adlfs.AzureBlobFileSystem(**adlfs_options(settings))
+    import s3fs
+
+    return s3fs.S3FileSystem(**s3fs_options(settings))
 
 
 def create_bucket(settings: Settings, name: str) -> bool:

@@ -80,11 +80,9 @@ class TickLake:
     """Reads the raw lake the market job writes: `<raw bucket>/ticks/date=YYYY-MM-DD/symbol=SYM/*.parquet`."""
 
     def __init__(self, settings: Settings) -> None:
-        import s3fs
+        from marketpulse.stores.objectstore import lake_filesystem
 
-        from marketpulse.stores.objectstore import s3fs_options
-
-        self.fs = s3fs.S3FileSystem(**s3fs_options(settings))
+        self.fs = lake_filesystem(settings)
         self.root = f"{settings.s3.buckets['raw']}/ticks"
 
     def days(self, symbol: str, start: date, end: date) -> list[date]:

@@ -37,6 +37,7 @@ from marketpulse.config import Settings
 from marketpulse.contracts import Prediction, Tick, Topics, to_wire
 from marketpulse.contracts.spark import parse_wire
 from marketpulse.features.indicators import INDICATOR_COLUMNS
+from marketpulse.kafka_config import spark_kafka_options
 from marketpulse.models.serving import StreamModels
 from marketpulse.stream.market_state import Emitted, MarketState, StateStore, advance_arrays
 from marketpulse.stream.runner import StreamJobRunner
@@ -87,7 +88,7 @@ def read_ticks(spark: SparkSession, settings: Settings, topic: str) -> DataFrame
     """The raw Kafka stream of the ticks topic, rate-limited per micro-batch."""
     return (
         spark.readStream.format("kafka")
-        .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
+        .options(**spark_kafka_options(settings))
         .option("subscribe", topic)
         .option("startingOffsets", settings.stream.starting_offsets)
         .option("maxOffsetsPerTrigger", settings.stream.max_offsets_per_trigger)

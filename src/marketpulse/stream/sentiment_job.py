@@ -29,6 +29,7 @@ from marketpulse.contracts import Topics
 from marketpulse.contracts.spark import parse_wire
 from marketpulse.contracts.text import NewsArticle, SentimentScore, SocialPost, TextItem
 from marketpulse.features.sentiment import ITEM_COLUMNS, known_at, sentiment_windows, window_ends
+from marketpulse.kafka_config import spark_kafka_options
 from marketpulse.stream.runner import StreamJobRunner
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ def read_texts(spark: SparkSession, settings: Settings, topics: tuple[str, str])
     """The raw Kafka stream of both text topics, rate-limited per micro-batch."""
     return (
         spark.readStream.format("kafka")
-        .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
+        .options(**spark_kafka_options(settings))
         # A pattern, not a list: a topic no collector has written to yet (no news key) must not fail the query.
         .option("subscribePattern", "^(" + "|".join(re.escape(topic) for topic in topics) + ")$")
         .option("startingOffsets", settings.stream.starting_offsets)
@@ -206,7 +207,7 @@ class SentimentSinks:
             (
                 dlq_records(rejected.filter(rejected["topic"] == topic), topic, "stream-parse")
                 .write.format("kafka")
-                .option("kafka.bootstrap.servers", self.settings.kafka_bootstrap)
+                .options(**spark_kafka_options(self.settings))
                 .option("topic", Topics.dlq(topic))
                 .save()
             )

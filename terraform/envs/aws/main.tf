@@ -172,38 +172,44 @@ module "services" {
 }
 
 locals {
-  # What the application reads (Settings). Names only Settings has today; what it will read once issue 14's
-  # app-side settings exist is in platform_settings.
+  # What the application reads (Settings): MSK over SASL_SSL + SCRAM-SHA-512 (public Amazon CA: the system trust
+  # store), Keyspaces over TLS with SigV4 from the pod/task role, protocol v4, LOCAL_QUORUM writes (decision 0014).
+  # Without s3_static_keys both S3 key settings are empty: the app takes the default credential chain.
   app_env = {
-    MARKETPULSE_ENVIRONMENT               = "aws"
-    MARKETPULSE_KAFKA__BOOTSTRAP_SERVERS  = module.streaming_bus.bootstrap_brokers
-    MARKETPULSE_KAFKA__DEFAULT_PARTITIONS = tostring(var.kafka_partitions)
-    MARKETPULSE_S3__ENDPOINT_URL          = ""
-    MARKETPULSE_S3__REGION                = var.region
-    MARKETPULSE_S3__ACCESS_KEY            = module.identity.s3_access_key
-    MARKETPULSE_S3__BUCKET_PREFIX         = module.catalog.bucket_prefix
-    MARKETPULSE_CASSANDRA__HOSTS          = jsonencode(module.history_store.hosts)
-    MARKETPULSE_CASSANDRA__PORT           = "9142"
-    MARKETPULSE_CASSANDRA__KEYSPACE       = module.history_store.keyspace
-    MARKETPULSE_POSTGRES__HOST            = module.reporting_db.host
-    MARKETPULSE_POSTGRES__PORT            = tostring(module.reporting_db.port)
-    MARKETPULSE_POSTGRES__USER            = "marketpulse"
-    MARKETPULSE_POSTGRES__DATABASE        = "marketpulse"
-    MARKETPULSE_SPARK__MASTER             = module.workloads.spark_master
-    MARKETPULSE_STREAM__CHECKPOINT_ROOT   = "s3a://${module.object_store.bucket_names["checkpoints"]}/streams"
+    MARKETPULSE_ENVIRONMENT                  = "aws"
+    MARKETPULSE_KAFKA__BOOTSTRAP_SERVERS     = module.streaming_bus.bootstrap_brokers
+    MARKETPULSE_KAFKA__DEFAULT_PARTITIONS    = tostring(var.kafka_partitions)
+    MARKETPULSE_KAFKA__SECURITY_PROTOCOL     = "SASL_SSL"
+    MARKETPULSE_KAFKA__SASL_MECHANISM        = "SCRAM-SHA-512"
+    MARKETPULSE_KAFKA__SASL_USERNAME         = module.streaming_bus.scram_username
+    MARKETPULSE_S3__ENDPOINT_URL             = ""
+    MARKETPULSE_S3__REGION                   = var.region
+    MARKETPULSE_S3__ACCESS_KEY               = module.identity.s3_access_key
+    MARKETPULSE_S3__BUCKET_PREFIX            = module.catalog.bucket_prefix
+    MARKETPULSE_CASSANDRA__HOSTS             = jsonencode(module.history_store.hosts)
+    MARKETPULSE_CASSANDRA__PORT              = "9142"
+    MARKETPULSE_CASSANDRA__KEYSPACE          = module.history_store.keyspace
+    MARKETPULSE_CASSANDRA__SSL               = "true"
+    MARKETPULSE_CASSANDRA__AUTH              = "sigv4"
+    MARKETPULSE_CASSANDRA__SIGV4_REGION      = var.region
+    MARKETPULSE_CASSANDRA__LOCAL_DC          = var.region
+    MARKETPULSE_CASSANDRA__PROTOCOL_VERSION  = "4"
+    MARKETPULSE_CASSANDRA__WRITE_CONSISTENCY = "LOCAL_QUORUM"
+    MARKETPULSE_POSTGRES__HOST               = module.reporting_db.host
+    MARKETPULSE_POSTGRES__PORT               = tostring(module.reporting_db.port)
+    MARKETPULSE_POSTGRES__USER               = "marketpulse"
+    MARKETPULSE_POSTGRES__DATABASE           = "marketpulse"
+    MARKETPULSE_SPARK__MASTER                = module.workloads.spark_master
+    MARKETPULSE_STREAM__CHECKPOINT_ROOT      = "s3a://${module.object_store.bucket_names["checkpoints"]}/streams"
   }
   app_secrets = {
     MARKETPULSE_POSTGRES__PASSWORD      = module.passwords.values["postgres_app"]
     MARKETPULSE_AIRFLOW__ADMIN_PASSWORD = module.passwords.values["airflow_admin"]
     MARKETPULSE_REDIS__URL              = module.online_store.url
     MARKETPULSE_S3__SECRET_KEY          = module.identity.s3_secret_key
+    MARKETPULSE_KAFKA__SASL_PASSWORD    = module.passwords.values["kafka"]
   }
   platform_settings = {
-    kafka = { security_protocol = "SASL_SSL", sasl_mechanism = "SCRAM-SHA-512", username = module.streaming_bus.scram_username }
-    cassandra = {
-      tls               = true, port = 9142, auth = "SigV4 (cassandra-sigv4 plugin, pod/task role)", protocol_version = 4
-      write_consistency = "LOCAL_QUORUM"
-    }
     s3       = { credentials = var.s3_static_keys ? "static key (lake IAM user)" : "default chain (Pod Identity / task role)" }
     postgres = { sslmode = "require", server_ca = module.reporting_db.server_ca, powerbi_user = "powerbi" }
   }

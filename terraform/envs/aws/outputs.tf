@@ -29,7 +29,7 @@ output "reporting_db" {
 }
 
 output "platform_settings" {
-  description = "Connection properties the app needs beyond today's Settings (SASL, Cassandra TLS/SigV4, credentials): issue 14's app-side settings."
+  description = "Connection facts for operators beyond the app's settings (Power BI user, server CA, credential kind)."
   value       = local.platform_settings
 }
 
@@ -50,8 +50,3 @@ output "powerbi_password" {
   sensitive   = true
 }
 
-output "platform_secrets" {
-  description = "Credentials the app will read once its SASL settings exist (issue 14 app side); not injected yet, because Settings refuses unknown section fields (MARKETPULSE_KAFKA__SASL_*)."
-  value       = { kafka_scram_password = module.passwords.values["kafka"] }
-  sensitive   = true
-}

@@ -179,30 +179,44 @@ module "services" {
 }
 
 locals {
-  # Object storage: ADLS Gen2 has no S3 API, so no MARKETPULSE_S3__* here until the app's adlfs store exists
-  # (decision 0010); Settings() refuses the default S3 secret outside local until then.
+  # Object storage: ADLS Gen2 through adlfs with the workload identity (no keys: both S3 key settings empty).
+  # Event Hubs: SASL/PLAIN over TLS with the namespace connection string. Cassandra MI: TLS + password.
   app_env = {
-    MARKETPULSE_ENVIRONMENT               = "azure"
-    MARKETPULSE_KAFKA__BOOTSTRAP_SERVERS  = module.streaming_bus.bootstrap_servers
-    MARKETPULSE_KAFKA__DEFAULT_PARTITIONS = tostring(var.kafka_partitions)
-    MARKETPULSE_S3__BUCKET_PREFIX         = module.catalog.bucket_prefix
-    MARKETPULSE_CASSANDRA__HOSTS          = jsonencode(module.history_store.hosts)
-    MARKETPULSE_CASSANDRA__KEYSPACE       = "marketpulse"
-    MARKETPULSE_POSTGRES__HOST            = module.reporting_db.host
-    MARKETPULSE_POSTGRES__PORT            = tostring(module.reporting_db.port)
-    MARKETPULSE_POSTGRES__USER            = "marketpulse"
-    MARKETPULSE_POSTGRES__DATABASE        = "marketpulse"
-    MARKETPULSE_SPARK__MASTER             = module.workloads.spark_master
+    MARKETPULSE_ENVIRONMENT                  = "azure"
+    MARKETPULSE_KAFKA__BOOTSTRAP_SERVERS     = module.streaming_bus.bootstrap_servers
+    MARKETPULSE_KAFKA__DEFAULT_PARTITIONS    = tostring(var.kafka_partitions)
+    MARKETPULSE_KAFKA__SECURITY_PROTOCOL     = "SASL_SSL"
+    MARKETPULSE_KAFKA__SASL_MECHANISM        = "PLAIN"
+    MARKETPULSE_KAFKA__SASL_USERNAME         = "$ConnectionString"
+    MARKETPULSE_S3__BACKEND                  = "adls"
+    MARKETPULSE_S3__ADLS_ACCOUNT             = module.object_store.storage_account_name
+    MARKETPULSE_S3__ACCESS_KEY               = ""
+    MARKETPULSE_S3__SECRET_KEY               = ""
+    MARKETPULSE_S3__BUCKET_PREFIX            = module.catalog.bucket_prefix
+    MARKETPULSE_CASSANDRA__HOSTS             = jsonencode(module.history_store.hosts)
+    MARKETPULSE_CASSANDRA__KEYSPACE          = "marketpulse"
+    MARKETPULSE_CASSANDRA__SSL               = "true"
+    MARKETPULSE_CASSANDRA__AUTH              = "password"
+    MARKETPULSE_CASSANDRA__USERNAME          = "cassandra"
+    MARKETPULSE_CASSANDRA__PROTOCOL_VERSION  = "4"
+    MARKETPULSE_CASSANDRA__WRITE_CONSISTENCY = "LOCAL_QUORUM"
+    MARKETPULSE_POSTGRES__HOST               = module.reporting_db.host
+    MARKETPULSE_POSTGRES__PORT               = tostring(module.reporting_db.port)
+    MARKETPULSE_POSTGRES__USER               = "marketpulse"
+    MARKETPULSE_POSTGRES__DATABASE           = "marketpulse"
+    MARKETPULSE_SPARK__MASTER                = module.workloads.spark_master
   }
   app_secrets = {
     MARKETPULSE_POSTGRES__PASSWORD      = module.passwords.values["postgres_app"]
     MARKETPULSE_AIRFLOW__ADMIN_PASSWORD = module.passwords.values["airflow_admin"]
     MARKETPULSE_REDIS__URL              = module.online_store.url
+    MARKETPULSE_KAFKA__SASL_PASSWORD    = module.streaming_bus.connection_string
+    MARKETPULSE_CASSANDRA__PASSWORD     = module.passwords.values["cassandra_admin"]
   }
   platform_settings = {
-    kafka     = { security_protocol = "SASL_SSL", sasl_mechanism = "PLAIN", username = "$ConnectionString", password = "Event Hubs connection string (Key Vault)", capped_topics = module.streaming_bus.capped_topics }
-    cassandra = { tls = true, user = "cassandra", password = "Key Vault (cassandra admin)", version = "4.0" }
-    lake      = { adls_account = module.object_store.storage_account_name, credentials = "workload identity (client id ${module.identity.client_id})" }
+    kafka     = { capped_topics = module.streaming_bus.capped_topics }
+    cassandra = { version = "4.0" }
+    lake      = { credentials = "workload identity (client id ${module.identity.client_id})" }
     postgres  = { sslmode = "require", powerbi_user = "powerbi", powerbi_gateway_subnet = module.network.powerbi_subnet_id }
   }
 }

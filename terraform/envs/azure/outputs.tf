@@ -29,7 +29,7 @@ output "reporting_db" {
 }
 
 output "platform_settings" {
-  description = "Connection properties the app needs beyond today's Settings (SASL, Cassandra TLS/auth, ADLS): issue 14's app-side settings."
+  description = "Connection facts for operators beyond the app's settings (capped topics, Cassandra version, identity, Power BI path)."
   value       = local.platform_settings
 }
 
@@ -50,11 +50,3 @@ output "powerbi_password" {
   sensitive   = true
 }
 
-output "platform_secrets" {
-  description = "Credentials the app will read once its SASL and Cassandra auth settings exist (issue 14 app side); not injected yet, because Settings refuses unknown section fields (MARKETPULSE_KAFKA__SASL_*)."
-  value = {
-    kafka_connection_string  = module.streaming_bus.connection_string
-    cassandra_admin_password = module.passwords.values["cassandra_admin"]
-  }
-  sensitive = true
-}

@@ -205,31 +205,40 @@ locals {
     MARKETPULSE_ENVIRONMENT               = "gcp"
     MARKETPULSE_KAFKA__BOOTSTRAP_SERVERS  = module.streaming_bus.bootstrap_servers
     MARKETPULSE_KAFKA__DEFAULT_PARTITIONS = tostring(var.kafka_partitions)
+    # Managed Kafka: SASL/PLAIN over TLS, the service account's e-mail and its base64 key (decision 0010).
+    MARKETPULSE_KAFKA__SECURITY_PROTOCOL = "SASL_SSL"
+    MARKETPULSE_KAFKA__SASL_MECHANISM    = "PLAIN"
+    MARKETPULSE_KAFKA__SASL_USERNAME     = module.identity.email
+    # Memorystore's per-instance CA, mounted from Secret Manager (MARKETPULSE_REDIS_CA) in every workload.
+    MARKETPULSE_REDIS__SSL_CA_LOCATION = "/secrets/redis-ca/ca.pem"
     # GCS's S3-compatible XML API, with the service account's HMAC key.
-    MARKETPULSE_S3__ENDPOINT_URL        = "https://storage.googleapis.com"
-    MARKETPULSE_S3__REGION              = var.region
-    MARKETPULSE_S3__ACCESS_KEY          = module.identity.hmac_access_id
-    MARKETPULSE_S3__BUCKET_PREFIX       = module.catalog.bucket_prefix
-    MARKETPULSE_CASSANDRA__HOSTS        = jsonencode(module.history_store.hosts)
-    MARKETPULSE_CASSANDRA__KEYSPACE     = "marketpulse"
-    MARKETPULSE_POSTGRES__HOST          = module.reporting_db.host
-    MARKETPULSE_POSTGRES__PORT          = tostring(module.reporting_db.port)
-    MARKETPULSE_POSTGRES__USER          = "marketpulse"
-    MARKETPULSE_POSTGRES__DATABASE      = "marketpulse"
-    MARKETPULSE_SPARK__MASTER           = module.workloads.spark_master
-    MARKETPULSE_STREAM__CHECKPOINT_ROOT = "s3a://${module.object_store.bucket_names["checkpoints"]}/streams"
+    MARKETPULSE_S3__ENDPOINT_URL             = "https://storage.googleapis.com"
+    MARKETPULSE_S3__REGION                   = var.region
+    MARKETPULSE_S3__ACCESS_KEY               = module.identity.hmac_access_id
+    MARKETPULSE_S3__CHECKSUM_WHEN_REQUIRED   = "true"
+    MARKETPULSE_S3__BUCKET_PREFIX            = module.catalog.bucket_prefix
+    MARKETPULSE_CASSANDRA__HOSTS             = jsonencode(module.history_store.hosts)
+    MARKETPULSE_CASSANDRA__KEYSPACE          = "marketpulse"
+    MARKETPULSE_CASSANDRA__AUTH              = "password"
+    MARKETPULSE_CASSANDRA__USERNAME          = "marketpulse"
+    MARKETPULSE_CASSANDRA__WRITE_CONSISTENCY = "LOCAL_QUORUM"
+    MARKETPULSE_POSTGRES__HOST               = module.reporting_db.host
+    MARKETPULSE_POSTGRES__PORT               = tostring(module.reporting_db.port)
+    MARKETPULSE_POSTGRES__USER               = "marketpulse"
+    MARKETPULSE_POSTGRES__DATABASE           = "marketpulse"
+    MARKETPULSE_SPARK__MASTER                = module.workloads.spark_master
+    MARKETPULSE_STREAM__CHECKPOINT_ROOT      = "s3a://${module.object_store.bucket_names["checkpoints"]}/streams"
   }
   app_secrets = {
     MARKETPULSE_S3__SECRET_KEY          = module.identity.hmac_secret
     MARKETPULSE_POSTGRES__PASSWORD      = module.passwords.values["postgres_app"]
     MARKETPULSE_AIRFLOW__ADMIN_PASSWORD = module.passwords.values["airflow_admin"]
     MARKETPULSE_REDIS__URL              = module.online_store.url
+    MARKETPULSE_KAFKA__SASL_PASSWORD    = module.identity.kafka_password
+    MARKETPULSE_CASSANDRA__PASSWORD     = module.passwords.values["cassandra_app"]
   }
   platform_settings = {
-    kafka     = { security_protocol = "SASL_SSL", sasl_mechanism = "PLAIN", username = module.identity.email, password = "service account key (Secret Manager)" }
-    cassandra = { user = "marketpulse", password_secret = "${var.name}-cassandra-app-password", tls = false }
-    redis     = { ca_file = "/secrets/redis-ca/ca.pem" }
-    s3        = { request_checksum_calculation = "when_required" }
+    cassandra = { tls = false, note = "no client TLS on the GCE nodes yet (VPC-only, firewall to the subnet)" }
     postgres  = { sslmode = "require", powerbi_user = "powerbi" }
   }
 }

@@ -29,7 +29,7 @@ output "reporting_db" {
 }
 
 output "platform_settings" {
-  description = "Connection properties the app needs beyond today's Settings (SASL, Cassandra auth, Redis CA): issue 14's app-side settings."
+  description = "Connection facts for operators beyond the app's settings (Cassandra TLS state, Power BI user)."
   value       = local.platform_settings
 }
 
@@ -50,11 +50,3 @@ output "powerbi_password" {
   sensitive   = true
 }
 
-output "platform_secrets" {
-  description = "Credentials the app will read once its SASL and Cassandra auth settings exist (issue 14 app side); not injected yet, because Settings refuses unknown section fields (MARKETPULSE_KAFKA__SASL_*)."
-  value = {
-    kafka_plain_password   = module.identity.kafka_password
-    cassandra_app_password = module.passwords.values["cassandra_app"]
-  }
-  sensitive = true
-}

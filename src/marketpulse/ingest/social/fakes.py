@@ -27,8 +27,7 @@ FAKE_REDDIT_ID, FAKE_REDDIT_SECRET = "fake-reddit-id", "fake-reddit-secret"
 FAKE_NEWS_KEY = "fake-news-key"
 _REDDIT_TOKEN = "fake-reddit-access-token"
 
-#: Recorded payloads that ship with the package (package data).
-DEFAULT_RECORDINGS = Path(__file__).parent / "recordings"
+DEFAULT_RECORDINGS = Path("tests/fixtures/social")
 
 X_UNAUTHORIZED = {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}
 X_FORBIDDEN = {
