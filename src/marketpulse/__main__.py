@@ -1,5 +1,5 @@
 """`python -m marketpulse` = the `marketpulse` command."""
 
-from marketpulse.cli import run
+from marketpulse.cli.main import run
 
 run()

@@ -17,13 +17,13 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from marketpulse.config import Settings, StreamSettings
 from marketpulse.contracts import Tick, Topics, to_wire
-from marketpulse.orchestration.airflow import run_dag_test, settings_env
+from marketpulse.orchestration.airflow import run_dag_test
 from marketpulse.quality.metrics import OperationsCollector
 from marketpulse.stack.apps import MarketJobApp
-from marketpulse.stack.process import find_process, start_process, stop_process, tail
+from marketpulse.stack.process import find_process, stop_process, tail
 from marketpulse.stores.redis_store import heartbeat_key, redis_client
 from marketpulse.stream.market_job import LIVE_QUERY
-from marketpulse.stream.supervisor import QueryHealth, check_market_job
+from marketpulse.stream.supervisor import MARKET_JOB, QueryHealth, check_market_job, launch_job
 
 from .test_airflow_stack import airflow_db, airflow_settings  # noqa: F401  (fixtures)
 
@@ -100,9 +100,7 @@ def test_supervisor_restarts_a_killed_stream_from_its_checkpoint(
     symbol = f"SV{unique[:6].upper()}"
     app = MarketJobApp(settings)
     ensure_ticks_topic(settings)
-    first = start_process(
-        app.command(), log_path=app.log_path, pid_path=app.pid_path, cwd=app.home, env=settings_env(settings)
-    )
+    first = launch_job(settings, MARKET_JOB)  # what `platform up` does
     try:
         # Running and caught up: the first ticks become bars.
         wait_for(lambda: _live_query(settings).lag is not None, "no committed batch", 240, app.log_path)

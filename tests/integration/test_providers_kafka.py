@@ -1,9 +1,9 @@
 """Live providers against loopback fakes of Finnhub and Alpaca, into the test stack's Kafka.
 
 Each Kafka test writes to its own topic (KafkaSink's topic parameter) and `<topic>.dlq`, so tests never see
-each other's records. The fakes replay tests/fixtures/providers/*.jsonl: per provider 12 valid trades of the
-subscribed symbols, trades of TSLA (never subscribed), one malformed frame and one trade with price 0
-(Alpaca adds a trade cancel, which a Tick cannot express).
+each other's records. The fakes replay the recordings shipped in marketpulse/ingest/providers/recordings/: per
+provider 12 valid trades of the subscribed symbols, trades of TSLA (never subscribed), one malformed frame and one
+trade with price 0 (Alpaca adds a trade cancel, which a Tick cannot express).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import random
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,14 +27,13 @@ from marketpulse.contracts import Tick, from_wire
 from marketpulse.ingest.producer import EventProducer
 from marketpulse.ingest.providers.alpaca import parse_alpaca
 from marketpulse.ingest.providers.base import Item, MarketDataProvider, Parsed, Sink
-from marketpulse.ingest.providers.fakes import FakeProviderServer, load_recording
+from marketpulse.ingest.providers.fakes import FakeProviderServer, default_recording, load_recording
 from marketpulse.ingest.providers.finnhub import parse_finnhub
 from marketpulse.ingest.providers.live import FAKE_KEY, PROVIDERS, build_provider, fake_server, pointed_at
 from marketpulse.ingest.providers.settings import BackoffSettings, ProviderSettings
 from marketpulse.ingest.providers.sink import KafkaSink
 from marketpulse.stack.manager import Stack
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "providers"
 SYMBOLS = {"finnhub": ["AAPL", "MSFT", "NVDA"], "alpaca": ["AAPL", "BRK.B", "MSFT"]}
 EXPECTED_TRADES = 12
 EXPECTED_REJECT_REASONS = {
@@ -64,7 +62,7 @@ class MemorySink:
 
 
 def _recording(name: str) -> list[str]:
-    return load_recording(FIXTURES / f"{name}.jsonl")
+    return load_recording(default_recording(name))
 
 
 def _provider(name: str, fake: FakeProviderServer, symbols: list[str], **overrides: Any) -> MarketDataProvider:

@@ -49,7 +49,7 @@ def test_the_light_processes_do_not_import_pandas() -> None:
     # The CLI, API workers, alert engine and dashboard: pandas costs ~0.12 GiB resident per process, and only the
     # jobs, the replay ingest and the scorecard need it.
     code = (
-        "import marketpulse.cli, marketpulse.api.app, marketpulse.alerts.service, marketpulse.dashboard.app\n"
+        "import marketpulse.cli.main, marketpulse.api.app, marketpulse.alerts.service, marketpulse.dashboard.app\n"
         "from marketpulse.api.app import create_app\nfrom marketpulse.config import Settings\ncreate_app(Settings())"
     )
     assert _imported_after(code) == set()

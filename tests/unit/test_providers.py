@@ -7,7 +7,6 @@ import json
 import random
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -18,13 +17,11 @@ from marketpulse.errors import ConfigError
 from marketpulse.ingest.producer import EventProducer, SequenceGuard
 from marketpulse.ingest.providers.alpaca import AlpacaProvider, parse_alpaca
 from marketpulse.ingest.providers.base import Backoff, Control, ControlKind, Item, Parsed
-from marketpulse.ingest.providers.fakes import load_recording
+from marketpulse.ingest.providers.fakes import default_recording, load_recording
 from marketpulse.ingest.providers.finnhub import FinnhubProvider, parse_finnhub
 from marketpulse.ingest.providers.live import build_provider
 from marketpulse.ingest.providers.settings import AlpacaSettings, BackoffSettings, FinnhubSettings, ProviderSettings
 from marketpulse.ingest.providers.sink import KafkaSink
-
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "providers"
 
 
 def _items(parsed: list[Parsed]) -> list[Item]:
@@ -37,7 +34,7 @@ def _controls(parsed: list[Parsed]) -> list[ControlKind]:
 
 def _replay(name: str) -> list[Parsed]:
     parse = parse_finnhub if name == "finnhub" else parse_alpaca
-    return [parsed for line in load_recording(FIXTURES / f"{name}.jsonl") for parsed in parse(line.encode())]
+    return [parsed for line in load_recording(default_recording(name)) for parsed in parse(line.encode())]
 
 
 def _at(text: str) -> datetime:
@@ -57,7 +54,7 @@ def test_finnhub_recording_parses_to_ticks_rejects_and_controls() -> None:
     assert all(tick.seq is None and tick.bid is None and tick.source == "finnhub" for tick in ticks)
     assert [r.reason.split(":")[0] for r in rejects if r.reason] == ["price", "not JSON"]
     assert json.loads(rejects[0].raw) == {"c": ["1", "12"], "p": 0, "s": "MSFT", "t": 1714489200533, "v": 10}
-    assert rejects[1].raw == load_recording(FIXTURES / "finnhub.jsonl")[6].encode()  # the frame, byte for byte
+    assert rejects[1].raw == load_recording(default_recording("finnhub"))[6].encode()  # the frame, byte for byte
     assert _controls(parsed) == [ControlKind.PING, ControlKind.PING, ControlKind.ERROR]
 
 
@@ -116,7 +113,7 @@ def test_alpaca_recording_parses_to_ticks_rejects_and_controls() -> None:
     assert all(tick.seq is None for tick in ticks)  # trade ids are per exchange and daily: not a sequence
     assert [r.reason.split(" ")[0] for r in rejects if r.reason] == ["price:", "not", "trade"]
     assert "cancel" in str(rejects[2].reason)
-    assert rejects[1].raw == load_recording(FIXTURES / "alpaca.jsonl")[6].encode()
+    assert rejects[1].raw == load_recording(default_recording("alpaca"))[6].encode()
     assert _controls(parsed) == [ControlKind.IGNORED]  # the one quote
 
 

@@ -124,7 +124,7 @@ def test_unrepresentable_value_is_an_error(tmp_path: Path) -> None:
 def test_infra_env_command_writes_the_env_file_from_saved_outputs(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from marketpulse.cli import app
+    from marketpulse.cli.main import app
 
     saved = tmp_path / "outputs.json"
     saved.write_text(

@@ -16,7 +16,7 @@ import hcl2
 import pytest
 from typer.testing import CliRunner
 
-from marketpulse.cli import app
+from marketpulse.cli.main import app
 from marketpulse.config import Settings
 from marketpulse.deploy.paths import find_terraform_sources
 

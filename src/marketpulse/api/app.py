@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from types import ModuleType
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -22,7 +21,6 @@ from starlette.concurrency import run_in_threadpool
 
 from marketpulse import __version__
 from marketpulse.alerts.store import AlertStore
-from marketpulse.api import routes
 from marketpulse.api.auth import API_KEY_HEADER, Authenticator, require_read
 from marketpulse.api.deps import Resources
 from marketpulse.api.errors import BodyLimit, DependencyUnavailableError, InvalidRequestError, install_error_handlers
@@ -32,7 +30,20 @@ from marketpulse.api.live import LiveHub
 from marketpulse.api.logs import redact_api_keys_in_logs
 from marketpulse.api.metrics import ApiMetrics, MetricsMiddleware
 from marketpulse.api.resp import PipelinedRedis
-from marketpulse.api.routes import admin, alerts, bars, health, indicators, pipeline, predictions, symbols, ws
+from marketpulse.api.routes import (
+    admin,
+    alerts,
+    bars,
+    health,
+    indicators,
+    models,
+    pipeline,
+    predictions,
+    scorecard,
+    sentiment,
+    symbols,
+    ws,
+)
 from marketpulse.api.schemas import ErrorBody
 from marketpulse.auth.keys import ApiKeyStore
 from marketpulse.config import Settings
@@ -52,24 +63,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 #: Routers whose routes all live under /v1 and need a read key (admin routes also check the admin scope).
-DATA_ROUTERS = [symbols, bars, indicators, predictions, alerts, pipeline, admin]
-#: Routers of the other engineers' resources, included when their modules exist.
-OPTIONAL_DATA_ROUTERS = ("sentiment", "scorecard", "models")
-
-
-def _optional_routers() -> list[ModuleType]:
-    import importlib
-
-    found: list[ModuleType] = []
-    for name in OPTIONAL_DATA_ROUTERS:
-        try:
-            found.append(importlib.import_module(f"{routes.__name__}.{name}"))
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{routes.__name__}.{name}":
-                raise  # the module exists but is broken: say so
-    return found
-
-
+DATA_ROUTERS = [symbols, bars, indicators, predictions, alerts, pipeline, admin, sentiment, scorecard, models]
 async def reject_nul_bytes(request: Request) -> None:
     """No text parameter may hold a NUL byte: PostgreSQL refuses them, so they would fail as a 500 deep inside a
     route (found by the schemathesis run); here they are one clear 422 for every route."""
@@ -145,7 +139,7 @@ def create_app(settings: Settings, *, multiprocess_metrics: bool = False) -> Fas
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(ws.router)  # authenticates itself: WebSocket routes take no HTTP dependencies
-    for module in [*DATA_ROUTERS, *_optional_routers()]:
+    for module in DATA_ROUTERS:
         dependencies = [Depends(require_read), Depends(reject_nul_bytes)]
         app.include_router(module.router, dependencies=dependencies, responses=ERROR_RESPONSES)
     return app

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -260,10 +259,6 @@ class LiveHub:
             log.warning("dropped a WebSocket client of key %s: %d messages unread", client.key_id, client.queue.qsize())
             return False
         return True
-
-
-def subscription_keys(symbols: Iterable[str], channels: Iterable[str]) -> list[tuple[str, str]]:
-    return [(symbol, channel) for symbol in symbols for channel in channels]
 
 
 def heartbeat_message() -> str:

@@ -74,10 +74,6 @@ class SymbolSummary(BaseModel):
     ts: str | None = Field(description="Event time of that price (ISO-8601).")
 
 
-class SymbolList(BaseModel):
-    items: list[SymbolSummary]
-
-
 class LatestState(BaseModel):
     """The Redis hash mp:latest:{symbol}, nested by kind; numbers as floats, timestamps as ISO strings."""
 

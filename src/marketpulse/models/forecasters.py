@@ -53,38 +53,38 @@ def _logit(p: Array) -> Array:
     return np.asarray(np.log(p / (1 - p)))
 
 
+def _newton_logistic(
+    design: Array, y: Array, start: Array, ridge: Array, iterations: int, tol: float, jitter: float = 0.0
+) -> Array:
+    """Weights minimising the log-loss of sigmoid(design @ w) plus w' ridge w / 2, by Newton steps (IRLS) from
+    start until no weight moves more than tol; jitter on the Hessian's diagonal keeps it invertible."""
+    w = start.astype(np.float64, copy=True)
+    for _ in range(iterations):
+        p = _sigmoid(design @ w)
+        gradient = design.T @ (p - y) + ridge @ w
+        hessian = (design * (p * (1 - p))[:, None]).T @ design + ridge + jitter * np.eye(len(w))
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.abs(step).max() < tol:
+            break
+    return w
+
+
 def fit_platt(z: Array, y: Array, iterations: int = 50) -> tuple[float, float]:
     """(a, b) minimising the log-loss of sigmoid(a z + b) by Newton steps (a tiny ridge keeps it stable)."""
     if len(y) < 20 or y.min() == y.max():
         return 1.0, 0.0
-    params = np.array([1.0, 0.0])
     design = np.column_stack([z, np.ones_like(z)])
-    for _ in range(iterations):
-        p = _sigmoid(design @ params)
-        gradient = design.T @ (p - y) + 1e-3 * params
-        hessian = (design * (p * (1 - p))[:, None]).T @ design + 1e-3 * np.eye(2)
-        step = np.linalg.solve(hessian, gradient)
-        params -= step
-        if np.abs(step).max() < 1e-9:
-            break
+    params = _newton_logistic(design, y, np.array([1.0, 0.0]), 1e-3 * np.eye(2), iterations, tol=1e-9)
     return float(params[0]), float(params[1])
 
 
 def fit_logistic_weights(x: Array, y: Array, l2: float = 1e-2, iterations: int = 30) -> Array:
     """Weights (last = bias) of an L2 logistic regression, Newton/IRLS: deterministic, no learning rate."""
     design = np.column_stack([x, np.ones(len(x))])
-    w = np.zeros(design.shape[1])
     ridge = l2 * len(x) * np.eye(design.shape[1])
     ridge[-1, -1] = 0.0  # the bias is not shrunk
-    for _ in range(iterations):
-        p = _sigmoid(design @ w)
-        gradient = design.T @ (p - y) + ridge @ w
-        hessian = (design * (p * (1 - p))[:, None]).T @ design + ridge + 1e-9 * np.eye(len(w))
-        step = np.linalg.solve(hessian, gradient)
-        w -= step
-        if np.abs(step).max() < 1e-10:
-            break
-    return w
+    return _newton_logistic(design, y, np.zeros(design.shape[1]), ridge, iterations, tol=1e-10, jitter=1e-9)
 
 
 class Forecaster:
@@ -296,43 +296,12 @@ def build_tcn(
 ) -> Any:
     """Causal dilated 1-D CNN over (batch, time, features) -> (batch, horizons, 2): logit of P(up), scaled return.
 
-    Standardisation is a buffer of the network, so the saved state carries it.
+    Standardisation is a buffer of the network, so the saved state carries it. The network's classes live in
+    `models.tcn`, which needs torch: the baselines train and serve without it.
     """
-    import torch
-    from torch import nn
+    from marketpulse.models.tcn import TemporalCNN
 
-    class CausalBlock(nn.Module):
-        def __init__(self, c_in: int, dilation: int) -> None:
-            super().__init__()
-            self.pad = 2 * dilation  # kernel 3: (3 - 1) * dilation bars of left padding keep it causal
-            self.conv = nn.Conv1d(c_in, channels, kernel_size=3, dilation=dilation)
-            self.skip = nn.Conv1d(c_in, channels, kernel_size=1) if c_in != channels else nn.Identity()
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            out = self.conv(nn.functional.pad(x, (self.pad, 0)))
-            return torch.relu(out) + self.skip(x)  # type: ignore[no-any-return]
-
-    class TemporalCNN(nn.Module):
-        mean: torch.Tensor
-        std: torch.Tensor
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
-            self.register_buffer("std", torch.tensor(std, dtype=torch.float32))
-            blocks, c_in = [], n_features
-            for dilation in dilations:
-                blocks.append(CausalBlock(c_in, dilation))
-                c_in = channels
-            self.blocks = nn.Sequential(*blocks)
-            self.head = nn.Linear(channels, 2 * n_horizons)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            z = ((x - self.mean) / self.std).transpose(1, 2)  # (batch, features, time)
-            last = self.blocks(z)[:, :, -1]  # the newest bar's output sees the whole window, nothing later
-            return self.head(last).view(len(x), n_horizons, 2)  # type: ignore[no-any-return]
-
-    return TemporalCNN()
+    return TemporalCNN(n_features, n_horizons, mean, std, channels, dilations)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -320,12 +320,3 @@ def _dicts(cursor: Any) -> list[dict[str, Any]]:
         row = dict(zip(names, values, strict=True))
         out.append({k: (float(v) if isinstance(v, (np.floating,)) else v) for k, v in row.items()})
     return out
-
-
-def newest_scored(settings: Settings) -> datetime | None:
-    import psycopg
-
-    with psycopg.connect(settings.postgres_dsn()) as conn:
-        require_schema(conn)
-        row = conn.execute("SELECT max(scored_at) FROM scorecard_outcome").fetchone()
-    return row[0] if row else None

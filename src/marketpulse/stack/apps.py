@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import sys
-import time
 from datetime import date, datetime, timedelta
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from marketpulse.config import Settings
 from marketpulse.errors import StackError
 from marketpulse.stack.install import Progress
 from marketpulse.stack.process import find_process
 from marketpulse.stack.services import Service
+
+if TYPE_CHECKING:
+    import psutil
+
+    from marketpulse.stream.supervisor import StreamJob
 
 #: bokeh-sampledata's daily history ends here; past it the replay starts over (after `make clean`).
 LAST_REPLAY_DAY = date(2013, 3, 1)
@@ -84,36 +88,66 @@ class ReplayIngestApp(_App):
 SPARK_JOB_JVM_OPTIONS = "-XX:+UseSerialGC -Xms64m"
 
 
-class MarketJobApp(_App):
-    """The Spark market job (both queries); healthy while its heartbeat in Redis is fresh."""
+class _StreamJobApp(_App):
+    """A Spark streaming job: spark-submit of its entry point under spark/, the same argv and environment whether
+    `platform up` or a supervisor restart starts it (`stream.supervisor.launch_job`, under the job's launch lock);
+    ready and healthy from the start marker and heartbeat it writes itself (`stream.supervisor.job_readiness`)."""
 
-    name = "market-job"
-    cli_args: ClassVar[list[str]] = ["stream", "market"]
+    #: Spark master of the job under `make run` (None: spark.master).
+    master: ClassVar[str | None] = None
+
+    def spec(self) -> StreamJob:
+        from marketpulse.stream.supervisor import stream_job
+
+        return stream_job(self.name)
+
+    def command(self) -> list[str]:
+        from marketpulse.stream.supervisor import job_submit_argv
+
+        return job_submit_argv(self.settings, self.spec(), master=self.master)
 
     def env(self) -> dict[str, str]:
-        return {**super().env(), "JAVA_TOOL_OPTIONS": SPARK_JOB_JVM_OPTIONS}
+        from marketpulse.orchestration.airflow import settings_env
+        from marketpulse.stream.supervisor import spark_env
+
+        extra = {"MARKETPULSE_SPARK__MASTER": self.master} if self.master else {}
+        # Every setting explicitly (a restart from Airflow rebuilds the same Settings), then what this app adds.
+        return {
+            **settings_env(self.settings),
+            **super().env(),
+            **spark_env(),
+            "JAVA_TOOL_OPTIONS": SPARK_JOB_JVM_OPTIONS,
+            **extra,
+        }
+
+    def start(self) -> psutil.Process:
+        from marketpulse.stream.supervisor import launch_job
+
+        return launch_job(self.settings, self.name)
+
+    def readiness(self) -> str:
+        """The detail of a ready job; StackError while it starts or when its last batch is stale."""
+        from marketpulse.stream.supervisor import job_readiness
+
+        proc = find_process(self.pid_path)
+        if proc is None:
+            raise StackError("not running")
+        ready, detail = job_readiness(self.settings, self.spec(), proc)
+        if not ready:
+            raise StackError(detail)
+        return detail
+
+
+class MarketJobApp(_StreamJobApp):
+    """The Spark market job; healthy while its heartbeat in Redis is fresh."""
+
+    name = "market-job"
 
     def ports(self) -> dict[str, int]:
         return {"metrics": self.settings.stream.metrics_port}
 
     def check(self) -> str:
-        from marketpulse.stores.redis_store import heartbeat_key, redis_client
-        from marketpulse.stream.market_job import LIVE_QUERY
-
-        client = redis_client(self.settings)
-        try:
-            beat = client.hgetall(heartbeat_key(LIVE_QUERY))
-        finally:
-            client.close()
-        if not beat:
-            raise StackError("no micro-batch yet")
-        age = time.time() - float(beat["at"])
-        proc = find_process(self.pid_path)
-        if proc is not None and float(beat["at"]) < proc.create_time():
-            raise StackError("no micro-batch from this run yet")
-        if age > 120:
-            raise StackError(f"last micro-batch {age:.0f}s ago")
-        return f"Spark market job, batch {beat['batch_id']} {age:.0f}s ago"
+        return f"Spark market job, {self.readiness()}"
 
     def endpoint(self) -> str:
         return self.settings.spark.master
@@ -192,11 +226,13 @@ class DashboardApp(_App):
         return f"http://{self.host}:{self.settings.dashboard.port}"
 
 
-class SentimentJobApp(_App):
+class SentimentJobApp(_StreamJobApp):
     """The Spark sentiment job; healthy while its heartbeat in Redis is fresh."""
 
     name = "sentiment-job"
-    cli_args: ClassVar[list[str]] = ["stream", "sentiment"]
+    # Under `make run` texts arrive a few per second: one core means one Python worker holding the model
+    # (~0.26 GiB each) instead of two.
+    master = "local[1]"
 
     def model(self) -> str:
         """The configured model, or the lexicon baseline while the minilm ONNX file is absent (make run works
@@ -207,34 +243,13 @@ class SentimentJobApp(_App):
         return "vader" if configured == "minilm" and not DEFAULT_MODEL_PATH.exists() else configured
 
     def env(self) -> dict[str, str]:
-        # Under `make run` texts arrive a few per second: one core means one Python worker holding the model
-        # (~0.26 GiB each) instead of two.
-        return {
-            **super().env(),
-            "MARKETPULSE_SENTIMENT__MODEL": self.model(),
-            "MARKETPULSE_SPARK__MASTER": "local[1]",
-            "JAVA_TOOL_OPTIONS": SPARK_JOB_JVM_OPTIONS,
-        }
+        return {**super().env(), "MARKETPULSE_SENTIMENT__MODEL": self.model()}
 
     def ports(self) -> dict[str, int]:
         return {"metrics": self.settings.sentiment.metrics_port}
 
     def check(self) -> str:
-        from marketpulse.stores.redis_store import heartbeat_key, redis_client
-        from marketpulse.stream.sentiment_job import SENTIMENT_QUERY
-
-        client = redis_client(self.settings)
-        try:
-            beat = client.hgetall(heartbeat_key(SENTIMENT_QUERY))
-        finally:
-            client.close()
-        proc = find_process(self.pid_path)
-        if not beat or (proc is not None and float(beat["at"]) < proc.create_time()):
-            raise StackError("no micro-batch from this run yet")
-        age = time.time() - float(beat["at"])
-        if age > 300:
-            raise StackError(f"last micro-batch {age:.0f}s ago")
-        return f"Spark sentiment job ({self.model()}), batch {beat['batch_id']} {age:.0f}s ago"
+        return f"Spark sentiment job ({self.model()}), {self.readiness()}"
 
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.settings.sentiment.metrics_port}/metrics"

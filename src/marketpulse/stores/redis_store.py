@@ -10,17 +10,26 @@ Each symbol's latest state is kept twice, merged atomically by one Lua script pe
 
 from __future__ import annotations
 
+import logging
 import math
 import os
+import threading
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import orjson
 
 from marketpulse.config import Settings
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
 SYMBOLS_KEY = "mp:symbols"
+#: How long a stream job's Redis writer waits out an outage (retrying with backoff, its micro-batch stalled) before
+#: it gives up and lets the job fail; far beyond a restart of Redis (seconds) or a minute-long outage.
+OUTAGE_GIVE_UP_S = 600.0
 
 #: Hash prefix -> section of the latest-state document, in the document's order ("other" collects the rest).
 SECTIONS = {
@@ -57,11 +66,76 @@ def heartbeat_key(query: str) -> str:
     return f"mp:stream:{query}:heartbeat"
 
 
+#: Every query's heartbeat (SCAN pattern); `heartbeat_query` turns a key back into the query's name.
+HEARTBEAT_PATTERN = heartbeat_key("*")
+
+
+def heartbeat_query(key: str) -> str:
+    prefix, suffix = HEARTBEAT_PATTERN.split("*")
+    return key.removeprefix(prefix).removesuffix(suffix)
+
+
+def started_key(job: str) -> str:
+    """Written by a stream job's driver once its queries run: pid and time (what a launcher waits for)."""
+    return f"mp:stream:{job}:started"
+
+
+@dataclass(frozen=True)
+class Beat:
+    """A heartbeat (after a query's micro-batch) or a start marker (a job's queries run), as read back."""
+
+    at: float
+    pid: int | None
+    batch_id: int | None = None
+    rows: int | None = None
+
+    def age_s(self, now: float | None = None) -> float:
+        return (time.time() if now is None else now) - self.at
+
+    def since(self, started_at: float | None) -> bool:
+        """Written by a process started at `started_at` (unix s) or later: a beat left by an older run is not."""
+        return started_at is None or self.at >= started_at - 1.0
+
+
+def _beat(raw: Mapping[str, str]) -> Beat | None:
+    def number(name: str) -> float | None:
+        try:
+            return float(raw[name])
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    at = number("at")
+    if at is None:
+        return None
+    pid, batch, rows = (number(name) for name in ("pid", "batch_id", "rows"))
+    return Beat(at, int(pid) if pid else None, *(int(n) if n is not None else None for n in (batch, rows)))
+
+
 def write_heartbeat(client: Any, query: str, batch_id: int, rows: int) -> None:
     """What a streaming query writes after each micro-batch; the stream supervisor and `platform status` read it."""
     # pid: the stream supervisor tells a restarted driver's batches from an older process's.
     mapping = {"batch_id": batch_id, "rows": rows, "at": time.time(), "pid": os.getpid()}
     client.hset(heartbeat_key(query), mapping=mapping)
+
+
+def read_heartbeat(client: Any, query: str) -> Beat | None:
+    return _beat(client.hgetall(heartbeat_key(query)))
+
+
+def read_heartbeats(client: Any) -> dict[str, Beat | None]:
+    """query -> its last heartbeat (None: unreadable), for every query that ever wrote one."""
+    return {
+        heartbeat_query(key): _beat(client.hgetall(key))
+        for key in sorted(client.scan_iter(match=HEARTBEAT_PATTERN, count=100))
+    }
+
+
+def write_started(client: Any, job: str) -> None:
+    client.hset(started_key(job), mapping={"pid": os.getpid(), "at": time.time()})
+
+
+def read_started(client: Any, job: str) -> Beat | None:
+    return _beat(client.hgetall(started_key(job)))
 
 
 def sentiment_windows_key(symbol: str) -> str:
@@ -73,6 +147,63 @@ def redis_client(settings: Settings) -> Any:
     import redis
 
     return redis.Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=10)
+
+
+class OutageRetry:
+    """Runs a Redis call again through an outage: backoff from 0.2 s to 5 s, one warning when Redis goes away and one
+    when it is back, and the error after `give_up_after_s` of outage. What the stream jobs write through: their
+    micro-batch stalls (Spark commits nothing meanwhile, so nothing accepted is lost) and catches up afterwards.
+
+    The call must be whole: a pipeline is rebuilt by each attempt (redis-py empties one that failed). After a restart
+    Redis has forgotten the merge script (NOSCRIPT); the next attempt's pipeline loads it again.
+    """
+
+    def __init__(
+        self,
+        what: str,
+        give_up_after_s: float = OUTAGE_GIVE_UP_S,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.what = what
+        self.give_up_after_s = give_up_after_s
+        self.sleep = sleep
+        self.clock = clock
+        self.down_since: float | None = None
+        #: Outages ridden out (or given up on) so far.
+        self.outages = 0
+
+    def call(self, action: Callable[[], T]) -> T:
+        import redis
+        from redis.exceptions import NoScriptError
+
+        delay = 0.2
+        while True:
+            try:
+                result = action()
+            except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, NoScriptError) as exc:
+                now = self.clock()
+                if self.down_since is None:
+                    self.down_since = now
+                    self.outages += 1
+                    log.warning(
+                        "%s: Redis unavailable (%s: %s); retrying with backoff for up to %.0fs",
+                        self.what,
+                        type(exc).__name__,
+                        str(exc)[:200],
+                        self.give_up_after_s,
+                    )
+                elif now - self.down_since > self.give_up_after_s:
+                    log.error("%s: Redis still unavailable after %.0fs; giving up", self.what, now - self.down_since)
+                    raise
+                self.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            if self.down_since is not None:
+                log.warning("%s: Redis is back after %.1fs; catching up", self.what, self.clock() - self.down_since)
+                self.down_since = None
+            return result
 
 
 # --- the latest-state document ------------------------------------------------------------------------------
@@ -174,27 +305,44 @@ class LatestMerger:
 class RedisWriter:
     """Writes a micro-batch's updates in one pipeline round trip, then publishes them per symbol."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, give_up_after_s: float = OUTAGE_GIVE_UP_S) -> None:
         self.client = redis_client(settings)
         self.ttl_s = settings.stream.redis_ttl_s
         self.merger = LatestMerger(self.client, self.ttl_s)
+        #: Every write rides out a Redis outage (the caller's micro-batch waits). One retry state per thread (the
+        #: micro-batch thread, the archiver's heartbeats): each logs an outage once.
+        self._give_up_after_s = give_up_after_s
+        self._local = threading.local()
+
+    @property
+    def retry(self) -> OutageRetry:
+        retry: OutageRetry | None = getattr(self._local, "retry", None)
+        if retry is None:
+            name = threading.current_thread().name
+            retry = self._local.retry = OutageRetry(f"stream Redis writer ({name})", self._give_up_after_s)
+        return retry
 
     def update_latest(self, updates: dict[str, dict[str, Any]]) -> None:
         """updates: symbol -> flat fields (prefixed by kind, e.g. bar_1m.close) that changed in this batch;
         merged into the hash and the ready JSON document, and published as one JSON message per symbol."""
         if not updates:
             return
-        pipe = self.client.pipeline(transaction=False)
-        for symbol, fields in updates.items():
-            clean = {k: v for k, v in fields.items() if v is not None}
-            self.merger.queue(pipe, symbol, clean)
-            # published_at (unix s) lets subscribers measure the Redis -> client stage.
-            message = {"symbol": symbol, **clean, "published_at": time.time()}
-            pipe.publish(live_channel(symbol), orjson.dumps(message, default=str, option=orjson.OPT_SERIALIZE_NUMPY))
-        pipe.execute()
+
+        def write() -> None:
+            pipe = self.client.pipeline(transaction=False)
+            for symbol, fields in updates.items():
+                clean = {k: v for k, v in fields.items() if v is not None}
+                self.merger.queue(pipe, symbol, clean)
+                # published_at (unix s) lets subscribers measure the Redis -> client stage.
+                message = {"symbol": symbol, **clean, "published_at": time.time()}
+                payload = orjson.dumps(message, default=str, option=orjson.OPT_SERIALIZE_NUMPY)
+                pipe.publish(live_channel(symbol), payload)
+            pipe.execute()
+
+        self.retry.call(write)
 
     def heartbeat(self, query: str, batch_id: int, rows: int) -> None:
-        write_heartbeat(self.client, query, batch_id, rows)
+        self.retry.call(lambda: write_heartbeat(self.client, query, batch_id, rows))
 
     def close(self) -> None:
         self.client.close()

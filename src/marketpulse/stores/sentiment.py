@@ -20,7 +20,13 @@ from marketpulse.config import Settings
 from marketpulse.contracts.columns import STORED_ITEM_COLUMNS as ITEM_COLUMNS
 from marketpulse.contracts.columns import WINDOW_COLUMNS
 from marketpulse.contracts.text import TEXT_SOURCES, SentimentWindow
-from marketpulse.stores.redis_store import LatestMerger, live_channel, redis_client, sentiment_windows_key
+from marketpulse.stores.redis_store import (
+    LatestMerger,
+    OutageRetry,
+    live_channel,
+    redis_client,
+    sentiment_windows_key,
+)
 
 _WINDOW_VALUES = [c for c in WINDOW_COLUMNS if c not in ("symbol", "window_end")]
 _TIME_COLUMNS = ("window_start", "window_end", "last_published_at", "last_ingested_at")
@@ -55,6 +61,8 @@ class SentimentStore:
         self.cassandra = CassandraWriter(settings)  # connects and migrates (creates the sentiment tables)
         self.postgres = PostgresWriter(settings)
         self.redis = redis_client(settings)
+        #: Redis writes ride out an outage (the batch waits; Spark commits nothing meanwhile).
+        self.redis_retry = OutageRetry("sentiment Redis writer")
         session = self.cassandra.session
         self._insert_item = session.prepare(
             f"INSERT INTO sentiment_items ({', '.join(ITEM_COLUMNS)}) VALUES ({', '.join('?' * len(ITEM_COLUMNS))})"
@@ -115,7 +123,7 @@ class SentimentStore:
         ]
         self.cassandra._write(self._insert_window, rows)
         self._postgres_windows(windows, model_version)
-        self._redis_windows(windows, model_version)
+        self.redis_retry.call(lambda: self._redis_windows(windows, model_version))
 
     # --- Postgres -------------------------------------------------------------------------------------
 
@@ -185,7 +193,7 @@ class SentimentStore:
     def heartbeat(self, query: str, batch_id: int, rows: int) -> None:
         from marketpulse.stores.redis_store import write_heartbeat
 
-        write_heartbeat(self.redis, query, batch_id, rows)
+        self.redis_retry.call(lambda: write_heartbeat(self.redis, query, batch_id, rows))
 
     def close(self) -> None:
         self.cassandra.close()

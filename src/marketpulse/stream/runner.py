@@ -37,8 +37,11 @@ class StreamJobRunner(ABC):
     error, for the supervisor to see.
     """
 
-    #: How reports name the job; "<job_name> running: ..." is what the stream supervisor waits for.
+    #: How reports name the job ("<job_name> running: ...").
     job_name = "stream job"
+    #: Called each time the queries are running (after a start and after each in-process restart): a launched job
+    #: writes its start marker here (`supervisor.mark_started`), which launchers wait for; never a log line.
+    on_running: Callable[[], None] | None = None
 
     def __init__(
         self,
@@ -73,6 +76,8 @@ class StreamJobRunner(ABC):
         while True:
             self._queries, sinks = self.start_queries()
             self.report(f"{self.job_name} running: {', '.join(str(q.name) for q in self._queries)}")
+            if self.on_running is not None:
+                self.on_running()
             try:
                 for query in self._queries:
                     query.awaitTermination()
@@ -101,14 +106,24 @@ def serve_job_metrics(settings: Settings, port: int, setting: str) -> None:
 
 
 def run_until_signalled(
-    settings: Settings, app_name: str, make_runner: Callable[[SparkSession], StreamJobRunner]
+    settings: Settings,
+    app_name: str,
+    make_runner: Callable[[SparkSession], StreamJobRunner],
+    on_running: Callable[[], None] | None = None,
 ) -> None:
-    """Start Spark, run the job until it ends or SIGTERM/SIGINT stop it, then stop Spark."""
+    """Check the job's checkpoints (a damaged one is a clear error, never a silent reset), start Spark, run the job
+    until it ends or SIGTERM/SIGINT stop it, then stop Spark."""
+    from marketpulse.stream.checkpoint import verify_job_checkpoints
     from marketpulse.stream.session import spark_session
+    from marketpulse.stream.supervisor import stream_jobs
 
+    for job in stream_jobs().values():
+        if job.spark_name == app_name:
+            verify_job_checkpoints(settings, dict(job.queries))
     spark = spark_session(settings, app_name)
     spark.sparkContext.setLogLevel("WARN")
     runner = make_runner(spark)
+    runner.on_running = on_running
     stoppers: list[threading.Thread] = []
 
     def stop_from_another_thread(_signum: int, _frame: object) -> None:

@@ -27,10 +27,11 @@ class SentimentLookup:
     """Reads the candidate windows of a batch from Redis in one pipeline and joins them point in time."""
 
     def __init__(self, settings: Settings, client: Any | None = None) -> None:
-        from marketpulse.stores.redis_store import redis_client
+        from marketpulse.stores.redis_store import OutageRetry, redis_client
 
         self.max_age = pd.Timedelta(settings.sentiment.max_age)
         self.client = client if client is not None else redis_client(settings)
+        self.retry = OutageRetry("sentiment lookup")  # a Redis outage stalls the batch instead of failing it
 
     def fuse(self, indicators: pd.DataFrame) -> pd.DataFrame:
         """indicators + SENTIMENT_FEATURE_COLUMNS + sentiment_window_end + sentiment_model_version (NaN: none)."""
@@ -40,9 +41,8 @@ class SentimentLookup:
             return with_empty_sentiment(indicators)
         cutoffs = pd.to_datetime(indicators[CUTOFF_COLUMN], utc=True)
         symbols = sorted(set(indicators["symbol"]))
-        windows = windows_from_redis(
-            self.client, symbols, (cutoffs.min() - self.max_age).to_pydatetime(), cutoffs.max().to_pydatetime()
-        )
+        since, until = (cutoffs.min() - self.max_age).to_pydatetime(), cutoffs.max().to_pydatetime()
+        windows = self.retry.call(lambda: windows_from_redis(self.client, symbols, since, until))
         fused = point_in_time_join(
             indicators, windows, cutoff=CUTOFF_COLUMN, max_age=self.max_age, extra=("model_version",)
         )

@@ -15,24 +15,36 @@ A restart is a spark-submit (the DAG's SparkSubmitOperator submits `spark/restar
 `spark/sentiment_job.py`) is submitted detached under the same pid file, so `platform status/down` keep
 owning it, and it resumes from its checkpoints. The restart is recorded in Postgres (`ops_stream_restart`),
 which the operations collector exports as metrics.
+
+One launch path: `platform up` and a restart start the same argv (`job_launch`: spark-submit of the job's
+entry point, the way a cluster runs it) under the job's launch lock, and both wait for the same readiness
+(`job_readiness`: the start marker and heartbeat the job writes itself, never a log line). A job is only judged
+by what its current run wrote: a heartbeat older than its process is another run's, and a job that has not yet
+reported its queries running is "starting" (left alone) for `JobHealth.startup_grace_s`. Each job's thresholds
+are defined once, in `StreamJob.health`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from marketpulse.config import Settings
 from marketpulse.contracts import Topics
 from marketpulse.errors import StackError
 from marketpulse.stack.process import find_process, start_process, stop_process, tail
+
+if TYPE_CHECKING:
+    import psutil
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +52,6 @@ log = logging.getLogger(__name__)
 SPARK_APPS = Path(__file__).resolve().parents[3] / "spark"
 MARKET_JOB = "market-job"
 SENTIMENT_JOB = "sentiment-job"
-STARTED_KEY = "mp:stream:{job}:started"
 
 
 class StreamRestartError(StackError):
@@ -74,6 +85,18 @@ class StreamVerdict:
     def needs_restart(self) -> bool:
         return self.verdict in ("dead", "stuck")
 
+
+@dataclass(frozen=True)
+class JobHealth:
+    """A job's health thresholds: `platform status`/readiness, the supervisor and the quality check read these."""
+
+    #: `platform status` calls a running job unhealthy when its last micro-batch is older than this.
+    stale_after_s: float
+    #: The supervisor restarts a job that made no micro-batch for this long while Kafka holds input.
+    stuck_after_s: float
+    #: A launched job that has not reported its queries running is "starting" (never restarted) this long.
+    startup_grace_s: float
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -90,6 +113,17 @@ class StreamJob:
     #: Its spark-submit entry point under spark/, and the Spark application name.
     entry: str
     spark_name: str
+    #: Seconds without a micro-batch after which `platform status` calls it unhealthy (input is continuous for the
+    #: market job; texts arrive minutes apart for the sentiment job).
+    stale_after_s: float = 120.0
+
+    def health(self, settings: Settings) -> JobHealth:
+        """The one definition of this job's thresholds (the supervisor's come from `airflow.*` settings)."""
+        return JobHealth(
+            stale_after_s=self.stale_after_s,
+            stuck_after_s=settings.airflow.stuck_after_s,
+            startup_grace_s=settings.airflow.restart_timeout_s,
+        )
 
     def app(self, settings: Settings) -> Any:
         """The platform process (pid file, log, folder, environment) that `platform up` starts for this job."""
@@ -118,6 +152,7 @@ def stream_jobs() -> dict[str, StreamJob]:
             SENTIMENT_QUERY,
             "sentiment_job.py",
             "marketpulse-sentiment",
+            stale_after_s=300.0,
         ),
     )
     return {job.name: job for job in jobs}
@@ -179,38 +214,47 @@ def kafka_lag(settings: Settings, committed: dict[str, dict[int, int]] | None, t
         consumer.close()
 
 
-def query_health(settings: Settings, query: str, topics: tuple[str, ...]) -> QueryHealth:
-    """Heartbeat (written by the job after each micro-batch) and Kafka lag of one query."""
-    from marketpulse.stores.redis_store import heartbeat_key, redis_client
+def query_health(
+    settings: Settings, query: str, topics: tuple[str, ...], started_at: float | None = None
+) -> QueryHealth:
+    """Heartbeat (written by the job after each micro-batch) and Kafka lag of one query. A heartbeat older than
+    `started_at` (the job's process start) was left by another run: it says nothing of this one."""
+    from marketpulse.stores.redis_store import read_heartbeat, redis_client
 
     client = redis_client(settings)
     try:
-        beat = client.hgetall(heartbeat_key(query))
+        beat = read_heartbeat(client, query)
     finally:
         client.close()
     checkpoint = settings.checkpoint_location(query)
     lag = kafka_lag(settings, checkpoint_offsets(checkpoint), topics)
     running_s = batch_running_s(checkpoint)
-    if not beat:
+    if beat is None or not beat.since(started_at):
         return QueryHealth(query, None, None, None, lag, running_s)
-    return QueryHealth(
-        query,
-        int(beat["batch_id"]),
-        time.time() - float(beat["at"]),
-        int(beat["pid"]) if beat.get("pid") else None,
-        lag,
-        running_s,
-    )
+    return QueryHealth(query, beat.batch_id, beat.age_s(), beat.pid, lag, running_s)
 
 
 def judge(
-    pid_alive: bool | None, queries: list[QueryHealth], stuck_after_s: float, started_s_ago: float | None
+    pid_alive: bool | None,
+    queries: list[QueryHealth],
+    stuck_after_s: float,
+    started_s_ago: float | None,
+    *,
+    running: bool = True,
+    startup_grace_s: float = 0.0,
 ) -> tuple[str, str]:
-    """(verdict, reason) from the process state and each query's heartbeat age and lag."""
+    """(verdict, reason) from the process state and each query's heartbeat age and lag.
+
+    `queries` carry only this run's heartbeats; `running`: the job reported its queries running (start marker of
+    this run). A job still in start-up is "starting" for `startup_grace_s`: neither stuck nor restarted."""
     if pid_alive is None:
         return "stopped", "no pid file: not started by this stack, or stopped on purpose"
     if not pid_alive:
         return "dead", "its process is gone"
+    if not running:
+        if started_s_ago is None or started_s_ago <= startup_grace_s:
+            return "starting", f"launched {started_s_ago or 0:.0f}s ago; its queries are not running yet"
+        return "stuck", f"launched {started_s_ago:.0f}s ago and its queries never reported running"
     for q in queries:
         silent_s = q.age_s if q.age_s is not None else started_s_ago
         if silent_s is None or silent_s <= stuck_after_s:
@@ -224,14 +268,35 @@ def judge(
     return "healthy", ("idle, nothing to read: " + ", ".join(idle)) if idle else "batches are flowing"
 
 
+def _started_marker(settings: Settings, job: StreamJob, proc: psutil.Process) -> bool:
+    """The job reported its queries running since this process started (a marker of an older run does not count)."""
+    from marketpulse.stores.redis_store import read_started, redis_client
+
+    client = redis_client(settings)
+    try:
+        marker = read_started(client, job.name)
+    finally:
+        client.close()
+    return marker is not None and marker.since(proc.create_time())
+
+
 def check_job(settings: Settings, job: StreamJob) -> StreamVerdict:
-    """One job's verdict, from its process and every one of its queries."""
+    """One job's verdict, from its process and every one of its queries (only what its current run wrote)."""
     app = job.app(settings)
     proc = find_process(app.pid_path)
     pid_alive: bool | None = True if proc is not None else (False if app.pid_path.exists() else None)
-    queries = [query_health(settings, query, topics) for query, topics in job.queries]
-    started_s_ago = time.time() - proc.create_time() if proc is not None else None
-    verdict, reason = judge(pid_alive, queries, settings.airflow.stuck_after_s, started_s_ago)
+    started_at = proc.create_time() if proc is not None else None
+    queries = [query_health(settings, query, topics, started_at) for query, topics in job.queries]
+    started_s_ago = time.time() - started_at if started_at is not None else None
+    health = job.health(settings)
+    verdict, reason = judge(
+        pid_alive,
+        queries,
+        health.stuck_after_s,
+        started_s_ago,
+        running=proc is None or _started_marker(settings, job, proc),
+        startup_grace_s=health.startup_grace_s,
+    )
     return StreamVerdict(job.name, verdict, reason, proc.pid if proc else None, queries)
 
 
@@ -262,9 +327,10 @@ def spark_env() -> dict[str, str]:
 def restart_submit_kwargs(settings: Settings, verdict: StreamVerdict) -> dict[str, Any]:
     """SparkSubmitOperator arguments that restart one job (expand_kwargs of the DAG)."""
     python = sys.executable
+    seen = str(verdict.pid) if verdict.pid is not None else "none"
     return {
         "application": str(SPARK_APPS / "restart_stream.py"),
-        "application_args": [verdict.job, "--verdict", verdict.verdict, "--reason", verdict.reason],
+        "application_args": [verdict.job, "--verdict", verdict.verdict, "--reason", verdict.reason, "--pid", seen],
         "name": f"marketpulse-restart-{verdict.job}",
         "driver_memory": "256m",
         "conf": {"spark.pyspark.python": python, "spark.pyspark.driver.python": python},
@@ -272,7 +338,7 @@ def restart_submit_kwargs(settings: Settings, verdict: StreamVerdict) -> dict[st
     }
 
 
-def job_submit_argv(settings: Settings, job: StreamJob) -> list[str]:
+def job_submit_argv(settings: Settings, job: StreamJob, master: str | None = None) -> list[str]:
     """spark-submit argv of a job (spark/<entry>), with the stack's connector jars."""
     from marketpulse.stack.services import SparkService
 
@@ -283,7 +349,7 @@ def job_submit_argv(settings: Settings, job: StreamJob) -> list[str]:
     return [
         str(spark_submit()),
         "--master",
-        settings.spark.master,
+        master or settings.spark.master,
         "--name",
         job.spark_name,
         "--driver-memory",
@@ -299,14 +365,42 @@ def job_submit_argv(settings: Settings, job: StreamJob) -> list[str]:
 
 
 def mark_started(settings: Settings, job: str) -> None:
-    """Called by a job once its queries run: lets a restart tell the new process from the old one."""
-    from marketpulse.stores.redis_store import redis_client
+    """Called by a job once its queries run: lets a launcher tell the new process from the old one."""
+    from marketpulse.stores.redis_store import redis_client, write_started
 
     client = redis_client(settings)
     try:
-        client.hset(STARTED_KEY.format(job=job), mapping={"pid": os.getpid(), "at": time.time()})
+        write_started(client, job)
     finally:
         client.close()
+
+
+# --- launching: one path for `platform up` and the supervisor ----------------------------------------------------
+
+
+@contextlib.contextmanager
+def launch_lock(pid_path: Path) -> Iterator[None]:
+    """Held while a job is stopped or started (by `platform up` or a supervisor restart): never both at once."""
+    lock_path = pid_path.with_suffix(".launch.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def launch_job(settings: Settings, job: str) -> psutil.Process:
+    """Start `job` (spark-submit of its entry point, from its checkpoints) unless a live process already holds its pid
+    file; under the job's launch lock. What `platform up` and a supervisor restart both call."""
+    app = stream_job(job).app(settings)
+    with launch_lock(app.pid_path):
+        running = find_process(app.pid_path)
+        if running is not None:
+            return running
+        app.prepare()
+        return start_process(app.command(), log_path=app.log_path, pid_path=app.pid_path, cwd=app.home, env=app.env())
 
 
 def _family(pid: int) -> set[int]:
@@ -322,31 +416,47 @@ def _family(pid: int) -> set[int]:
         return set()
 
 
-def _wait_until_running(settings: Settings, job: StreamJob, pid: int, log_path: Path, timeout_s: float) -> float:
-    """Seconds until the new job reports its queries running (and, with input waiting, a first batch)."""
-    from marketpulse.stores.redis_store import heartbeat_key, redis_client
+def job_readiness(settings: Settings, job: StreamJob, proc: psutil.Process) -> tuple[bool, str]:
+    """(ready, detail) of a launched job, from what it writes itself: its start marker (queries running) and the
+    heartbeat of its progress query, both from this process; with no batch yet, ready once nothing waits in Kafka.
+    A running job whose last batch is older than its `stale_after_s` is not ready (unhealthy)."""
+    from marketpulse.stores.redis_store import read_heartbeat, read_started, redis_client
 
-    topics = dict(job.queries)[job.progress_query]
-
-    started = time.monotonic()
+    started_at = proc.create_time()
     client = redis_client(settings)
     try:
-        while time.monotonic() - started < timeout_s:
-            family = _family(pid)
-            if not family:
-                raise StreamRestartError(f"{job.name} exited during its restart; log {log_path}:\n{tail(log_path, 30)}")
-            marker = client.hgetall(STARTED_KEY.format(job=job.name))
-            if marker and int(marker["pid"]) in family:
-                beat = client.hgetall(heartbeat_key(job.progress_query))
-                fresh = bool(beat.get("pid")) and int(beat["pid"]) in family
-                lag = query_health(settings, job.progress_query, topics).lag
-                if fresh or lag == 0:
-                    return time.monotonic() - started
-            time.sleep(1.0)
+        marker = read_started(client, job.name)
+        beat = read_heartbeat(client, job.progress_query)
     finally:
         client.close()
+    if marker is None or not marker.since(started_at):
+        return False, "starting: its queries are not running yet"
+    if beat is not None and beat.since(started_at):
+        age = beat.age_s()
+        if age > job.health(settings).stale_after_s:
+            return False, f"last micro-batch {age:.0f}s ago"
+        return True, f"batch {beat.batch_id} {age:.0f}s ago"
+    topics = dict(job.queries)[job.progress_query]
+    if query_health(settings, job.progress_query, topics, started_at).lag == 0:
+        return True, "running, nothing to read yet"
+    return False, "running, no micro-batch from this run yet"
+
+
+def _wait_until_running(
+    settings: Settings, job: StreamJob, proc: psutil.Process, log_path: Path, timeout_s: float
+) -> float:
+    """Seconds until the new job is ready (`job_readiness`); an error with its log when it exits or times out."""
+    started = time.monotonic()
+    detail = "not probed"
+    while time.monotonic() - started < timeout_s:
+        if not _family(proc.pid):
+            raise StreamRestartError(f"{job.name} exited during its restart; log {log_path}:\n{tail(log_path, 30)}")
+        ready, detail = job_readiness(settings, job, proc)
+        if ready:
+            return time.monotonic() - started
+        time.sleep(1.0)
     raise StreamRestartError(
-        f"{job.name} did not run a micro-batch within {timeout_s:.0f}s of its restart; "
+        f"{job.name} did not run a micro-batch within {timeout_s:.0f}s of its restart ({detail}); "
         f"log {log_path}:\n{tail(log_path, 30)}"
     )
 
@@ -366,54 +476,79 @@ def record_restart(
         conn.commit()
 
 
-def restart_job(
-    settings: Settings, job: str, *, verdict: str, reason: str, report: Callable[[str], None] = log.info
-) -> dict[str, Any]:
-    """Stop what is left of `job`, submit it again (it resumes from its checkpoints), wait until it runs."""
-    from marketpulse.orchestration.airflow import settings_env
+#: `restart_job(seen_pid=ANY_PID)`: restart whatever runs (a manual restart), not only the process a verdict saw.
+ANY_PID = -1
 
+
+def restart_job(
+    settings: Settings,
+    job: str,
+    *,
+    verdict: str,
+    reason: str,
+    seen_pid: int | None = ANY_PID,
+    report: Callable[[str], None] = log.info,
+) -> dict[str, Any]:
+    """Stop what is left of `job`, start it again (it resumes from its checkpoints), wait until it runs.
+
+    `seen_pid`: the process the verdict was about (None: none ran). Under the launch lock the job is judged again:
+    when another launcher (`platform up`, an earlier restart) has started it since, or it recovered, nothing is
+    done and the outcome says `skipped`."""
     spec = stream_job(job)
     app = spec.app(settings)
-    old = find_process(app.pid_path)
-    if old is not None:
-        report(f"stopping the {verdict} {job} (pid {old.pid}): {reason}")
-        stop_process(old, settings.stack.stop_timeout_s)
-    argv = job_submit_argv(settings, spec)
-    # app.env(): what `platform up` gives the job beyond Settings (e.g. the sentiment model it runs).
-    env = {**settings_env(settings), **app.env(), **spark_env()}
-    proc = start_process(argv, log_path=app.log_path, pid_path=app.pid_path, cwd=app.home, env=env)
+    with launch_lock(app.pid_path):
+        old = find_process(app.pid_path)
+        now_pid = old.pid if old is not None else None
+        if seen_pid != ANY_PID:
+            if now_pid != seen_pid:
+                skip = f"{job} was launched by someone else since the verdict (pid {now_pid}, verdict saw {seen_pid})"
+                report(f"not restarting: {skip}")
+                return {"job": job, "verdict": verdict, "reason": reason, "skipped": skip}
+            again = check_job(settings, spec)
+            if not again.needs_restart:
+                skip = f"{job} is {again.verdict} now ({again.reason})"
+                report(f"not restarting: {skip}")
+                return {"job": job, "verdict": verdict, "reason": reason, "skipped": skip}
+        if old is not None:
+            report(f"stopping the {verdict} {job} (pid {old.pid}): {reason}")
+            stop_process(old, settings.stack.stop_timeout_s)
+        app.pid_path.unlink(missing_ok=True)
+        app.prepare()
+        proc = start_process(app.command(), log_path=app.log_path, pid_path=app.pid_path, cwd=app.home, env=app.env())
     report(f"submitted {job} again (pid {proc.pid}); waiting for it to run from its checkpoints")
-    ready_s = _wait_until_running(settings, spec, proc.pid, app.log_path, settings.airflow.restart_timeout_s)
-    record_restart(settings, job, verdict, reason, old.pid if old else None, proc.pid, ready_s)
+    ready_s = _wait_until_running(settings, spec, proc, app.log_path, settings.airflow.restart_timeout_s)
+    record_restart(settings, job, verdict, reason, now_pid, proc.pid, ready_s)
     report(f"{job} is running again after {ready_s:.0f}s (pid {proc.pid})")
     return {"job": job, "verdict": verdict, "reason": reason, "new_pid": proc.pid, "ready_s": ready_s}
 
 
 def run_submitted_sentiment_job(settings: Settings) -> None:
     """Body of spark/sentiment_job.py: the sentiment job inside spark-submit's driver, until stopped or failed."""
-    from marketpulse.stream.runner import run_until_signalled, serve_job_metrics
-    from marketpulse.stream.sentiment_job import SentimentJobRunner
+    from marketpulse.stream.sentiment_job import SentimentJobRunner, check_model_available
 
-    def report(message: str) -> None:
-        print(message, flush=True)
-        if message.startswith(f"{SentimentJobRunner.job_name} running"):
-            mark_started(settings, SENTIMENT_JOB)
-
-    serve_job_metrics(settings, settings.sentiment.metrics_port, "MARKETPULSE_SENTIMENT__METRICS_PORT")
-    run_until_signalled(
-        settings, "marketpulse-sentiment", lambda spark: SentimentJobRunner(spark, settings, report=report)
-    )
+    check_model_available(settings.sentiment.model)  # before starting Spark: a clear error, fast
+    _run_submitted(settings, SENTIMENT_JOB, settings.sentiment.metrics_port, "SENTIMENT", SentimentJobRunner)
 
 
 def run_submitted_market_job(settings: Settings) -> None:
     """Body of spark/market_job.py: the market job inside spark-submit's driver, until stopped or failed."""
     from marketpulse.stream.market_job import MarketJobRunner
+
+    _run_submitted(settings, MARKET_JOB, settings.stream.metrics_port, "STREAM", MarketJobRunner)
+
+
+def _run_submitted(settings: Settings, name: str, metrics_port: int, section: str, runner: type[Any]) -> None:
+    """Serve the job's /metrics, run it until signalled, and write its start marker whenever its queries run."""
     from marketpulse.stream.runner import run_until_signalled, serve_job_metrics
 
-    def report(message: str) -> None:
-        print(message, flush=True)
-        if message.startswith(f"{MarketJobRunner.job_name} running"):
-            mark_started(settings, MARKET_JOB)
+    serve_job_metrics(settings, metrics_port, f"MARKETPULSE_{section}__METRICS_PORT")
+    run_until_signalled(
+        settings,
+        stream_job(name).spark_name,
+        lambda spark: runner(spark, settings, report=_print),
+        on_running=lambda: mark_started(settings, name),
+    )
 
-    serve_job_metrics(settings, settings.stream.metrics_port, "MARKETPULSE_STREAM__METRICS_PORT")
-    run_until_signalled(settings, "marketpulse-market", lambda spark: MarketJobRunner(spark, settings, report=report))
+
+def _print(message: str) -> None:
+    print(message, flush=True)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable
-from typing import Any
 
 import httpx
 from fastapi import APIRouter
@@ -16,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel, Field
 
 from marketpulse.api.deps import ResourcesDep
+from marketpulse.stores.redis_store import SYMBOLS_KEY, read_heartbeats
 
 router = APIRouter(prefix="/v1/pipeline", tags=["operations"])
 SCRAPE_TIMEOUT_S = 0.5
@@ -109,29 +109,20 @@ def summarize(url: str, families: Iterable[Metric]) -> ServiceScrape:
     return scrape
 
 
-def _number(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
 @router.get("/status", response_model=PipelineStatus, summary="Stream heartbeats, ingest counters, freshness")
 def pipeline_status(resources: ResourcesDep) -> PipelineStatus:
     settings = resources.settings
     redis = resources.redis
-    streams = []
-    for key in sorted(redis.scan_iter(match="mp:stream:*:heartbeat", count=100)):
-        beat = redis.hgetall(key)
-        at, batch, rows = _number(beat.get("at")), _number(beat.get("batch_id")), _number(beat.get("rows"))
-        streams.append(
-            StreamHeartbeat(
-                query=key.removeprefix("mp:stream:").removesuffix(":heartbeat"),
-                batch_id=int(batch) if batch is not None else None,
-                rows=int(rows) if rows is not None else None,
-                age_s=round(time.time() - at, 3) if at is not None else None,
-            )
+    now = time.time()
+    streams = [
+        StreamHeartbeat(
+            query=query,
+            batch_id=beat.batch_id if beat else None,
+            rows=beat.rows if beat else None,
+            age_s=round(beat.age_s(now), 3) if beat else None,
         )
+        for query, beat in read_heartbeats(redis).items()
+    ]
     host = settings.stack.host
     services = {
         "ingest": _scrape(f"http://{host}:{settings.ingest.metrics_port}/metrics"),
@@ -139,4 +130,4 @@ def pipeline_status(resources: ResourcesDep) -> PipelineStatus:
         # This API's own stages (Redis -> WebSocket), summed over its workers.
         "api": summarize("self", resources.metrics.exposition.collect()),
     }
-    return PipelineStatus(streams=streams, symbols=int(redis.scard("mp:symbols")), services=services)
+    return PipelineStatus(streams=streams, symbols=int(redis.scard(SYMBOLS_KEY)), services=services)

@@ -35,6 +35,13 @@ _WS_LOGGER = QuietLogger(log, {})
 
 #: Close code of a deliberate drop: "service restart", as providers send when they cycle a server.
 DROP_CODE = 1012
+#: Recordings that ship with the package (package data), one `<provider>.jsonl` per provider.
+RECORDINGS = Path(__file__).parent / "recordings"
+
+
+def default_recording(provider: str) -> Path:
+    """The shipped recording the fake of provider replays unless told otherwise."""
+    return RECORDINGS / f"{provider}.jsonl"
 
 
 def load_recording(path: Path) -> list[str]:

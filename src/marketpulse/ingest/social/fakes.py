@@ -27,7 +27,8 @@ FAKE_REDDIT_ID, FAKE_REDDIT_SECRET = "fake-reddit-id", "fake-reddit-secret"
 FAKE_NEWS_KEY = "fake-news-key"
 _REDDIT_TOKEN = "fake-reddit-access-token"
 
-DEFAULT_RECORDINGS = Path("tests/fixtures/social")
+#: Recorded payloads that ship with the package (package data).
+DEFAULT_RECORDINGS = Path(__file__).parent / "recordings"
 
 X_UNAUTHORIZED = {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}
 X_FORBIDDEN = {

