@@ -17,6 +17,8 @@ from marketpulse.auth.keys import ApiKeyError, ApiKeyStore, generate_key
 from marketpulse.config import Settings
 from marketpulse.stack.manager import Stack
 
+from .test_api_auth import _cli
+
 pytestmark = pytest.mark.integration
 
 
@@ -125,3 +127,23 @@ def test_guessing_is_limited_per_address_across_api_processes(app_settings: Sett
     with _client(app_settings, bystander, failure_burst=4) as client:
         assert _get(client, valid) == (200, "")  # another address is not affected
         assert _get(client, guesses[0])[0] == 401
+
+
+def test_apikeys_cli_rotate_and_expiring_create(app_settings: Settings, unique: str) -> None:
+    created = _cli(app_settings, "create", f"cli-rot-{unique}", "--expires-in", "30d")
+    assert created.returncode == 0, created.stderr
+    old_plain = created.stdout.strip()
+    old_id = old_plain.split("_")[1]
+    assert "expires 20" in created.stderr
+
+    rotated = _cli(app_settings, "rotate", old_id, "--overlap", "2h")
+
+    assert rotated.returncode == 0, rotated.stderr
+    new_plain = rotated.stdout.strip()
+    assert new_plain != old_plain and f"key {old_id} (cli-rot-{unique}) now expires" in rotated.stderr
+    with _client(app_settings, _address()) as client:
+        assert _get(client, old_plain) == (200, "") and _get(client, new_plain) == (200, "")
+    listed = _cli(app_settings, "list")
+    assert old_id in listed.stdout and new_plain.split("_")[1] in listed.stdout
+    bad = _cli(app_settings, "rotate", old_id, "--overlap", "soon")
+    assert bad.returncode == 1 and "not a duration" in bad.stderr
