@@ -153,7 +153,7 @@ module "airflow" {
   db_host         = module.reporting_db.host
   db_user         = "marketpulse"
   db_password     = module.passwords.values["postgres_app"]
-  depends_on      = [module.db_roles]
+  depends_on      = [module.db_roles, module.workloads]
 }
 
 module "services" {
@@ -169,6 +169,8 @@ module "services" {
   vpc_cidr           = module.network.cidr_block
   public_subnet_ids  = module.network.public_subnet_ids
   certificate_arn    = var.certificate_arn
+  # The schema-migration job (module.workloads) has completed before any service starts.
+  depends_on = [module.workloads]
 }
 
 locals {

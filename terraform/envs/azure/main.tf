@@ -159,7 +159,7 @@ module "airflow" {
   db_user         = "marketpulse"
   db_password     = module.passwords.values["postgres_app"]
   pod_labels      = { "azure.workload.identity/use" = "true" }
-  depends_on      = [module.db_roles]
+  depends_on      = [module.db_roles, module.workloads]
 }
 
 module "services" {
@@ -176,6 +176,8 @@ module "services" {
   app_env               = local.app_env
   secret_ids            = module.secrets.secret_ids
   tags                  = var.tags
+  # The schema-migration job (module.workloads) has completed before any service starts.
+  depends_on = [module.workloads]
 }
 
 locals {

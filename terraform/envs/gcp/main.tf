@@ -182,7 +182,7 @@ module "airflow" {
   db_user         = "marketpulse"
   db_password     = module.passwords.values["postgres_app"]
   mounted_files   = module.workloads.mounted_files
-  depends_on      = [module.db_roles]
+  depends_on      = [module.db_roles, module.workloads]
 }
 
 module "services" {
@@ -198,6 +198,8 @@ module "services" {
   secret_env            = { for name, id in module.secrets.secret_ids : name => id if name != "MARKETPULSE_REDIS_CA" }
   ca_secret_id          = module.secrets.secret_ids["MARKETPULSE_REDIS_CA"]
   labels                = var.labels
+  # The schema-migration job (module.workloads) has completed before any service starts.
+  depends_on = [module.workloads]
 }
 
 locals {

@@ -128,3 +128,59 @@ resource "kubernetes_job_v1" "this" {
     create = "15m"
   }
 }
+
+# Schema migrations (PostgreSQL's Alembic revisions, Cassandra's tables: `marketpulse db migrate`) run once per app
+# image, before anything that writes starts: Terraform waits for the job, and the env roots make the services and
+# Airflow depend on this module. A new image is a new job name, so its revisions run when it is deployed; the
+# command is idempotent, so a re-run of the same image changes nothing.
+resource "kubernetes_job_v1" "migrate" {
+  metadata {
+    name      = "marketpulse-db-migrate-${substr(sha1(var.app_image), 0, 10)}"
+    namespace = kubernetes_namespace_v1.this.metadata[0].name
+  }
+  spec {
+    backoff_limit = 6
+    template {
+      metadata {
+        labels = var.pod_labels
+      }
+      spec {
+        service_account_name = kubernetes_service_account_v1.this.metadata[0].name
+        restart_policy       = "OnFailure"
+        container {
+          name    = "db-migrate"
+          image   = var.app_image
+          command = var.migrate_command
+          env_from {
+            secret_ref {
+              name = kubernetes_secret_v1.this.metadata[0].name
+            }
+          }
+          dynamic "volume_mount" {
+            for_each = var.mounted_files
+            content {
+              name       = volume_mount.key
+              mount_path = volume_mount.value.mount_path
+              read_only  = true
+            }
+          }
+        }
+        dynamic "volume" {
+          for_each = var.mounted_files
+          content {
+            name = volume.key
+            secret {
+              secret_name = kubernetes_secret_v1.files[volume.key].metadata[0].name
+            }
+          }
+        }
+      }
+    }
+  }
+  wait_for_completion = true
+  timeouts {
+    create = "15m"
+  }
+  # The keyspace (Azure) comes from the bootstrap job; tables need it.
+  depends_on = [kubernetes_job_v1.this]
+}

@@ -22,3 +22,8 @@ output "mounted_files" {
   description = "Secret name => mount path of the files mounted into the pods (pass to airflow/kubernetes)."
   value       = { for name, m in var.mounted_files : name => m.mount_path }
 }
+
+output "migration_job" {
+  description = "Name of the schema-migration job of this app image (completed when apply returns)."
+  value       = kubernetes_job_v1.migrate.metadata[0].name
+}

@@ -108,6 +108,17 @@ variable "bootstrap_command" {
   }
 }
 
+variable "migrate_command" {
+  description = "Command of the one-shot schema-migration job, run in the app image before the services start."
+  type        = list(string)
+  default     = ["marketpulse", "db", "migrate"]
+
+  validation {
+    condition     = length(var.migrate_command) > 0 && alltrue([for c in var.migrate_command : length(c) > 0])
+    error_message = "migrate_command must be a non-empty list of non-empty strings."
+  }
+}
+
 variable "namespace" {
   description = "Namespace of the platform's workloads."
   type        = string

@@ -1,0 +1,51 @@
+"""Every cloud runs `marketpulse db migrate` once, as a Kubernetes job, before its services and Airflow start."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import hcl2
+import pytest
+from typer.main import get_command
+
+from marketpulse.cli.main import app
+from marketpulse.deploy.paths import find_terraform_sources
+
+TERRAFORM = find_terraform_sources()
+WORKLOADS = TERRAFORM / "modules" / "spark_runtime" / "kubernetes"
+
+
+def _blocks(path: Any, kind: str) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for tf in sorted(path.glob("*.tf")):
+        with tf.open() as handle:
+            for block in hcl2.load(handle).get(kind, []):
+                found.update({key.strip('"'): value for key, value in block.items()})
+    return found
+
+
+def test_the_workloads_module_runs_the_migration_job_and_waits_for_it() -> None:
+    jobs = {key.strip('"'): value for key, value in _blocks(WORKLOADS, "resource")["kubernetes_job_v1"].items()}
+    migrate = jobs["migrate"]
+    assert migrate["wait_for_completion"] is True
+    container = migrate["spec"][0]["template"][0]["spec"][0]["container"][0]
+    assert container["command"] == "${var.migrate_command}"
+    assert container["image"] == "${var.app_image}"
+    # Named by the image: a new image runs its revisions once when deployed.
+    assert "sha1(var.app_image)" in migrate["metadata"][0]["name"]
+    default = _blocks(WORKLOADS, "variable")["migrate_command"]["default"]
+    assert [word.strip('"') for word in default] == ["marketpulse", "db", "migrate"]
+
+
+def test_the_migration_command_exists_in_the_cli() -> None:
+    command = get_command(app)
+    db = command.commands["db"]  # type: ignore[attr-defined]
+    assert "migrate" in db.commands
+
+
+@pytest.mark.parametrize("cloud", ["aws", "gcp", "azure"])
+def test_services_and_airflow_start_after_the_migration(cloud: str) -> None:
+    modules = _blocks(TERRAFORM / "envs" / cloud, "module")
+    assert modules["workloads"]["source"].strip('"') == "../../modules/spark_runtime/kubernetes"
+    assert "${module.workloads}" in modules["services"]["depends_on"]
+    assert "${module.workloads}" in modules["airflow"]["depends_on"]
