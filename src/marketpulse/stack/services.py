@@ -325,10 +325,36 @@ class RedisService(Service):
     name = "redis"
 
     def ports(self) -> dict[str, int]:
-        return {"redis": self.settings.redis.port}
+        redis = self.settings.redis
+        return {"redis": redis.port, **({"tls": redis.tls_port} if redis.tls_port is not None else {})}
 
     def install(self, progress: Progress) -> None:
         install.ensure_redis(progress)
+
+    def prepare(self) -> None:
+        if self.settings.redis.tls_port is not None:
+            server_cert(self.home / "tls", self.host)
+
+    def _security_args(self) -> list[str]:
+        """AUTH (requirepass) and a TLS port as managed caches offer them, when the settings ask for them."""
+        redis = self.settings.redis
+        args = ["--requirepass", redis.password.get_secret_value()] if redis.password is not None else []
+        if redis.tls_port is not None:
+            cert = server_cert(self.home / "tls", self.host)
+            args += [
+                "--tls-port",
+                str(redis.tls_port),
+                "--tls-cert-file",
+                str(cert.cert),
+                "--tls-key-file",
+                str(cert.key),
+                "--tls-ca-cert-file",
+                str(cert.ca),
+                # Server authentication only, as Memorystore's SERVER_AUTHENTICATION mode: no client certificates.
+                "--tls-auth-clients",
+                "no",
+            ]
+        return args
 
     def command(self) -> list[str]:
         data = self.home / "data"
@@ -353,6 +379,7 @@ class RedisService(Service):
             "no",
             "--loglevel",
             "notice",
+            *self._security_args(),
         ]
 
     def check(self) -> str:
