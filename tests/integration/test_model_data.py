@@ -58,7 +58,7 @@ def test_lake_training_bars_carry_the_sentiment_known_by_each_bar(
     """Texts stored by the sentiment job (Cassandra) become training inputs exactly as the market job fuses them:
     a bar sees a window only once the window has ended by the bar's start."""
     from marketpulse.models.data import with_stored_sentiment
-    from marketpulse.stores.sentiment import SentimentStore
+    from marketpulse.stores.sentiment import CassandraSentiment
 
     symbol = f"T{unique[:6].upper()}"
     bars = ticks_to_bars(_ticks(symbol, "2013-02-13", 400, 3)[["symbol", "ts", "price", "size"]], "1min")
@@ -83,7 +83,7 @@ def test_lake_training_bars_carry_the_sentiment_known_by_each_bar(
             "replayed": False,
         }
     )
-    store = SentimentStore(settings)
+    store = CassandraSentiment(settings)
     try:
         store.write_items(items)
     finally:

@@ -13,7 +13,13 @@ from marketpulse.api import create_app
 from marketpulse.config import Settings
 from marketpulse.features.sentiment import sentiment_windows
 from marketpulse.stack.manager import Stack
-from marketpulse.stores.sentiment import SentimentStore
+from marketpulse.stores.sentiment import checked_windows
+from marketpulse.stream.sentiment_sinks import (
+    CassandraSentimentSink,
+    PostgresSentimentSink,
+    RedisSentimentSink,
+    SentimentFacts,
+)
 
 from .test_api_support import create_key
 
@@ -51,12 +57,16 @@ def stored(stack: Stack, settings: Settings) -> tuple[str, pd.DataFrame]:
     symbol = "W" + uuid.uuid4().hex[:6].upper()
     items = _items(symbol)
     windows = sentiment_windows(items, pd.Timedelta("30min"), baseline=2)
-    store = SentimentStore(settings)
+    facts = SentimentFacts(items, checked_windows(windows, "vader-test"), "vader-test")
+    history = CassandraSentimentSink(settings)
+    sinks = [history, PostgresSentimentSink(settings), RedisSentimentSink(settings)]
     try:
-        store.write_items(items)
-        store.write_windows(windows, "vader-test")
+        history.client.write_items(items)
+        for sink in sinks:
+            sink.write(facts)
     finally:
-        store.close()
+        for sink in sinks:
+            sink.close()
     return symbol, windows
 
 

@@ -240,7 +240,7 @@ def with_stored_sentiment(settings: Settings, bars: pd.DataFrame) -> pd.DataFram
     the sentiment job stored (Cassandra), joined point in time exactly as the market job fuses them live
     (`features.sentiment.bar_sentiment_features`). Bars without stored texts keep NaN (no sentiment)."""
     from marketpulse.features.sentiment import bar_sentiment_features
-    from marketpulse.stores.sentiment import SentimentStore
+    from marketpulse.stores.sentiment import CassandraSentiment
 
     if bars.empty:
         return bars
@@ -250,7 +250,7 @@ def with_stored_sentiment(settings: Settings, bars: pd.DataFrame) -> pd.DataFram
     # Texts that can reach the first bar: its window, the buzz baseline's windows before it, and max_age.
     start = (ts.min() - max_age - (cfg.baseline_windows + 1) * length).to_pydatetime()
     end = ts.max().to_pydatetime()
-    store = SentimentStore(settings)
+    store = CassandraSentiment(settings)
     try:
         items = [store.read_items(symbol, start, end) for symbol in sorted(bars["symbol"].unique())]
     finally:

@@ -1,16 +1,19 @@
 """Sentiment in every store: item scores and windows in Cassandra, windows in Postgres and Redis.
 
-Cassandra holds the history (`sentiment_items` by (symbol, day of known_at), `sentiment_windows` by
-(symbol, day of window_end)); the sentiment job re-reads items from it to recompute the windows a batch
-touched, so windows never depend on what one process happened to keep in memory. Redis keeps, per symbol,
-a sorted set of windows scored by window_end: the market job's point-in-time lookup ("the newest window
-that ended by this bar's cutoff") is one ZREVRANGEBYSCORE, correct in live and in historic replay time.
+One class per store (CassandraSentiment, PostgresSentiment, RedisSentiment); the sentiment job writes them
+through its sinks (stream/sentiment_sinks.py). Cassandra holds the history (`sentiment_items` by (symbol, day
+of known_at), `sentiment_windows` by (symbol, day of window_end)); the sentiment job re-reads items from it to
+recompute the windows a batch touched, so windows never depend on what one process happened to keep in memory.
+Redis keeps, per symbol, a sorted set of windows scored by window_end: the market job's point-in-time lookup
+("the newest window that ended by this bar's cutoff") is one ZREVRANGEBYSCORE, correct in live and in historic
+replay time.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import time
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -26,6 +29,7 @@ from marketpulse.stores.redis_store import (
     live_channel,
     redis_client,
     sentiment_windows_key,
+    write_heartbeat,
 )
 
 _WINDOW_VALUES = [c for c in WINDOW_COLUMNS if c not in ("symbol", "window_end")]
@@ -50,19 +54,13 @@ def _days(start: datetime, end: datetime) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-class SentimentStore:
-    """Writes and reads of the sentiment job (one per job; clients opened at construction)."""
+class CassandraSentiment:
+    """Scored texts and windows in Cassandra: the history the sentiment job recomputes windows from."""
 
     def __init__(self, settings: Settings) -> None:
         from marketpulse.stores.cassandra import CassandraWriter
-        from marketpulse.stores.postgres import PostgresWriter
 
-        self.settings = settings
         self.cassandra = CassandraWriter(settings)  # connects and migrates (creates the sentiment tables)
-        self.postgres = PostgresWriter(settings)
-        self.redis = redis_client(settings)
-        #: Redis writes ride out an outage (the batch waits; Spark commits nothing meanwhile).
-        self.redis_retry = OutageRetry("sentiment Redis writer")
         session = self.cassandra.session
         self._insert_item = session.prepare(
             f"INSERT INTO sentiment_items ({', '.join(ITEM_COLUMNS)}) VALUES ({', '.join('?' * len(ITEM_COLUMNS))})"
@@ -76,8 +74,6 @@ class SentimentStore:
             "SELECT symbol, source, polarity, published_at, ingested_at FROM sentiment_items "
             "WHERE symbol = ? AND day = ? AND known_at >= ? AND known_at < ?"
         )
-
-    # --- Cassandra ------------------------------------------------------------------------------------
 
     def write_items(self, scores: pd.DataFrame) -> None:
         """scores: one row per (text, symbol) with ITEM_COLUMNS except `day` (derived from known_at)."""
@@ -105,12 +101,7 @@ class SentimentStore:
         return frame
 
     def write_windows(self, windows: pd.DataFrame, model_version: str) -> None:
-        """Windows into Cassandra, Postgres (one transaction) and Redis, each checked against the contract first
-        (a window holding a text known at or after its end would break the point-in-time rule: never stored)."""
-        if windows.empty:
-            return
-        for row in windows.itertuples(index=False):
-            as_contract(row, model_version)
+        """Windows by (symbol, day of window_end); checked_windows first (every store gets only valid ones)."""
         rows = [
             (
                 r.symbol,
@@ -122,12 +113,20 @@ class SentimentStore:
             for r in windows.itertuples(index=False)
         ]
         self.cassandra._write(self._insert_window, rows)
-        self._postgres_windows(windows, model_version)
-        self.redis_retry.call(lambda: self._redis_windows(windows, model_version))
 
-    # --- Postgres -------------------------------------------------------------------------------------
+    def close(self) -> None:
+        self.cassandra.close()
 
-    def _postgres_windows(self, windows: pd.DataFrame, model_version: str) -> None:
+
+class PostgresSentiment:
+    """Windows in the reporting schema (`fact_sentiment_window`), one transaction per batch."""
+
+    def __init__(self, settings: Settings) -> None:
+        from marketpulse.stores.postgres import PostgresWriter
+
+        self.postgres = PostgresWriter(settings)
+
+    def write_windows(self, windows: pd.DataFrame, model_version: str) -> None:
         seen = windows.groupby("symbol").agg(first=("window_start", "min"), last=("window_end", "max")).reset_index()
         self.postgres.upsert_symbols(seen)
         columns = [
@@ -155,10 +154,25 @@ class SentimentStore:
         self.postgres._upsert("fact_sentiment_window", columns, ["symbol", "window_end"], rows)
         self.postgres.commit()
 
-    # --- Redis ----------------------------------------------------------------------------------------
+    def close(self) -> None:
+        self.postgres.close()
 
-    def _redis_windows(self, windows: pd.DataFrame, model_version: str) -> None:
-        keep = self.settings.sentiment.recent_windows
+
+class RedisSentiment:
+    """Per symbol, the recent windows as a sorted set by window_end (the market job's point-in-time lookup), the
+    sent.* fields of the latest state with their live fan-out, and the job's heartbeat. Writes ride out a Redis
+    outage (the batch waits; Spark commits nothing meanwhile)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.redis = redis_client(settings)
+        self.keep = settings.sentiment.recent_windows
+        self.ttl_s = settings.stream.redis_ttl_s
+        self.retry = OutageRetry("sentiment Redis writer")
+
+    def write_windows(self, windows: pd.DataFrame, model_version: str) -> None:
+        self.retry.call(lambda: self._windows(windows, model_version))
+
+    def _windows(self, windows: pd.DataFrame, model_version: str) -> None:
         pipe = self.redis.pipeline(transaction=True)
         for r in windows.itertuples(index=False):
             member = window_member(r, model_version)
@@ -167,11 +181,11 @@ class SentimentStore:
             # One member per window end: a recomputed window (late texts) replaces its earlier version.
             pipe.zremrangebyscore(key, score, score)
             pipe.zadd(key, {member: score})
-            pipe.zremrangebyrank(key, 0, -keep - 1)
+            pipe.zremrangebyrank(key, 0, -self.keep - 1)
         pipe.execute()
-        self._redis_latest(sorted(set(windows["symbol"])))
+        self._latest(sorted(set(windows["symbol"])))
 
-    def _redis_latest(self, symbols: list[str]) -> None:
+    def _latest(self, symbols: list[str]) -> None:
         """sent.* fields of the latest-state hash from each symbol's newest window (for the dashboard)."""
         pipe = self.redis.pipeline(transaction=False)
         for symbol in symbols:
@@ -184,27 +198,25 @@ class SentimentStore:
             window = json.loads(members[0])
             fields = {f"sent.{k}": str(v) for k, v in window.items() if v is not None}
             # Hash and the API's ready JSON document, merged atomically (redis_store.LatestMerger).
-            LatestMerger(self.redis, self.settings.stream.redis_ttl_s).queue(pipe, symbol, fields)
+            LatestMerger(self.redis, self.ttl_s).queue(pipe, symbol, fields)
             # Live fan-out like the market job's updates: the WebSocket's sentiment channel and sentiment alerts.
             update = {"symbol": symbol, **{k: v for k, v in fields.items() if k != "sent.symbol"}}
-            pipe.publish(live_channel(symbol), json.dumps({**update, "published_at": _now()}))
+            pipe.publish(live_channel(symbol), json.dumps({**update, "published_at": time.time()}))
         pipe.execute()
 
     def heartbeat(self, query: str, batch_id: int, rows: int) -> None:
-        from marketpulse.stores.redis_store import write_heartbeat
-
-        self.redis_retry.call(lambda: write_heartbeat(self.redis, query, batch_id, rows))
+        self.retry.call(lambda: write_heartbeat(self.redis, query, batch_id, rows))
 
     def close(self) -> None:
-        self.cassandra.close()
-        self.postgres.close()
         self.redis.close()
 
 
-def _now() -> float:
-    import time
-
-    return time.time()
+def checked_windows(windows: pd.DataFrame, model_version: str) -> pd.DataFrame:
+    """windows, each checked against the SentimentWindow contract before any store sees it (a window holding a text
+    known at or after its end would break the point-in-time rule: never stored); pydantic's ValidationError if not."""
+    for row in windows.itertuples(index=False):
+        as_contract(row, model_version)
+    return windows
 
 
 def as_contract(row: Any, model_version: str) -> SentimentWindow:

@@ -6,9 +6,10 @@ One streaming query (checkpoint `sentiment`) over both text topics. Each micro-b
    loaded once per process (`_model`), at start-up, never per row or per batch. Texts arrive tens per second,
    so the driver scores them in milliseconds, and the job starts no Python workers at all: one copy of the
    model in memory instead of one per worker (decision 0013);
-3. per (text, symbol) scores -> Cassandra `sentiment_items` and Kafka `signals.sentiment`;
+3. per (text, symbol) scores -> Cassandra `sentiment_items`;
 4. the windows those texts touched are recomputed from Cassandra with `features.sentiment` (the same code
-   training uses) and written to Cassandra, Postgres and Redis (see stores/sentiment.py).
+   training uses), checked against the contract, and every sink (`stream.sentiment_sinks`) writes the batch:
+   windows to Cassandra, Postgres and Redis, scores to Kafka `signals.sentiment`.
 Every write is a keyed upsert and windows are recomputed from the stored items, so a batch replayed after
 a crash leaves the same rows: effectively-once into the stores, at-least-once into signals.sentiment.
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
@@ -27,10 +28,18 @@ from prometheus_client import Counter, Gauge, Histogram
 from marketpulse.config import Settings
 from marketpulse.contracts import Topics
 from marketpulse.contracts.spark import parse_wire
-from marketpulse.contracts.text import NewsArticle, SentimentScore, SocialPost, TextItem
+from marketpulse.contracts.text import NewsArticle, SocialPost, TextItem
 from marketpulse.features.sentiment import ITEM_COLUMNS, known_at, sentiment_windows, window_ends
 from marketpulse.kafka_config import spark_kafka_options
+from marketpulse.stores.sentiment import CassandraSentiment, checked_windows
 from marketpulse.stream.runner import StreamJobRunner
+from marketpulse.stream.sentiment_sinks import (
+    CassandraSentimentSink,
+    RedisSentimentSink,
+    SentimentFacts,
+    SentimentSink,
+    sentiment_sinks,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -144,24 +153,26 @@ def affected_windows(items: pd.DataFrame, length: pd.Timedelta) -> dict[str, lis
 
 
 class SentimentSinks:
-    """foreachBatch writer; store clients are opened on first use and reused for every batch."""
+    """foreachBatch writer: DLQ the rejects, score the rest, store the items in Cassandra, recompute the windows they
+    touched from there, then write every sink (`sentiment_sinks`) in a loop."""
 
-    def __init__(self, settings: Settings, topics: tuple[str, str], scores_topic: str = Topics.SENTIMENT) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        topics: tuple[str, str],
+        scores_topic: str = Topics.SENTIMENT,
+        sinks: Sequence[SentimentSink[Any]] | None = None,
+    ) -> None:
         self.settings = settings
         self.topics = topics
-        self.scores_topic = scores_topic
         self.window = pd.Timedelta(settings.sentiment.window)
-        self._clients: dict[str, Any] = {}
-
-    def _client(self, name: str, factory: Callable[[], Any]) -> Any:
-        if name not in self._clients:
-            self._clients[name] = factory()
-        return self._clients[name]
+        self.sinks = list(sinks) if sinks is not None else sentiment_sinks(settings, scores_topic)
+        #: The history the windows are recomputed from, and where the heartbeat goes.
+        self.history = next(s for s in self.sinks if isinstance(s, CassandraSentimentSink))
+        self.live = next(s for s in self.sinks if isinstance(s, RedisSentimentSink))
 
     def write_batch(self, batch: DataFrame, batch_id: int) -> None:
         """DLQ the rejects, score the rest, write items, recompute and write the touched windows."""
-        from marketpulse.stores.sentiment import SentimentStore
-
         phases: dict[str, float] = {}
         began = time.perf_counter()
         batch = batch.persist()
@@ -175,20 +186,23 @@ class SentimentSinks:
             phases["score"] = time.perf_counter() - began - sum(phases.values())
         finally:
             batch.unpersist()
-        store = self._client("store", lambda: SentimentStore(self.settings))
         items = item_scores(frame)
         if not items.empty:
-            store.write_items(items)
+            history = self.history.client
+            history.write_items(items)
             phases["items"] = time.perf_counter() - began - sum(phases.values())
-            self._publish(items)
-            phases["publish"] = time.perf_counter() - began - sum(phases.values())
-            written = self._windows(store, items, str(items["model_version"].iloc[0]))
+            model_version = str(items["model_version"].iloc[0])
+            windows = checked_windows(self._windows(history, items), model_version)
             phases["windows"] = time.perf_counter() - began - sum(phases.values())
-            WINDOWS.inc(written)
+            facts = SentimentFacts(items, windows, model_version)
+            for sink in self.sinks:
+                sink.write(facts)
+                phases[sink.name] = time.perf_counter() - began - sum(phases.values())
+            WINDOWS.inc(len(windows))
             for source, count in items.drop_duplicates("item_id")["source"].value_counts().items():
                 SCORED.labels(str(source)).inc(int(count))
             LATENCY.observe(max(0.0, time.time() - frame["kafka_ts"].min().timestamp()))
-        store.heartbeat(SENTIMENT_QUERY, batch_id, len(frame))
+        self.live.client.heartbeat(SENTIMENT_QUERY, batch_id, len(frame))
         log.info(
             "batch %d: %d texts in %.2fs (%s)",
             batch_id,
@@ -213,47 +227,20 @@ class SentimentSinks:
             )
             REJECTED.labels(topic).inc(count)
 
-    def _windows(self, store: Any, items: pd.DataFrame, model_version: str) -> int:
-        """Recompute every window these items touched from the stored items (plus the buzz baseline's history)."""
+    def _windows(self, history: CassandraSentiment, items: pd.DataFrame) -> pd.DataFrame:
+        """Every window these items touched, recomputed from the stored items (plus the buzz baseline's history)."""
         baseline = self.settings.sentiment.baseline_windows
         recomputed = []
         for symbol, ends in affected_windows(items, self.window).items():
             start = ends[0] - (baseline + 1) * self.window
-            history = store.read_items(symbol, start.to_pydatetime(), ends[-1].to_pydatetime())
-            windows = sentiment_windows(history[list(ITEM_COLUMNS)], self.window, baseline)
+            stored = history.read_items(symbol, start.to_pydatetime(), ends[-1].to_pydatetime())
+            windows = sentiment_windows(stored[list(ITEM_COLUMNS)], self.window, baseline)
             recomputed.append(windows[windows["window_end"].isin(ends)])
-        touched = pd.concat(recomputed, ignore_index=True) if recomputed else pd.DataFrame()
-        store.write_windows(touched, model_version)
-        return len(touched)
-
-    def _publish(self, items: pd.DataFrame) -> None:
-        """signals.sentiment, one SentimentScore per (text, symbol), keyed by symbol."""
-        from marketpulse.ingest.producer import EventProducer
-
-        producer = self._client("producer", lambda: EventProducer(self.settings, "marketpulse-sentiment-job"))
-        for r in items.itertuples(index=False):
-            producer.send(
-                self.scores_topic,
-                SentimentScore(
-                    item_id=r.item_id,
-                    symbol=r.symbol,
-                    source=r.source,
-                    published_at=r.published_at.to_pydatetime(),
-                    ingested_at=r.ingested_at.to_pydatetime(),
-                    p_bearish=float(r.p_bearish),
-                    p_neutral=float(r.p_neutral),
-                    p_bullish=float(r.p_bullish),
-                    polarity=float(r.polarity),
-                    model_version=r.model_version,
-                ),
-            )
-        producer.flush()
+        return pd.concat(recomputed, ignore_index=True) if recomputed else pd.DataFrame()
 
     def close(self) -> None:
-        for client in self._clients.values():
-            close = getattr(client, "close", None)
-            if close:
-                close()
+        for sink in self.sinks:
+            sink.close()
 
 
 def _utc(frame: pd.DataFrame) -> pd.DataFrame:
