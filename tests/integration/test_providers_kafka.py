@@ -27,9 +27,9 @@ from marketpulse.contracts import Tick, from_wire
 from marketpulse.ingest.producer import EventProducer
 from marketpulse.ingest.providers.alpaca import parse_alpaca
 from marketpulse.ingest.providers.base import Item, MarketDataProvider, Parsed, Sink
-from marketpulse.ingest.providers.fakes import FakeProviderServer, default_recording, load_recording
+from marketpulse.ingest.providers.fakes import FAKE_KEY, FakeProviderServer, default_recording, load_recording
 from marketpulse.ingest.providers.finnhub import parse_finnhub
-from marketpulse.ingest.providers.live import FAKE_KEY, PROVIDERS, build_provider, fake_server, pointed_at
+from marketpulse.ingest.providers.live import PROVIDERS, build_provider, fake_server, pointed_at
 from marketpulse.ingest.providers.settings import BackoffSettings, ProviderSettings
 from marketpulse.ingest.providers.sink import KafkaSink
 from marketpulse.stack.manager import Stack

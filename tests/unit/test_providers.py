@@ -7,6 +7,7 @@ import json
 import random
 import time
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -17,9 +18,9 @@ from marketpulse.errors import ConfigError
 from marketpulse.ingest.producer import EventProducer, SequenceGuard
 from marketpulse.ingest.providers.alpaca import AlpacaProvider, parse_alpaca
 from marketpulse.ingest.providers.base import Backoff, Control, ControlKind, Item, Parsed
-from marketpulse.ingest.providers.fakes import default_recording, load_recording
+from marketpulse.ingest.providers.fakes import FAKE_KEY, FakeProviderServer, default_recording, load_recording
 from marketpulse.ingest.providers.finnhub import FinnhubProvider, parse_finnhub
-from marketpulse.ingest.providers.live import build_provider
+from marketpulse.ingest.providers.live import PROVIDERS, build_provider, fake_server, pointed_at
 from marketpulse.ingest.providers.settings import AlpacaSettings, BackoffSettings, FinnhubSettings, ProviderSettings
 from marketpulse.ingest.providers.sink import KafkaSink
 
@@ -273,6 +274,29 @@ def test_unknown_provider_or_bad_symbol_is_a_config_error() -> None:
         build_provider("bloomberg", _settings())
     with pytest.raises(ConfigError, match="not exchange tickers"):
         build_provider("finnhub", _settings(), symbols=["aapl"])
+
+
+@pytest.mark.parametrize("name", sorted(PROVIDERS))
+def test_pointing_a_provider_at_its_fake_changes_only_its_own_section(name: str) -> None:
+    settings = _settings()
+    assert isinstance(fake_server(name, load_recording(default_recording(name))), FakeProviderServer)
+    fake = cast(FakeProviderServer, SimpleNamespace(url="ws://127.0.0.1:9"))
+    pointed = pointed_at(name, settings, fake)
+    section = PROVIDERS[name].section
+    assert fake.url in str(getattr(pointed, section).url)
+    assert FAKE_KEY in [
+        v.get_secret_value() for v in getattr(pointed, section).__dict__.values() if isinstance(v, SecretStr)
+    ]
+    for other in set(PROVIDERS) - {name}:
+        assert getattr(pointed, PROVIDERS[other].section) == getattr(settings, PROVIDERS[other].section)
+    assert isinstance(build_provider(name, pointed), PROVIDERS[name].provider)
+
+
+def test_an_unknown_provider_has_no_fake_and_no_section() -> None:
+    with pytest.raises(ConfigError, match="unknown provider"):
+        fake_server("bloomberg", [])
+    with pytest.raises(ConfigError, match="unknown provider"):
+        pointed_at("bloomberg", _settings(), cast(FakeProviderServer, SimpleNamespace(url="ws://127.0.0.1:9")))
 
 
 def test_health_of_a_provider_that_never_ran() -> None:

@@ -96,7 +96,7 @@ def supervise(
 @app.command("dag-test")
 def dag_test(
     ctx: typer.Context,
-    dag_id: Annotated[str, typer.Argument(help="stream_supervisor, data_quality, bi_export, backfill, retrain_models")],
+    dag_id: Annotated[str, typer.Argument(help="A DAG id: the name of its file in airflow/dags.")],
     conf: Annotated[str, typer.Option(help="Run conf (params) as JSON.")] = "{}",
 ) -> None:
     """Run one DAG once with dag.test() in Airflow's venv against this stack; exit 1 unless it succeeds."""

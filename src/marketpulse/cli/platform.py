@@ -12,6 +12,7 @@ from marketpulse.cli.settings import settings_of
 from marketpulse.cli.train import ensure_price_model
 from marketpulse.config import Settings
 from marketpulse.deploy.local_env import LocalEnvironment
+from marketpulse.orchestration.airflow import dag_ids
 from marketpulse.orchestration.layers import LayeredStack, full_stack
 from marketpulse.stack.apps import all_apps
 from marketpulse.stack.manager import Stack
@@ -62,8 +63,8 @@ def platform_up(ctx: typer.Context) -> None:
         f"http://{settings.stack.host}:{settings.stream.metrics_port}/metrics (market job), "
         f"http://{settings.stack.host}:{settings.api.port}/metrics (API)\n"
         f"  Airflow UI     http://{settings.stack.host}:{settings.airflow.port}  "
-        f"(login {settings.airflow.admin_user} / {_airflow_password_hint(settings)}; DAGs: stream_supervisor, "
-        "data_quality, bi_export, backfill, retrain_models)\n"
+        f"(login {settings.airflow.admin_user} / {_airflow_password_hint(settings)}; DAGs: "
+        f"{', '.join(dag_ids(settings.airflow.dags_folder))})\n"
         f"  object store   {settings.s3_endpoint}  (S3 API of SeaweedFS; key {settings.s3.access_key} / "
         "see MARKETPULSE_S3__SECRET_KEY)\n"
         f"  logs           .venv/bin/marketpulse stack logs kafka  (apps: .stack/{settings.stack.name}/<app>/)\n"

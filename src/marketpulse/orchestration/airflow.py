@@ -337,10 +337,19 @@ class DagRunResult:
     output: str
 
 
+def dag_ids(dags_folder: Path) -> list[str]:
+    """The platform's DAGs, declared by the DAG folder: one per file, named as the file (a unit test checks each
+    file's dag_id); files starting with an underscore are the DAGs' shared helpers."""
+    return sorted(path.stem for path in dags_folder.glob("*.py") if not path.name.startswith("_"))
+
+
 def run_dag_test(
     settings: Settings, dag_id: str, conf: dict[str, Any] | None = None, timeout_s: float = 900
 ) -> DagRunResult:
     """Run a DAG once with `dag.test()` in Airflow's venv against this stack (no scheduler needed)."""
+    known = dag_ids(settings.airflow.dags_folder)
+    if dag_id not in known:
+        raise StackError(f"no DAG {dag_id!r} in {settings.airflow.dags_folder}; known: {', '.join(known)}")
     script = RESOURCES / "dag_test.py"
     env = {**os.environ, **airflow_env(settings)}
     done = subprocess.run(

@@ -18,9 +18,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
+from urllib.parse import urlsplit
 
+from pydantic import SecretStr
 from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.server import ServerConnection
+from websockets.http11 import Request
 
 from marketpulse.errors import ConfigError
 from marketpulse.ingest.providers.base import (
@@ -29,9 +35,18 @@ from marketpulse.ingest.providers.base import (
     Item,
     MarketDataProvider,
     Parsed,
+    ProviderSpec,
     Sink,
     compact_json,
     make_tick,
+)
+from marketpulse.ingest.providers.fakes import (
+    FAKE_KEY,
+    FAKE_SECRET,
+    FakeProviderServer,
+    Subscriptions,
+    compact,
+    with_key,
 )
 
 SOURCE = "alpaca"
@@ -128,3 +143,116 @@ class AlpacaProvider(MarketDataProvider):
 
     def unsubscribe_messages(self, symbols: Sequence[str]) -> list[str]:
         return [json.dumps({"action": "unsubscribe", "trades": list(symbols)})]
+
+
+# --- the local fake and the registry entry ------------------------------------------------------------
+
+
+_ALPACA_CHANNEL = {"t": "trades", "c": "trades", "x": "trades", "q": "quotes", "b": "bars", "d": "dailyBars"}
+_ALPACA_CHANNELS = ("trades", "quotes", "bars", "updatedBars", "dailyBars", "statuses", "lulds")
+
+
+def _is_event(message: Any) -> bool:
+    return isinstance(message, dict) and message.get("T") in _ALPACA_CHANNEL
+
+
+class FakeAlpacaServer(FakeProviderServer):
+    """Alpaca v2: path /v2/{iex|sip}; connected -> auth (402 + close if wrong) -> subscribe with acks."""
+
+    def __init__(self, recording: Sequence[str], *, key_id: str, secret_key: str, **options: Any) -> None:
+        super().__init__(recording, **options)
+        self.key_id = key_id
+        self.secret_key = secret_key
+
+    def refuse(self, request: Request) -> tuple[HTTPStatus, str] | None:
+        path = urlsplit(request.path).path
+        return None if path in ("/v2/iex", "/v2/sip") else (HTTPStatus.NOT_FOUND, "Not Found\n")
+
+    async def greet(self, ws: ServerConnection) -> None:
+        await ws.send(compact([{"T": "success", "msg": "connected"}]))
+
+    async def on_message(self, ws: ServerConnection, message: str, subs: Subscriptions) -> None:
+        try:
+            request = json.loads(message)
+            action = request["action"]
+        except (ValueError, KeyError, TypeError):
+            await self._error(ws, 400, "invalid syntax")
+            return
+        if action == "auth":
+            await self._auth(ws, request, subs)
+        elif not subs.authenticated:
+            await self._error(ws, 401, "not authenticated")
+        elif action in ("subscribe", "unsubscribe"):
+            self._update(request, subs, add=action == "subscribe")
+            await ws.send(compact([self._ack(subs)]))
+        else:
+            await self._error(ws, 400, "invalid syntax")
+
+    async def _auth(self, ws: ServerConnection, request: dict[str, Any], subs: Subscriptions) -> None:
+        if request.get("key") == self.key_id and request.get("secret") == self.secret_key:
+            subs.authenticated = True
+            await ws.send(compact([{"T": "success", "msg": "authenticated"}]))
+            return
+        await self._error(ws, 402, "auth failed")
+        await ws.close(1008, "auth failed")
+
+    def _update(self, request: dict[str, Any], subs: Subscriptions, *, add: bool) -> None:
+        for channel in _ALPACA_CHANNELS:
+            symbols = request.get(channel) or []
+            chosen = subs.symbols(channel)
+            if add:
+                chosen.update(symbols)
+            else:
+                chosen.difference_update(symbols)
+        if subs.any():
+            subs.first.set()
+
+    @staticmethod
+    def _ack(subs: Subscriptions) -> dict[str, Any]:
+        ack: dict[str, Any] = {"T": "subscription"}
+        ack.update({channel: sorted(subs.channels.get(channel, set())) for channel in _ALPACA_CHANNELS})
+        ack["corrections"] = ack["cancelErrors"] = ack["trades"]
+        return ack
+
+    @staticmethod
+    async def _error(ws: ServerConnection, code: int, msg: str) -> None:
+        await ws.send(compact([{"T": "error", "code": code, "msg": msg}]))
+
+    def filter(self, frame: str, subs: Subscriptions) -> str | None:
+        try:
+            messages = json.loads(frame)
+        except ValueError:
+            return frame if subs.any() else None
+        if not isinstance(messages, list):
+            return frame
+        kept = [message for message in messages if self._wanted(message, subs)]
+        if not kept:
+            return None
+        return frame if len(kept) == len(messages) else compact(kept)
+
+    def stamp_now(self, frame: str) -> str:
+        try:
+            messages = json.loads(frame)
+        except ValueError:
+            return frame
+        if not isinstance(messages, list):
+            return frame
+        now = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        return compact([with_key(message, "t", now) if _is_event(message) else message for message in messages])
+
+    @staticmethod
+    def _wanted(message: Any, subs: Subscriptions) -> bool:
+        if not isinstance(message, dict) or message.get("T") not in _ALPACA_CHANNEL:
+            return True
+        return subs.wants(_ALPACA_CHANNEL[message["T"]], message.get("S"))
+
+
+SPEC = ProviderSpec(
+    name=SOURCE,
+    provider=AlpacaProvider,
+    section="alpaca",
+    fake=lambda recording, **options: FakeAlpacaServer(recording, key_id=FAKE_KEY, secret_key=FAKE_SECRET, **options),
+    at_fake=lambda section, url: section.model_copy(
+        update={"url": f"{url}/v2", "key_id": SecretStr(FAKE_KEY), "secret_key": SecretStr(FAKE_SECRET)}
+    ),
+)

@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from pydantic import ValidationError
 from websockets.asyncio.client import ClientConnection, connect
@@ -29,6 +29,11 @@ from marketpulse.contracts import SYMBOL_PATTERN, Tick
 from marketpulse.errors import MarketPulseError
 from marketpulse.ingest.providers import metrics
 from marketpulse.ingest.providers.settings import BackoffSettings, ProviderSettings
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from marketpulse.ingest.providers.fakes import FakeProviderServer
 
 log = logging.getLogger(__name__)
 
@@ -455,3 +460,18 @@ class MarketDataProvider(ABC):
         self._state = state
         if state is not ProviderState.STREAMING:
             metrics.CONNECTED.labels(self.name).set(0)
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """One live provider as the registry (`live.PROVIDERS`) knows it: its name, its class, the ProviderSettings
+    section it reads, and its local fake. Each provider module declares its own (`SPEC`)."""
+
+    name: str
+    provider: type[MarketDataProvider]
+    #: The ProviderSettings field holding its section (endpoint and keys).
+    section: str
+    #: (recording, **FakeProviderServer options) -> a fake replaying it that accepts fakes.FAKE_KEY / FAKE_SECRET.
+    fake: Callable[..., FakeProviderServer]
+    #: (its section, the fake's URL) -> the section pointed at the fake, with the fake's keys.
+    at_fake: Callable[[Any, str], BaseModel]

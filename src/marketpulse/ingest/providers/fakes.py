@@ -16,12 +16,10 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -35,6 +33,8 @@ _WS_LOGGER = QuietLogger(log, {})
 
 #: Close code of a deliberate drop: "service restart", as providers send when they cycle a server.
 DROP_CODE = 1012
+#: Credentials the fakes accept (never valid anywhere else).
+FAKE_KEY, FAKE_SECRET = "fake-key", "fake-secret"
 #: Recordings that ship with the package (package data), one `<provider>.jsonl` per provider.
 RECORDINGS = Path(__file__).parent / "recordings"
 
@@ -49,17 +49,13 @@ def load_recording(path: Path) -> list[str]:
     return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _compact(value: Any) -> str:
+def compact(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def _with(item: Any, key: str, value: object) -> Any:
+def with_key(item: Any, key: str, value: object) -> Any:
     """A copy of a JSON object with key set (anything that is not an object is returned as is)."""
     return {**item, key: value} if isinstance(item, dict) else item
-
-
-def _is_event(message: Any) -> bool:
-    return isinstance(message, dict) and message.get("T") in _ALPACA_CHANNEL
 
 
 @dataclass
@@ -213,146 +209,3 @@ class FakeProviderServer(ABC):
             await ws.close(DROP_CODE, "service restart")
             return False
         return True
-
-
-class FakeFinnhubServer(FakeProviderServer):
-    """Finnhub: `?token=` checked at the upgrade (401 if wrong); per-symbol subscribe/unsubscribe, no acks."""
-
-    def __init__(self, recording: Sequence[str], *, api_key: str, **options: Any) -> None:
-        super().__init__(recording, **options)
-        self.api_key = api_key
-
-    def refuse(self, request: Request) -> tuple[HTTPStatus, str] | None:
-        token = parse_qs(urlsplit(request.path).query).get("token", [""])[0]
-        return None if token == self.api_key else (HTTPStatus.UNAUTHORIZED, "Invalid API key\n")
-
-    async def on_message(self, ws: ServerConnection, message: str, subs: Subscriptions) -> None:
-        try:
-            request = json.loads(message)
-            action, symbol = request["type"], request["symbol"]
-        except (ValueError, KeyError, TypeError):
-            await ws.send(_compact({"type": "error", "msg": "Invalid message format"}))
-            return
-        if action == "subscribe":
-            subs.symbols("trades").add(symbol)
-            subs.first.set()
-        elif action == "unsubscribe":
-            subs.symbols("trades").discard(symbol)
-
-    def filter(self, frame: str, subs: Subscriptions) -> str | None:
-        try:
-            message = json.loads(frame)
-        except ValueError:
-            return frame if subs.any() else None  # a garbled frame reaches whoever is subscribed
-        if not isinstance(message, dict) or message.get("type") != "trade" or not isinstance(message.get("data"), list):
-            return frame
-        kept = [trade for trade in message["data"] if isinstance(trade, dict) and subs.wants("trades", trade.get("s"))]
-        if not kept:
-            return None
-        return frame if len(kept) == len(message["data"]) else _compact({**message, "data": kept})
-
-    def stamp_now(self, frame: str) -> str:
-        try:
-            message = json.loads(frame)
-        except ValueError:
-            return frame
-        if not isinstance(message, dict) or not isinstance(message.get("data"), list):
-            return frame
-        now_ms = time.time_ns() // 1_000_000
-        return _compact({**message, "data": [_with(trade, "t", now_ms) for trade in message["data"]]})
-
-
-#: Alpaca message type -> the subscription channel that brings it (corrections and cancels come with trades).
-_ALPACA_CHANNEL = {"t": "trades", "c": "trades", "x": "trades", "q": "quotes", "b": "bars", "d": "dailyBars"}
-_ALPACA_CHANNELS = ("trades", "quotes", "bars", "updatedBars", "dailyBars", "statuses", "lulds")
-
-
-class FakeAlpacaServer(FakeProviderServer):
-    """Alpaca v2: path /v2/{iex|sip}; connected -> auth (402 + close if wrong) -> subscribe with acks."""
-
-    def __init__(self, recording: Sequence[str], *, key_id: str, secret_key: str, **options: Any) -> None:
-        super().__init__(recording, **options)
-        self.key_id = key_id
-        self.secret_key = secret_key
-
-    def refuse(self, request: Request) -> tuple[HTTPStatus, str] | None:
-        path = urlsplit(request.path).path
-        return None if path in ("/v2/iex", "/v2/sip") else (HTTPStatus.NOT_FOUND, "Not Found\n")
-
-    async def greet(self, ws: ServerConnection) -> None:
-        await ws.send(_compact([{"T": "success", "msg": "connected"}]))
-
-    async def on_message(self, ws: ServerConnection, message: str, subs: Subscriptions) -> None:
-        try:
-            request = json.loads(message)
-            action = request["action"]
-        except (ValueError, KeyError, TypeError):
-            await self._error(ws, 400, "invalid syntax")
-            return
-        if action == "auth":
-            await self._auth(ws, request, subs)
-        elif not subs.authenticated:
-            await self._error(ws, 401, "not authenticated")
-        elif action in ("subscribe", "unsubscribe"):
-            self._update(request, subs, add=action == "subscribe")
-            await ws.send(_compact([self._ack(subs)]))
-        else:
-            await self._error(ws, 400, "invalid syntax")
-
-    async def _auth(self, ws: ServerConnection, request: dict[str, Any], subs: Subscriptions) -> None:
-        if request.get("key") == self.key_id and request.get("secret") == self.secret_key:
-            subs.authenticated = True
-            await ws.send(_compact([{"T": "success", "msg": "authenticated"}]))
-            return
-        await self._error(ws, 402, "auth failed")
-        await ws.close(1008, "auth failed")
-
-    def _update(self, request: dict[str, Any], subs: Subscriptions, *, add: bool) -> None:
-        for channel in _ALPACA_CHANNELS:
-            symbols = request.get(channel) or []
-            chosen = subs.symbols(channel)
-            if add:
-                chosen.update(symbols)
-            else:
-                chosen.difference_update(symbols)
-        if subs.any():
-            subs.first.set()
-
-    @staticmethod
-    def _ack(subs: Subscriptions) -> dict[str, Any]:
-        ack: dict[str, Any] = {"T": "subscription"}
-        ack.update({channel: sorted(subs.channels.get(channel, set())) for channel in _ALPACA_CHANNELS})
-        ack["corrections"] = ack["cancelErrors"] = ack["trades"]
-        return ack
-
-    @staticmethod
-    async def _error(ws: ServerConnection, code: int, msg: str) -> None:
-        await ws.send(_compact([{"T": "error", "code": code, "msg": msg}]))
-
-    def filter(self, frame: str, subs: Subscriptions) -> str | None:
-        try:
-            messages = json.loads(frame)
-        except ValueError:
-            return frame if subs.any() else None
-        if not isinstance(messages, list):
-            return frame
-        kept = [message for message in messages if self._wanted(message, subs)]
-        if not kept:
-            return None
-        return frame if len(kept) == len(messages) else _compact(kept)
-
-    def stamp_now(self, frame: str) -> str:
-        try:
-            messages = json.loads(frame)
-        except ValueError:
-            return frame
-        if not isinstance(messages, list):
-            return frame
-        now = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-        return _compact([_with(message, "t", now) if _is_event(message) else message for message in messages])
-
-    @staticmethod
-    def _wanted(message: Any, subs: Subscriptions) -> bool:
-        if not isinstance(message, dict) or message.get("T") not in _ALPACA_CHANNEL:
-            return True
-        return subs.wants(_ALPACA_CHANNEL[message["T"]], message.get("S"))

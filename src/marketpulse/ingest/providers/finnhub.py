@@ -8,9 +8,15 @@ HTTP upgrade (401), which the base class reports as auth_failed.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
+from http import HTTPStatus
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+from pydantic import SecretStr
+from websockets.asyncio.server import ServerConnection
+from websockets.http11 import Request
 
 from marketpulse.errors import ConfigError
 from marketpulse.ingest.providers.base import (
@@ -19,9 +25,11 @@ from marketpulse.ingest.providers.base import (
     Item,
     MarketDataProvider,
     Parsed,
+    ProviderSpec,
     compact_json,
     make_tick,
 )
+from marketpulse.ingest.providers.fakes import FAKE_KEY, FakeProviderServer, Subscriptions, compact, with_key
 
 SOURCE = "finnhub"
 
@@ -89,3 +97,65 @@ class FinnhubProvider(MarketDataProvider):
 
     def unsubscribe_messages(self, symbols: Sequence[str]) -> list[str]:
         return [json.dumps({"type": "unsubscribe", "symbol": symbol}) for symbol in symbols]
+
+
+# --- the local fake and the registry entry ------------------------------------------------------------
+
+
+class FakeFinnhubServer(FakeProviderServer):
+    """Finnhub: `?token=` checked at the upgrade (401 if wrong); per-symbol subscribe/unsubscribe, no acks."""
+
+    def __init__(self, recording: Sequence[str], *, api_key: str, **options: Any) -> None:
+        super().__init__(recording, **options)
+        self.api_key = api_key
+
+    def refuse(self, request: Request) -> tuple[HTTPStatus, str] | None:
+        token = parse_qs(urlsplit(request.path).query).get("token", [""])[0]
+        return None if token == self.api_key else (HTTPStatus.UNAUTHORIZED, "Invalid API key\n")
+
+    async def on_message(self, ws: ServerConnection, message: str, subs: Subscriptions) -> None:
+        try:
+            request = json.loads(message)
+            action, symbol = request["type"], request["symbol"]
+        except (ValueError, KeyError, TypeError):
+            await ws.send(compact({"type": "error", "msg": "Invalid message format"}))
+            return
+        if action == "subscribe":
+            subs.symbols("trades").add(symbol)
+            subs.first.set()
+        elif action == "unsubscribe":
+            subs.symbols("trades").discard(symbol)
+
+    def filter(self, frame: str, subs: Subscriptions) -> str | None:
+        try:
+            message = json.loads(frame)
+        except ValueError:
+            return frame if subs.any() else None  # a garbled frame reaches whoever is subscribed
+        if not isinstance(message, dict) or message.get("type") != "trade" or not isinstance(message.get("data"), list):
+            return frame
+        kept = [trade for trade in message["data"] if isinstance(trade, dict) and subs.wants("trades", trade.get("s"))]
+        if not kept:
+            return None
+        return frame if len(kept) == len(message["data"]) else compact({**message, "data": kept})
+
+    def stamp_now(self, frame: str) -> str:
+        try:
+            message = json.loads(frame)
+        except ValueError:
+            return frame
+        if not isinstance(message, dict) or not isinstance(message.get("data"), list):
+            return frame
+        now_ms = time.time_ns() // 1_000_000
+        return compact({**message, "data": [with_key(trade, "t", now_ms) for trade in message["data"]]})
+
+
+#: Alpaca message type -> the subscription channel that brings it (corrections and cancels come with trades).
+
+
+SPEC = ProviderSpec(
+    name=SOURCE,
+    provider=FinnhubProvider,
+    section="finnhub",
+    fake=lambda recording, **options: FakeFinnhubServer(recording, api_key=FAKE_KEY, **options),
+    at_fake=lambda section, url: section.model_copy(update={"url": url, "api_key": SecretStr(FAKE_KEY)}),
+)

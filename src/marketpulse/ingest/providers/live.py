@@ -10,31 +10,31 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
-
 from marketpulse.errors import ConfigError
 from marketpulse.ingest.producer import EventProducer
-from marketpulse.ingest.providers.alpaca import AlpacaProvider
-from marketpulse.ingest.providers.base import MarketDataProvider, ProviderHealth
-from marketpulse.ingest.providers.fakes import FakeAlpacaServer, FakeFinnhubServer, FakeProviderServer, load_recording
-from marketpulse.ingest.providers.finnhub import FinnhubProvider
+from marketpulse.ingest.providers import alpaca, finnhub
+from marketpulse.ingest.providers.base import MarketDataProvider, ProviderHealth, ProviderSpec
+from marketpulse.ingest.providers.fakes import FakeProviderServer, load_recording
 from marketpulse.ingest.providers.settings import ProviderSettings
 from marketpulse.ingest.providers.sink import KafkaSink
 
-PROVIDERS: dict[str, type[MarketDataProvider]] = {"finnhub": FinnhubProvider, "alpaca": AlpacaProvider}
+#: Every live provider, by name: each module declares its own ProviderSpec; a new provider is one entry here.
+PROVIDERS: dict[str, ProviderSpec] = {spec.name: spec for spec in (finnhub.SPEC, alpaca.SPEC)}
 
-#: Credentials of the local fakes (never valid anywhere else).
-FAKE_KEY, FAKE_SECRET = "fake-key", "fake-secret"
+
+def provider_spec(name: str) -> ProviderSpec:
+    """The registry entry of provider name (ConfigError naming the known ones if there is none)."""
+    try:
+        return PROVIDERS[name]
+    except KeyError:
+        raise ConfigError(f"unknown provider {name!r}; choose one of {', '.join(sorted(PROVIDERS))}") from None
 
 
 def build_provider(
     name: str, settings: ProviderSettings, symbols: Iterable[str] | None = None, rng: random.Random | None = None
 ) -> MarketDataProvider:
     """The provider called name, configured from settings (ConfigError if unknown or keys are missing)."""
-    try:
-        cls = PROVIDERS[name]
-    except KeyError:
-        raise ConfigError(f"unknown provider {name!r}; choose one of {', '.join(sorted(PROVIDERS))}") from None
+    cls = provider_spec(name).provider
     try:
         return cls(settings, symbols, rng)
     except ValueError as exc:  # a bad symbol
@@ -42,23 +42,15 @@ def build_provider(
 
 
 def fake_server(name: str, recording: list[str], **options: Any) -> FakeProviderServer:
-    """A local fake of provider name replaying recording, accepting FAKE_KEY / FAKE_SECRET."""
-    if name == "finnhub":
-        return FakeFinnhubServer(recording, api_key=FAKE_KEY, **options)
-    if name == "alpaca":
-        return FakeAlpacaServer(recording, key_id=FAKE_KEY, secret_key=FAKE_SECRET, **options)
-    raise ConfigError(f"no fake for provider {name!r}")
+    """A local fake of provider name replaying recording, accepting fakes.FAKE_KEY / FAKE_SECRET."""
+    return provider_spec(name).fake(recording, **options)
 
 
 def pointed_at(name: str, settings: ProviderSettings, fake: FakeProviderServer) -> ProviderSettings:
-    """settings with provider name's URL and keys replaced by the fake's."""
-    if name == "finnhub":
-        finnhub = settings.finnhub.model_copy(update={"url": fake.url, "api_key": SecretStr(FAKE_KEY)})
-        return settings.model_copy(update={"finnhub": finnhub})
-    alpaca = settings.alpaca.model_copy(
-        update={"url": f"{fake.url}/v2", "key_id": SecretStr(FAKE_KEY), "secret_key": SecretStr(FAKE_SECRET)}
-    )
-    return settings.model_copy(update={"alpaca": alpaca})
+    """settings with provider name's section (URL and keys) replaced by the fake's."""
+    spec = provider_spec(name)
+    section = spec.at_fake(getattr(settings, spec.section), fake.url)
+    return settings.model_copy(update={spec.section: section})
 
 
 async def run_live(
