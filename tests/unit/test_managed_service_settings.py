@@ -215,3 +215,17 @@ def test_adls_lake_through_adlfs() -> None:
     assert isinstance(lake_filesystem(settings), AzureBlobFileSystem)
     with pytest.raises(ConfigError, match="no S3 API"):
         s3_client(settings)
+
+
+def test_the_shipped_project_zip_holds_the_package_sources_and_is_named_by_them(tmp_path: Path) -> None:
+    import zipfile
+
+    from marketpulse.stream.session import is_local_master, project_zip
+
+    first = project_zip(tmp_path)
+    assert project_zip(tmp_path) == first  # same sources, same file: executors never see a half-written zip
+    names = zipfile.ZipFile(first).namelist()
+    assert "marketpulse/stream/market_job.py" in names and "marketpulse/contracts/__init__.py" in names
+    assert not [name for name in names if not name.endswith(".py")]  # code only; weights stay on the driver
+    assert is_local_master("local[2]") and is_local_master("local")
+    assert not is_local_master("spark://10.0.0.5:7077") and not is_local_master("k8s://https://kubernetes.default.svc")
