@@ -30,7 +30,7 @@ from marketpulse.config import Settings, StreamSettings
 from marketpulse.contracts import to_wire
 from marketpulse.contracts.text import NewsArticle, TextItem
 from marketpulse.ingest.social.replay import TextReplaySource
-from marketpulse.ingest.social.settings import SentimentSettings
+from marketpulse.sections.text import SentimentSettings
 from marketpulse.stack.instances import side_by_side_settings
 from marketpulse.stack.manager import Stack
 

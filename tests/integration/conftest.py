@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from marketpulse.config import Settings
-from marketpulse.migrations.migrate import migrate_all
+from marketpulse.stores.schema import migrate_all
 from marketpulse.stack.instances import side_by_side_settings
 from marketpulse.stack.manager import Stack
 

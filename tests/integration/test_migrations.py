@@ -20,7 +20,7 @@ from psycopg import sql
 from marketpulse.auth.keys import ApiKeyStore
 from marketpulse.config import Settings
 from marketpulse.migrations import HEAD, SchemaNotMigratedError, current_revision, upgrade
-from marketpulse.migrations.migrate import migrate_postgres
+from marketpulse.stores.schema import migrate_postgres
 from marketpulse.models.scorecard import update_scorecard
 from marketpulse.stack.manager import Stack
 from marketpulse.stores import reporting

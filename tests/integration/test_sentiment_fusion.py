@@ -25,7 +25,7 @@ from marketpulse.config import Settings, StreamSettings
 from marketpulse.contracts import Tick, to_wire
 from marketpulse.contracts.text import SocialPost
 from marketpulse.features.sentiment import SENTIMENT_FEATURE_COLUMNS
-from marketpulse.ingest.social.settings import SentimentSettings
+from marketpulse.sections.text import SentimentSettings
 from marketpulse.models.sentiment import load_sentiment_model
 from marketpulse.models.serving import StreamModels
 from marketpulse.stack.manager import Stack

@@ -16,7 +16,7 @@ from confluent_kafka import Producer
 from marketpulse.config import Settings, StreamSettings
 from marketpulse.contracts import Topics, to_wire
 from marketpulse.contracts.text import SocialPost
-from marketpulse.ingest.social.settings import SentimentSettings
+from marketpulse.sections.text import SentimentSettings
 from marketpulse.stack.manager import Stack
 from marketpulse.stack.process import find_process, stop_process
 from marketpulse.stores.redis_store import heartbeat_key, redis_client

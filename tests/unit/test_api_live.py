@@ -8,9 +8,10 @@ import json
 
 import pytest
 
-from marketpulse.api.live import Client, LiveHub, split_update
+from marketpulse.api.live import Client, LiveHub
 from marketpulse.api.metrics import ApiMetrics
 from marketpulse.api.routes.ws import SubscribeRequest, apply_request
+from marketpulse.stores.pubsub import split_update
 
 pytestmark = pytest.mark.unit
 

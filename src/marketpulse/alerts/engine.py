@@ -27,12 +27,12 @@ import httpx
 from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 
+from marketpulse.alerts.metrics import AlertMetrics
 from marketpulse.alerts.rules import Memory, State, observed_values, step
 from marketpulse.alerts.store import AlertEvent, AlertRule, AlertStore, AlertStoreUnavailableError
 from marketpulse.alerts.webhook import deliver
-from marketpulse.api.live import LIVE_PATTERN, alerts_channel, split_update
-from marketpulse.api.metrics import ApiMetrics
 from marketpulse.config import Settings
+from marketpulse.stores.pubsub import LIVE_PATTERN, alerts_channel, split_update
 
 log = logging.getLogger(__name__)
 RELOAD_EVERY_S = 5.0
@@ -67,7 +67,7 @@ def merge_update(state: State, update: dict[str, Any]) -> None:
 
 
 class AlertEngine:
-    def __init__(self, settings: Settings, store: AlertStore, metrics: ApiMetrics) -> None:
+    def __init__(self, settings: Settings, store: AlertStore, metrics: AlertMetrics) -> None:
         self.settings = settings
         self.store = store
         self.metrics = metrics

@@ -11,8 +11,8 @@ import signal
 from prometheus_client import start_http_server
 
 from marketpulse.alerts.engine import AlertEngine
+from marketpulse.alerts.metrics import AlertMetrics
 from marketpulse.alerts.store import AlertStore
-from marketpulse.api.metrics import ApiMetrics
 from marketpulse.config import Settings
 
 log = logging.getLogger(__name__)
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 async def run_alert_service(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT."""
-    metrics = ApiMetrics()
+    metrics = AlertMetrics()
     store = AlertStore(settings)
     engine = AlertEngine(settings, store, metrics)
     stop = asyncio.Event()

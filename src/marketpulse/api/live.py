@@ -22,7 +22,7 @@ import orjson
 
 from marketpulse.api.metrics import ApiMetrics
 from marketpulse.config import ApiSettings
-from marketpulse.stores.redis_store import SECTIONS, parse_value
+from marketpulse.stores.pubsub import ALERTS_PATTERN, LIVE_PATTERN, split_update
 
 log = logging.getLogger(__name__)
 
@@ -30,40 +30,6 @@ Channel = Literal["ticks", "bars", "indicators", "predictions", "sentiment", "al
 CHANNELS: tuple[str, ...] = get_args(Channel)
 ALL_SYMBOLS = "*"
 SLOW_CONSUMER_CLOSE = 4001  # application close code: "you did not read fast enough"
-LIVE_PATTERN = "mp:live:*"
-ALERTS_PATTERN = "mp:alerts:*"
-
-#: latest-state section -> (WebSocket channel, extra fields that tell same-channel sections apart).
-_SECTION_CHANNELS: dict[str, tuple[str, dict[str, str]]] = {
-    "tick": ("ticks", {}),
-    "bar_1s": ("bars", {"interval": "1s"}),
-    "bar_1m": ("bars", {"interval": "1min"}),
-    "indicators": ("indicators", {}),
-    "prediction": ("predictions", {}),
-    "sentiment": ("sentiment", {}),
-}
-
-
-def alerts_channel(key_id: str) -> str:
-    return f"mp:alerts:{key_id}"
-
-
-def split_update(update: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    """A published latest-state update -> (channel, symbol, data) per section it carries."""
-    symbol = str(update.get("symbol", ""))
-    sections: dict[str, dict[str, Any]] = {}
-    for key, raw in update.items():
-        prefix, dot, name = key.partition(".")
-        section = SECTIONS.get(prefix) if dot else None
-        if section is None or section not in _SECTION_CHANNELS:
-            continue
-        value = parse_value(name, str(raw)) if isinstance(raw, str) else raw
-        sections.setdefault(section, {})[name] = value
-    out = []
-    for section, data in sections.items():
-        channel, extra = _SECTION_CHANNELS[section]
-        out.append((channel, symbol, {**extra, **data}))
-    return out
 
 
 @dataclass(eq=False)  # hashed by identity: clients live in sets

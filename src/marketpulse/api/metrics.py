@@ -67,16 +67,9 @@ class ApiMetrics:
         )
         self.stage_latency = Histogram(
             "marketpulse_pipeline_stage_latency_seconds",
-            "Latency of one pipeline stage (seen by the API: Redis publish -> WebSocket fan-out, data -> alert)",
+            "Latency of one pipeline stage (seen by the API: Redis publish -> WebSocket fan-out)",
             ["stage"],
             buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self.alerts_fired = Counter("marketpulse_alerts_fired_total", "Alert rules that fired", registry=self.registry)
-        self.webhooks = Counter(
-            "marketpulse_alert_webhooks_total",
-            "Alert webhook deliveries by outcome",
-            ["outcome"],
             registry=self.registry,
         )
 

@@ -9,7 +9,6 @@ import typer
 
 from marketpulse.cli.console import console
 from marketpulse.cli.settings import settings_of
-from marketpulse.migrations.migrate import migrate_all, migrate_postgres
 
 app = typer.Typer(help="Database schemas: versioned PostgreSQL migrations and Cassandra tables.", no_args_is_help=True)
 
@@ -20,6 +19,8 @@ def db_migrate(
     cassandra: Annotated[bool, typer.Option(help="Also create Cassandra's tables (the keyspace must exist).")] = True,
 ) -> None:
     """Apply the schema migrations: PostgreSQL to the newest revision, then Cassandra's tables. Idempotent."""
+    from marketpulse.stores.schema import migrate_all, migrate_postgres
+
     settings = settings_of(ctx)
     for line in migrate_all(settings) if cassandra else [migrate_postgres(settings)]:
         console.print(line)

@@ -16,7 +16,7 @@ from marketpulse.config import (
     StackSettings,
     StreamSettings,
 )
-from marketpulse.ingest.social.settings import SentimentSettings, SocialSettings
+from marketpulse.sections.text import SentimentSettings, SocialSettings
 
 
 def side_by_side_settings(name: str, offset: int) -> Settings:

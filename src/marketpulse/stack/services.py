@@ -314,7 +314,7 @@ class CassandraService(Service):
             )
         finally:
             cluster.shutdown()
-        from marketpulse.migrations.migrate import migrate_cassandra
+        from marketpulse.stores.schema import migrate_cassandra
 
         migrate_cassandra(self.settings)
 
@@ -490,7 +490,7 @@ class PostgresService(Service):
             if not exists:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
         # The schema is migrated here, once per `stack up`, never by the processes that write.
-        from marketpulse.migrations.migrate import migrate_postgres
+        from marketpulse.stores.schema import migrate_postgres
 
         migrate_postgres(self.settings)
 

@@ -1,6 +1,6 @@
 """Live market-data providers (Finnhub, Alpaca) behind one interface, their Kafka sink, and local fakes.
 
-Kept free of imports: config.py nests `providers.settings.ProviderSettings`, and importing the sink here
-would import the producer, which imports config (a cycle). Import from the submodules:
-`base` (MarketDataProvider, Backoff, Sink), `finnhub`, `alpaca`, `sink` (KafkaSink), `fakes`, `live`.
+Import from the submodules: `base` (MarketDataProvider, Backoff, Sink, ProviderSpec), `finnhub` and `alpaca`
+(each provider, its fake and its registry entry `SPEC`), `sink` (KafkaSink), `fakes` (the shared fake
+machinery), `live` (the registry `PROVIDERS` and `run_live`). Their settings are `sections.providers`.
 """

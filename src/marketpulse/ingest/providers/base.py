@@ -28,7 +28,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from marketpulse.contracts import SYMBOL_PATTERN, Tick
 from marketpulse.errors import MarketPulseError
 from marketpulse.ingest.providers import metrics
-from marketpulse.ingest.providers.settings import BackoffSettings, ProviderSettings
+from marketpulse.sections.providers import BackoffSettings, ProviderSettings
 
 if TYPE_CHECKING:
     from pydantic import BaseModel

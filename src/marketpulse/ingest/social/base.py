@@ -28,7 +28,7 @@ from marketpulse.ingest.providers.base import Backoff
 from marketpulse.ingest.social import metrics
 from marketpulse.ingest.social.filters import DropReason, TextFilter
 from marketpulse.ingest.social.linking import SymbolLinker
-from marketpulse.ingest.social.settings import SocialSettings
+from marketpulse.sections.text import SocialSettings
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from marketpulse.errors import ConfigError
 from marketpulse.ingest.social.base import AccessDenied, ProviderUnavailable, RateLimited, RawText, TextCollector
 from marketpulse.ingest.social.http import RewritingSession
 from marketpulse.ingest.social.linking import SymbolLinker
-from marketpulse.ingest.social.settings import NewsSettings
+from marketpulse.sections.text import NewsSettings
 
 REAL_HOST = "https://newsapi.org"
 MAX_QUERY_CHARS = 500

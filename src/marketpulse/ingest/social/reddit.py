@@ -13,7 +13,7 @@ from typing import Any
 
 from marketpulse.errors import ConfigError
 from marketpulse.ingest.social.base import AccessDenied, ProviderUnavailable, RateLimited, RawText, TextCollector
-from marketpulse.ingest.social.settings import RedditSettings
+from marketpulse.sections.text import RedditSettings
 
 REDDIT_HOST = "https://www.reddit.com"
 

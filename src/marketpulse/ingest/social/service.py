@@ -25,7 +25,7 @@ from marketpulse.errors import ConfigError
 from marketpulse.ingest.producer import EventProducer
 from marketpulse.ingest.social.base import CollectorRunner, TextCollector
 from marketpulse.ingest.social.linking import SymbolLinker
-from marketpulse.ingest.social.settings import SocialSettings, XSettings
+from marketpulse.sections.text import SocialSettings, XSettings
 
 #: Which collectors each CLI command runs.
 GROUPS: dict[str, tuple[str, ...]] = {"social": ("x", "reddit"), "news": ("news",)}

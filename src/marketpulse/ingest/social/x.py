@@ -18,7 +18,7 @@ import requests
 from marketpulse.errors import ConfigError
 from marketpulse.ingest.social.base import AccessDenied, ProviderUnavailable, RateLimited, RawText, TextCollector
 from marketpulse.ingest.social.http import RewritingSession
-from marketpulse.ingest.social.settings import XSettings
+from marketpulse.sections.text import XSettings
 
 REAL_HOST = "https://api.twitter.com"
 #: X's limit on a recent-search query for the basic and pro tiers.

@@ -28,7 +28,7 @@ from marketpulse.ingest.social.base import (
     TextCollector,
 )
 from marketpulse.ingest.social.http import RewritingSession
-from marketpulse.ingest.social.settings import XSettings
+from marketpulse.sections.text import XSettings
 from marketpulse.ingest.social.x import (
     REAL_HOST,
     TWEET_FIELDS,

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from marketpulse.ingest.providers.settings import BackoffSettings
+from marketpulse.sections.providers import BackoffSettings
 
 
 class _Section(BaseModel):

@@ -3,16 +3,16 @@ tables. `marketpulse db migrate` and `stack up` run it once, instead of every pr
 
 from __future__ import annotations
 
+import psycopg
+
 from marketpulse.config import Settings
+from marketpulse.migrations import upgrade
+from marketpulse.stores.cassandra import cassandra_cluster, migrate
+from marketpulse.stores.reporting import apply_comments
 
 
 def migrate_postgres(settings: Settings) -> str:
     """Apply the PostgreSQL revisions, then the column comments Power BI shows; return a one-line summary."""
-    import psycopg
-
-    from marketpulse.migrations import upgrade
-    from marketpulse.stores.reporting import apply_comments
-
     revision = upgrade(settings)
     with psycopg.connect(settings.postgres_dsn()) as conn:
         comments = apply_comments(conn)
@@ -22,8 +22,6 @@ def migrate_postgres(settings: Settings) -> str:
 
 def migrate_cassandra(settings: Settings) -> str:
     """Create Cassandra's tables and add newer columns in the configured keyspace (which must exist)."""
-    from marketpulse.stores.cassandra import cassandra_cluster, migrate
-
     cluster = cassandra_cluster(settings)
     try:
         migrate(cluster.connect(), settings.cassandra.keyspace)
