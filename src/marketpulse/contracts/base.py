@@ -56,6 +56,8 @@ def from_wire(model: type[C], raw: bytes | str) -> C:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ContractError(f"not JSON: {exc}") from exc
+    except RecursionError as exc:  # thousands of nested brackets: refused like any other bad record, not a crash
+        raise ContractError("not JSON: nested too deeply") from exc
     if not isinstance(data, dict):
         raise ContractError(f"expected a JSON object, got {type(data).__name__}")
     version = data.pop("v", None)

@@ -26,7 +26,10 @@ def _utc_event_time(value: object) -> datetime:
     if isinstance(value, bool):
         raise ValueError("timestamp must be epoch nanoseconds or ISO-8601, not a boolean")
     if isinstance(value, int):
-        parsed = from_epoch_ns(value)
+        try:
+            parsed = from_epoch_ns(value)
+        except (OverflowError, OSError) as exc:  # far outside any clock (10**40 ns): a ValueError, so refused
+            raise ValueError(f"timestamp {value} ns is out of range") from exc
     elif isinstance(value, str):
         parsed = datetime.fromisoformat(value)
     elif isinstance(value, datetime):

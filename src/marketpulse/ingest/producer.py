@@ -17,6 +17,11 @@ from marketpulse.errors import MarketPulseError
 from marketpulse.ingest import metrics
 from marketpulse.kafka_config import client_config
 
+#: The largest original value (and key) a DLQ record carries whole: with its headers it stays under librdkafka's
+#: default message.max.bytes (1,000,000) and the broker's (1 MiB), whatever a producer managed to write.
+DLQ_MAX_VALUE_BYTES = 900_000
+DLQ_MAX_KEY_BYTES = 4_096
+
 
 class DeliveryError(MarketPulseError):
     """Kafka refused records after all retries; the count and first error are in the message."""
@@ -81,7 +86,11 @@ class EventProducer:
             metrics.BROKER_LATENCY.observe(max(0.0, time.time() - created_ms / 1000))
 
     def _produce(
-        self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, str | bytes | None]] | None = None
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, str | bytes | None]] | None = None,
     ) -> None:
         while True:
             try:
@@ -101,13 +110,25 @@ class EventProducer:
         """Send bytes that are already valid wire records (the synthetic load generator's fast path)."""
         self._produce(topic, key, value)
 
-    def reject(self, topic: str, raw: bytes, reason: str, key: bytes | None = None, stage: str = "ingest") -> None:
-        """Send the original bytes to `<topic>.dlq` with the reason in headers, and count it."""
+    def reject(
+        self, topic: str, raw: bytes | None, reason: str, key: bytes | None = None, stage: str = "ingest"
+    ) -> None:
+        """Send the original bytes to `<topic>.dlq` with the reason in headers, and count it.
+
+        A record too large to be copied whole (a ~1 MB one leaves no room for the headers under the client's and
+        the broker's limits) keeps its first DLQ_MAX_VALUE_BYTES, with its full size in `mp.truncated_from`:
+        a record that cannot be dead-lettered would fail its micro-batch again on every restart."""
         headers: list[tuple[str, str | bytes | None]] = [
             ("mp.reason", reason.encode()),
             ("mp.stage", stage.encode()),
             ("mp.source_topic", topic.encode()),
         ]
+        if raw is not None and len(raw) > DLQ_MAX_VALUE_BYTES:
+            headers.append(("mp.truncated_from", str(len(raw)).encode()))
+            raw = raw[:DLQ_MAX_VALUE_BYTES]
+        if key is not None and len(key) > DLQ_MAX_KEY_BYTES:
+            headers.append(("mp.key_truncated_from", str(len(key)).encode()))
+            key = key[:DLQ_MAX_KEY_BYTES]
         self._produce(Topics.dlq(topic), key, raw, headers)
         metrics.DLQ.labels(topic, stage).inc()
 

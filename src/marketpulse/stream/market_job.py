@@ -100,17 +100,29 @@ def dlq_records(rejected: DataFrame, source_topic: str, stage: str) -> DataFrame
     """Rejected rows as Kafka records: original key and bytes, the reason in headers (the sentiment job's DLQ)."""
     from pyspark.sql import functions as F
 
+    from marketpulse.ingest.producer import DLQ_MAX_KEY_BYTES, DLQ_MAX_VALUE_BYTES
+
     def header(name: str, value: Any) -> Any:
         return F.struct(F.lit(name).alias("key"), F.encode(value, "UTF-8").alias("value"))
 
+    def capped(column: str, limit: int, name: str) -> tuple[Any, Any]:
+        """The column cut to `limit` bytes (as EventProducer.reject does) and the header naming its full size."""
+        size = F.octet_length(F.col(column))
+        too_big = size > limit
+        value = F.when(too_big, F.substring(F.col(column), 1, limit)).otherwise(F.col(column))
+        return value, F.when(too_big, header(name, size.cast("string")))
+
+    value, value_cut = capped("value", DLQ_MAX_VALUE_BYTES, "mp.truncated_from")
+    key, key_cut = capped("key", DLQ_MAX_KEY_BYTES, "mp.key_truncated_from")
+    headers = F.array(
+        header("mp.reason", F.col("reason")),
+        header("mp.stage", F.lit(stage)),
+        header("mp.source_topic", F.lit(source_topic)),
+        value_cut,
+        key_cut,
+    )
     return rejected.select(
-        F.col("key"),
-        F.col("value"),
-        F.array(
-            header("mp.reason", F.col("reason")),
-            header("mp.stage", F.lit(stage)),
-            header("mp.source_topic", F.lit(source_topic)),
-        ).alias("headers"),
+        key.alias("key"), value.alias("value"), F.filter(headers, lambda h: h.isNotNull()).alias("headers")
     )
 
 
