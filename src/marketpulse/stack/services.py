@@ -13,6 +13,8 @@ from abc import ABC, abstractmethod
 from importlib import metadata
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from marketpulse.config import Settings
 from marketpulse.errors import StackError
 from marketpulse.stack import install
@@ -257,7 +259,34 @@ class CassandraService(Service):
             "jamm_jar": str(jamm[-1]),
             "cassandra_yaml": str(self.home / "cassandra.yaml"),
             "logback_xml": str(resource_path("cassandra", "logback.xml")),
+            "authenticator": "PasswordAuthenticator" if c.auth == "password" else "AllowAllAuthenticator",
+            "client_encryption": self._client_encryption(),
         }
+
+    def _client_encryption(self) -> str:
+        """TLS on the native port with a certificate from the stack's CA (required, no client certificates)."""
+        if not self.settings.cassandra.ssl:
+            return ""
+        cert = server_cert(self.home / "tls", self.host)
+        return "\n".join(
+            [
+                "client_encryption_options:",
+                "  enabled: true",
+                "  optional: false",
+                "  require_client_auth: false",
+                "  ssl_context_factory:",
+                "    class_name: org.apache.cassandra.security.PEMBasedSslContextFactory",
+                f"  keystore: {cert.key_and_cert}",
+            ]
+        )
+
+    def _admin_settings(self) -> Settings:
+        """The stack's own probes and set-up: as the default superuser while password auth is on."""
+        c = self.settings.cassandra
+        if c.auth != "password":
+            return self.settings
+        admin = c.model_copy(update={"username": "cassandra", "password": SecretStr("cassandra")})
+        return self.settings.model_copy(update={"cassandra": admin})
 
     def prepare(self) -> None:
         values = self._values()
@@ -293,7 +322,7 @@ class CassandraService(Service):
         # Imported here: the stores pull in pandas (~120 MiB RSS), which every process importing the CLI would hold.
         from marketpulse.stores.cassandra import cassandra_cluster
 
-        cluster = cassandra_cluster(self.settings, timeout_s=3)
+        cluster = cassandra_cluster(self._admin_settings(), timeout_s=3)
         try:
             session = cluster.connect()
             row = session.execute("SELECT release_version FROM system.local", timeout=5).one()
@@ -304,14 +333,23 @@ class CassandraService(Service):
     def after_ready(self) -> None:
         from marketpulse.stores.cassandra import cassandra_cluster
 
-        cluster = cassandra_cluster(self.settings)
+        c = self.settings.cassandra
+        cluster = cassandra_cluster(self._admin_settings())
         try:
             session = cluster.connect()
             session.execute(
-                f"CREATE KEYSPACE IF NOT EXISTS {self.settings.cassandra.keyspace} WITH replication = "
+                f"CREATE KEYSPACE IF NOT EXISTS {c.keyspace} WITH replication = "
                 "{'class': 'SimpleStrategy', 'replication_factor': 1}",
                 timeout=30,
             )
+            if c.auth == "password" and c.username != "cassandra":
+                assert c.password is not None  # CassandraSettings' validator
+                # The app's role, as a managed cluster hands it out (its password bound, never spliced into CQL).
+                session.execute(
+                    f'CREATE ROLE IF NOT EXISTS "{c.username}" WITH LOGIN = true AND PASSWORD = %s',
+                    (c.password.get_secret_value(),),
+                    timeout=30,
+                )
         finally:
             cluster.shutdown()
         from marketpulse.stores.schema import migrate_cassandra
