@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run up down status test test-unit test-integration lint clean terraform-providers terraform-check terraform-apply
+.PHONY: help install run up down status test test-unit test-integration lint clean chaos terraform-providers terraform-check terraform-apply
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ terraform-apply: $(STAMP) ## Apply terraform/envs/local to the running dev stack
 
 bench: install ## Benchmark the market pipeline on its own 'bench' stack, ~9 min (options: BENCH_ARGS="--help")
 	$(BIN)/python -m bench.market_pipeline $(BENCH_ARGS)
+
+chaos: install ## Faults one at a time (kill -9, Redis down 60 s, Kafka SIGKILL, replay twice, restart) on its own 'chaos' stack; one row each, ~20 min (CHAOS_ARGS="--help")
+	$(BIN)/python -m bench.chaos $(CHAOS_ARGS)
 
 bench-api: install ## Benchmark the API: latest-quote latency (3 server variants x 3 rates) and WebSocket fan-out, ~6 min
 	$(BIN)/python -m bench.api_latency

@@ -1,0 +1,727 @@
+"""`make chaos`: attack the running market pipeline one fault at a time and check the stores against the ticks sent.
+
+    python -m bench.chaos                       # every scenario, ~15-25 min on a laptop
+    python -m bench.chaos --scenario kill --kills 3 --ticks 6000
+
+It starts its own stack instance ('chaos': every port shifted by 46000, data under .stack/chaos), launches the
+market job the way `platform up` does (`stream.supervisor.launch_job`: spark-submit of spark/market_job.py),
+runs the stream supervisor's judgement and restart path as shipped (`check_job`, then `restart_job` for a dead or
+stuck job) every `--cadence` seconds (the DAG runs every minute), drives synthetic ticks at `--rate`, injects one
+fault, and checks every store against the ground truth of the ticks it sent (their 1-min bars, exactly once):
+
+- Cassandra `bars` (1min): every closed bar present, volume and close equal to the bars of the sent ticks;
+- PostgreSQL `fact_bar_1m`: one row per closed bar;
+- the raw lake (parquet): every sent tick exactly once;
+- Redis latest state: each symbol's newest tick.
+
+Each scenario prints one row: fault, load, time to detect (first dead/stuck verdict after the fault), time to
+recover (fault -> first micro-batch of the job after it; for a store outage: store back -> first batch),
+lost, duplicated, wrong, verdict. Scenarios:
+
+  kill              kill -9 of the market job's driver (its whole process group), `--kills` times at random moments
+  redis             Redis stopped for `--outage` seconds mid-stream (the job must stay up and catch up)
+  kafka             the Kafka broker SIGKILLed mid-stream and started again (producer retries, job resumes)
+  replay-twice      the same ticks sent twice (operator mistake): stores identical to one replay
+  platform-restart  the job stopped (`make down`), heartbeats left stale, launched again: no supervisor restart
+                    during start-up
+
+`tests/integration/test_chaos.py` runs a short kill scenario in `make test` (marked slow).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+from marketpulse.config import Settings, StreamSettings
+from marketpulse.contracts import Tick, Topics, to_wire
+from marketpulse.features.bars import ticks_to_bars
+from marketpulse.stack.manager import Stack
+from marketpulse.stack.process import find_process, stop_process
+from marketpulse.stores.redis_store import heartbeat_key, latest_key, read_heartbeat, redis_client
+from marketpulse.stream.market_job import LIVE_QUERY
+from marketpulse.stream.supervisor import MARKET_JOB, check_job, launch_job, restart_job, stream_job
+
+CHAOS_OFFSET = 46000
+#: Event time of the synthetic ticks: one trading day (the lake and Cassandra partition by day).
+START = datetime(2013, 2, 4, 14, 30, tzinfo=UTC)
+SCENARIOS = ("kill", "redis", "kafka", "replay-twice", "platform-restart")
+
+
+def chaos_settings(offset: int = CHAOS_OFFSET, name: str = "chaos") -> Settings:
+    from marketpulse.stack.instances import side_by_side_settings
+
+    return side_by_side_settings(name, offset)
+
+
+# --- load and ground truth -----------------------------------------------------------------------------------
+
+
+def synthetic_ticks(symbols: list[str], count: int, seed: int) -> pd.DataFrame:
+    """`count` ticks over the symbols, ~4 per second of event time each, random-walk prices, in event-time order."""
+    rng = np.random.default_rng(seed)
+    per_symbol = max(1, count // len(symbols))
+    span_ms = per_symbol * 250
+    frames = []
+    for number, symbol in enumerate(symbols):
+        offsets = np.sort(rng.choice(span_ms, size=per_symbol, replace=False))
+        prices = 20 * (number + 1) * np.exp(np.cumsum(rng.normal(0, 0.0008, per_symbol)))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "symbol": symbol,
+                    "ts": pd.Timestamp(START) + pd.to_timedelta(offsets, unit="ms"),
+                    "price": np.round(prices, 4),
+                    "size": rng.integers(1, 400, per_symbol).astype(float),
+                    "seq": np.arange(per_symbol),
+                }
+            )
+        )
+    return pd.concat(frames).sort_values("ts", kind="stable").reset_index(drop=True)
+
+
+class Load:
+    """Sends ticks to market.ticks at `rate` per second from a thread (idempotent producer that rides out a broker
+    restart: it buffers and retries for up to 10 minutes)."""
+
+    def __init__(self, settings: Settings, ticks: pd.DataFrame, rate: float) -> None:
+        self.settings = settings
+        self.ticks = ticks
+        self.rate = rate
+        self.sent = 0
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="chaos-load", daemon=True)
+
+    def start(self) -> Load:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        from confluent_kafka import Producer
+
+        producer = Producer(
+            {
+                "bootstrap.servers": self.settings.kafka_bootstrap,
+                "enable.idempotence": True,
+                "acks": "all",
+                "message.timeout.ms": 600_000,
+                "linger.ms": 20,
+            }
+        )
+        started = time.monotonic()
+        try:
+            for row in self.ticks.itertuples(index=False):
+                tick = Tick(
+                    symbol=row.symbol,
+                    ts=row.ts.to_pydatetime(),
+                    price=row.price,
+                    size=row.size,
+                    source="chaos",
+                    seq=int(row.seq),
+                )
+                while True:
+                    try:
+                        producer.produce(Topics.TICKS, key=row.symbol.encode(), value=to_wire(tick))
+                        break
+                    except BufferError:
+                        producer.poll(0.5)
+                self.sent += 1
+                ahead = self.sent / self.rate - (time.monotonic() - started)
+                if ahead > 0:
+                    producer.poll(ahead)
+            remaining = producer.flush(600)
+            if remaining:
+                raise RuntimeError(f"{remaining} ticks not delivered within 10 minutes")
+        except BaseException as exc:
+            self.error = exc
+
+    def wait(self, timeout_s: float = 900) -> None:
+        self._thread.join(timeout_s)
+        if self.error is not None:
+            raise self.error
+
+
+@dataclass
+class Truth:
+    """What the stores must hold for the sent ticks."""
+
+    ticks: pd.DataFrame
+    closed: pd.DataFrame = field(init=False)
+
+    def __post_init__(self) -> None:
+        bars = ticks_to_bars(self.ticks, "1min")
+        # The newest minute of each symbol stays open (no later tick closes it): not in the history stores yet.
+        self.closed = bars[bars.groupby("symbol")["ts"].transform("max") != bars["ts"]].reset_index(drop=True)
+
+    @property
+    def symbols(self) -> list[str]:
+        return sorted(set(self.ticks["symbol"]))
+
+
+@dataclass
+class Tally:
+    lost: int = 0
+    duplicated: int = 0
+    wrong: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return self.lost == self.duplicated == self.wrong == 0
+
+
+def _cassandra_bars(settings: Settings, symbols: list[str]) -> pd.DataFrame:
+    from marketpulse.stores.cassandra import cassandra_cluster
+
+    cluster = cassandra_cluster(settings)
+    try:
+        session = cluster.connect(settings.cassandra.keyspace)
+        rows = [
+            row
+            for symbol in symbols
+            for row in session.execute(
+                "SELECT symbol, ts, volume, close FROM bars WHERE symbol = %s AND interval = %s AND day = %s",
+                (symbol, "1min", START.date()),
+            )
+        ]
+    finally:
+        cluster.shutdown()
+    frame = pd.DataFrame(rows, columns=["symbol", "ts", "volume", "close"])
+    frame["ts"] = pd.to_datetime(frame["ts"]).dt.tz_localize("UTC") if len(frame) else frame["ts"]
+    return frame
+
+
+def _postgres_counts(settings: Settings, symbols: list[str]) -> dict[str, int]:
+    import psycopg
+
+    with psycopg.connect(settings.postgres_dsn()) as conn:
+        rows = conn.execute(
+            "SELECT symbol, count(*) FROM fact_bar_1m WHERE symbol = ANY(%s) GROUP BY symbol", (symbols,)
+        ).fetchall()
+    return {symbol: int(count) for symbol, count in rows}
+
+
+def _lake_ticks(settings: Settings, symbols: list[str]) -> dict[str, int]:
+    import pyarrow.parquet as pq
+
+    from marketpulse.stores.objectstore import lake_filesystem
+
+    fs = lake_filesystem(settings)
+    fs.invalidate_cache()  # s3fs caches listings: a poll must see the files archived since the last one
+    landed = {}
+    for symbol in symbols:
+        paths = fs.glob(f"{settings.s3.buckets['raw']}/ticks/date={START.date()}/symbol={symbol}/*.parquet")
+        total = 0
+        for path in paths:
+            with fs.open(path, "rb") as handle:
+                total += pq.read_table(handle).num_rows
+        landed[symbol] = total
+    return landed
+
+
+def tally(settings: Settings, truth: Truth) -> Tally:
+    """Lost, duplicated and wrong rows of every store against the truth."""
+    result = Tally()
+    symbols = truth.symbols
+    got = _cassandra_bars(settings, symbols)
+    want = truth.closed
+    merged = want.merge(got, on=["symbol", "ts"], how="left", suffixes=("", "_got"))
+    missing = int(merged["volume_got"].isna().sum())
+    present = merged.dropna(subset=["volume_got"])
+    off = sum(
+        int((~np.isclose(present[name].astype(float), present[f"{name}_got"].astype(float), rtol=1e-9)).sum())
+        for name in ("volume", "close")
+    )
+    result.lost += missing
+    result.wrong += off
+    if missing or off:
+        result.notes.append(f"cassandra: {missing} bars missing, {off} values wrong")
+    counts = _postgres_counts(settings, symbols)
+    expected = want.groupby("symbol").size().to_dict()
+    for symbol in symbols:
+        diff = counts.get(symbol, 0) - int(expected.get(symbol, 0))
+        if diff:
+            result.lost += max(0, -diff)
+            result.duplicated += max(0, diff)
+            result.notes.append(f"postgres {symbol}: {diff:+d} bars")
+    landed = _lake_ticks(settings, symbols)
+    sent = truth.ticks.groupby("symbol").size().to_dict()
+    for symbol in symbols:
+        diff = landed.get(symbol, 0) - int(sent[symbol])
+        if diff:
+            result.lost += max(0, -diff)
+            result.duplicated += max(0, diff)
+            result.notes.append(f"lake {symbol}: {diff:+d} ticks")
+    client = redis_client(settings)
+    try:
+        last = truth.ticks.groupby("symbol").tail(1).set_index("symbol")["price"].to_dict()
+        for symbol in symbols:
+            price = client.hget(latest_key(symbol), "tick.price")
+            if price is None or not np.isclose(float(price), float(last[symbol])):
+                result.wrong += 1
+                result.notes.append(f"redis {symbol}: tick.price {price}, sent last {last[symbol]}")
+    finally:
+        client.close()
+    return result
+
+
+def wait_for_stores(settings: Settings, truth: Truth, timeout_s: float) -> Tally:
+    """Poll until every store holds the truth (the archive runs on its own cadence) or the time is up."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = tally(settings, truth)
+        if result.clean or time.monotonic() > deadline:
+            return result
+        time.sleep(5)
+
+
+# --- the job and the supervisor ------------------------------------------------------------------------------
+
+
+@dataclass
+class Events:
+    """Times (monotonic) the supervisor loop and the fault injector saw."""
+
+    verdicts: list[tuple[float, str, str]] = field(default_factory=list)
+    restarts: list[tuple[float, dict[str, object]]] = field(default_factory=list)
+
+    def first_verdict(self, after: float, verdicts: tuple[str, ...] = ("dead", "stuck")) -> float | None:
+        return next((at for at, verdict, _ in self.verdicts if at >= after and verdict in verdicts), None)
+
+
+class Supervisor:
+    """The stream_supervisor DAG's logic as shipped (check_job, then restart_job of a dead or stuck job) every
+    `cadence_s`, in a thread; `enabled=False` only judges (a harness check that recovery really is needed)."""
+
+    def __init__(self, settings: Settings, cadence_s: float, *, enabled: bool = True) -> None:
+        self.settings = settings
+        self.cadence_s = cadence_s
+        self.enabled = enabled
+        self.events = Events()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="chaos-supervisor", daemon=True)
+
+    def __enter__(self) -> Supervisor:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=600)
+
+    def _run(self) -> None:
+        spec = stream_job(MARKET_JOB)
+        while not self._stop.wait(self.cadence_s):
+            try:
+                verdict = check_job(self.settings, spec)
+            except Exception as exc:  # a store down: the DAG's check task fails, the next minute tries again
+                self.events.verdicts.append((time.monotonic(), "check-failed", str(exc)[:200]))
+                continue
+            self.events.verdicts.append((time.monotonic(), verdict.verdict, verdict.reason))
+            if verdict.needs_restart and self.enabled:
+                try:
+                    outcome = restart_job(
+                        self.settings, MARKET_JOB, verdict=verdict.verdict, reason=verdict.reason, seen_pid=verdict.pid
+                    )
+                except Exception as exc:
+                    outcome = {"error": str(exc)[:300]}
+                self.events.restarts.append((time.monotonic(), outcome))
+
+
+def job_pid(settings: Settings) -> int | None:
+    proc = find_process(stream_job(MARKET_JOB).app(settings).pid_path)
+    return proc.pid if proc is not None else None
+
+
+def newest_batch(settings: Settings) -> tuple[int | None, float | None, int | None]:
+    """(batch id, unix time, pid) of the live query's newest heartbeat."""
+    client = redis_client(settings)
+    try:
+        beat = read_heartbeat(client, LIVE_QUERY)
+    finally:
+        client.close()
+    return (beat.batch_id, beat.at, beat.pid) if beat else (None, None, None)
+
+
+def wait_for_batch_after(settings: Settings, since_unix: float, timeout_s: float) -> float | None:
+    """Unix time of the first micro-batch heartbeat written after `since_unix` (None: none within the timeout)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):  # Redis may be the store that is down
+            _, at, _ = newest_batch(settings)
+            if at is not None and at > since_unix:
+                return at
+        time.sleep(0.5)
+    return None
+
+
+def stop_job(settings: Settings) -> None:
+    """What `make down` does to the job: SIGTERM its process group, remove its pid file."""
+    app = stream_job(MARKET_JOB).app(settings)
+    proc = find_process(app.pid_path)
+    if proc is not None:
+        stop_process(proc, settings.stack.stop_timeout_s)
+    app.pid_path.unlink(missing_ok=True)
+
+
+def kill_job(settings: Settings) -> int:
+    """kill -9 of the job's driver and everything it started (spark-submit's JVM and the Python driver)."""
+    app = stream_job(MARKET_JOB).app(settings)
+    proc = find_process(app.pid_path)
+    if proc is None:
+        raise RuntimeError("the market job is not running")
+    os.killpg(os.getpgid(proc.pid), signal.SIGKILL)
+    return proc.pid
+
+
+def ensure_topic(settings: Settings) -> None:
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    if Topics.TICKS in admin.list_topics(timeout=30).topics:
+        return
+    futures = admin.create_topics([NewTopic(Topics.TICKS, num_partitions=settings.kafka.default_partitions)])
+    for future in futures.values():
+        with contextlib.suppress(Exception):
+            future.result(30)
+
+
+@contextlib.contextmanager
+def running_job(settings: Settings, ready_timeout_s: float = 300) -> Iterator[None]:
+    """The market job launched as `platform up` does, ready (its queries run), stopped at the end."""
+    from marketpulse.stream.supervisor import job_readiness
+
+    ensure_topic(settings)
+    proc = launch_job(settings, MARKET_JOB)
+    spec = stream_job(MARKET_JOB)
+    deadline = time.monotonic() + ready_timeout_s
+    try:
+        while not job_readiness(settings, spec, proc)[0]:
+            if not proc.is_running() or time.monotonic() > deadline:
+                log = spec.app(settings).log_path
+                raise RuntimeError(f"the market job did not start; see {log}")
+            time.sleep(1)
+        yield
+    finally:
+        stop_job(settings)
+
+
+# --- scenarios ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    fault: str
+    load: str
+    detect_s: float | None
+    recover_s: float | None
+    tally: Tally
+    goal_recover_s: float | None = 60.0
+    extra: str = ""
+
+    @property
+    def verdict(self) -> str:
+        if not self.tally.clean:
+            return "FAIL"
+        if self.recover_s is None:
+            return "FAIL"
+        if self.goal_recover_s is not None and self.recover_s > self.goal_recover_s:
+            return f"MISS (>{self.goal_recover_s:.0f}s)"
+        return "PASS"
+
+    def cells(self) -> list[str]:
+        def seconds(value: float | None) -> str:
+            return "-" if value is None else f"{value:.0f}s"
+
+        t = self.tally
+        return [self.fault, self.load, seconds(self.detect_s), seconds(self.recover_s), str(t.lost), str(t.duplicated)]
+
+    def line(self) -> str:
+        cells = [*self.cells(), str(self.tally.wrong), self.verdict]
+        widths = (26, 22, 8, 9, 6, 6, 6, 12)
+        text = "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+        notes = "; ".join([*self.tally.notes[:4], self.extra] if self.extra else self.tally.notes[:4])
+        return text + (f"  {notes}" if notes else "")
+
+
+HEADER = "  ".join(
+    name.ljust(width)
+    for name, width in zip(
+        ("fault", "load", "detect", "recover", "lost", "dup", "wrong", "verdict"),
+        (26, 22, 8, 9, 6, 6, 6, 12),
+        strict=True,
+    )
+)
+
+
+@dataclass
+class Options:
+    ticks: int = 6000
+    rate: float = 100.0
+    symbols: int = 4
+    kills: int = 3
+    cadence_s: float = 60.0
+    outage_s: float = 60.0
+    settle_s: float = 240.0
+    #: How long after a kill the job may take to write a batch again before the scenario calls it lost.
+    recover_timeout_s: float = 300.0
+    restart: bool = True
+    seed: int = 7
+
+
+def _scenario_settings(base: Settings, tag: str) -> Settings:
+    """The chaos stack's settings with this scenario's own checkpoints (a fresh query reading from the earliest
+    offset of this scenario's ticks only: each scenario uses new symbols; older ticks in the topic are other days)."""
+    stream = base.stream.model_copy(
+        update={
+            "checkpoint_root": str(base.stack.run_dir / "chaos-checkpoints" / tag),
+            "starting_offsets": "latest",
+            "trigger_interval": "1 second",
+            "archive_interval_s": 5.0,
+        }
+    )
+    return base.model_copy(update={"stream": StreamSettings(**stream.model_dump())})
+
+
+def _symbols(tag: str, count: int) -> list[str]:
+    stem = tag.upper().replace("-", "")[:3]
+    salt = uuid.uuid4().hex[:4].upper()
+    return [f"C{stem}{salt}{i}" for i in range(count)]
+
+
+def scenario_kill(base: Settings, stack: Stack, options: Options) -> Row:
+    settings = _scenario_settings(base, f"kill-{uuid.uuid4().hex[:6]}")
+    truth = Truth(synthetic_ticks(_symbols("kill", options.symbols), options.ticks, options.seed))
+    detects, recovers = [], []
+    rng = random.Random(options.seed)
+    with running_job(settings), Supervisor(settings, options.cadence_s, enabled=options.restart) as supervisor:
+        load = Load(settings, truth.ticks, options.rate).start()
+        budget = options.ticks / options.rate
+        for _ in range(options.kills):
+            time.sleep(rng.uniform(0.15, 0.35) * budget / max(1, options.kills))
+            # Kill only a job that is running (an earlier kill recovered): each kill is a separate fault.
+            if wait_for_batch_after(settings, time.time() - 5, 300) is None:
+                break
+            killed_at, killed_unix = time.monotonic(), time.time()
+            old = kill_job(settings)
+            timeout_s = options.cadence_s * 2 + options.recover_timeout_s
+            recovered = _wait_for_new_process_batch(settings, old, killed_unix, timeout_s)
+            detected = supervisor.events.first_verdict(killed_at)
+            detects.append(None if detected is None else detected - killed_at)
+            recovers.append(None if recovered is None else recovered - killed_unix)
+            if recovered is None:
+                break
+        load.wait()
+        # Not recovered: what the stores hold now (waiting would not change it).
+        all_back = all(r is not None for r in recovers)
+        result = wait_for_stores(settings, truth, options.settle_s if all_back else 0)
+    known = [d for d in detects if d is not None]
+    done = [r for r in recovers if r is not None]
+    return Row(
+        f"kill -9 driver x{len(recovers)}",
+        f"{options.ticks:,} ticks @{options.rate:.0f}/s",
+        max(known) if known else None,
+        max(done) if len(done) == len(recovers) and done else None,
+        result,
+        extra="recover per kill: " + ", ".join("-" if r is None else f"{r:.0f}s" for r in recovers),
+    )
+
+
+def _wait_for_new_process_batch(settings: Settings, old_pid: int, since_unix: float, timeout_s: float) -> float | None:
+    """Unix time of the first heartbeat after `since_unix` written by a process other than `old_pid`'s family."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            _, at, _ = newest_batch(settings)
+            current = job_pid(settings)
+            if at is not None and at > since_unix and current is not None and current != old_pid:
+                return at
+        time.sleep(0.5)
+    return None
+
+
+def scenario_redis(base: Settings, stack: Stack, options: Options) -> Row:
+    settings = _scenario_settings(base, f"redis-{uuid.uuid4().hex[:6]}")
+    truth = Truth(synthetic_ticks(_symbols("redis", options.symbols), options.ticks, options.seed + 1))
+    with running_job(settings), Supervisor(settings, options.cadence_s, enabled=options.restart) as supervisor:
+        load = Load(settings, truth.ticks, options.rate).start()
+        time.sleep(min(20.0, options.ticks / options.rate / 4))
+        pid_before = job_pid(settings)
+        down_at = time.monotonic()
+        stack.down(["redis"])
+        time.sleep(options.outage_s)
+        stack.up(["redis"])
+        back_unix = time.time()
+        recovered = wait_for_batch_after(settings, back_unix, 300)
+        pid_after = job_pid(settings)
+        load.wait()
+        result = wait_for_stores(settings, truth, options.settle_s)
+    stayed = pid_before is not None and pid_before == pid_after
+    if not stayed:
+        result.notes.append(f"the job's process changed ({pid_before} -> {pid_after})")
+        result.wrong += 0
+    restarts = [r for at, r in supervisor.events.restarts if at >= down_at]
+    return Row(
+        f"Redis down {options.outage_s:.0f}s",
+        f"{options.ticks:,} ticks @{options.rate:.0f}/s",
+        None,
+        None if recovered is None or not stayed else recovered - back_unix,
+        result,
+        extra=f"job process {'stayed up' if stayed else 'restarted'}; supervisor restarts: {len(restarts)}",
+    )
+
+
+def scenario_kafka(base: Settings, stack: Stack, options: Options) -> Row:
+    settings = _scenario_settings(base, f"kafka-{uuid.uuid4().hex[:6]}")
+    truth = Truth(synthetic_ticks(_symbols("kafka", options.symbols), options.ticks, options.seed + 2))
+    kafka = next(service for service in stack.services if service.name == "kafka")
+    with running_job(settings), Supervisor(settings, options.cadence_s, enabled=options.restart) as supervisor:
+        load = Load(settings, truth.ticks, options.rate).start()
+        time.sleep(min(20.0, options.ticks / options.rate / 4))
+        pid_before = job_pid(settings)
+        killed_at = time.monotonic()
+        proc = find_process(kafka.pid_path)
+        if proc is not None:
+            os.killpg(os.getpgid(proc.pid), signal.SIGKILL)
+            proc.wait(30)
+        time.sleep(10)
+        stack.up(["kafka"])
+        back_unix = time.time()
+        recovered = wait_for_batch_after(settings, back_unix, 300)
+        load.wait()
+        result = wait_for_stores(settings, truth, options.settle_s)
+    detected = supervisor.events.first_verdict(killed_at)
+    restarts = [r for at, r in supervisor.events.restarts if at >= killed_at]
+    return Row(
+        "Kafka broker SIGKILL, 10s",
+        f"{options.ticks:,} ticks @{options.rate:.0f}/s",
+        None if detected is None else detected - killed_at,
+        None if recovered is None else recovered - back_unix,
+        result,
+        extra=f"job pid {pid_before} -> {job_pid(settings)}; supervisor restarts: {len(restarts)}",
+    )
+
+
+def scenario_replay_twice(base: Settings, stack: Stack, options: Options) -> Row:
+    settings = _scenario_settings(base, f"twice-{uuid.uuid4().hex[:6]}")
+    truth = Truth(synthetic_ticks(_symbols("twice", options.symbols), options.ticks, options.seed + 3))
+    with running_job(settings):
+        Load(settings, truth.ticks, options.rate * 5).start().wait()
+        first = wait_for_stores(settings, truth, options.settle_s)
+        again_unix = time.time()
+        Load(settings, truth.ticks, options.rate * 5).start().wait()
+        processed = wait_for_batch_after(settings, again_unix, 300)
+        time.sleep(3 * settings.stream.archive_interval_s + 10)  # let the archive run over the second copy
+        result = tally(settings, truth)
+    if not first.clean:
+        result.notes.append("the first replay alone was not clean: " + "; ".join(first.notes[:3]))
+    return Row(
+        "replay of the same ticks x2",
+        f"{options.ticks:,} ticks x2",
+        None,
+        None if processed is None else processed - again_unix,
+        result,
+        goal_recover_s=None,
+    )
+
+
+def scenario_platform_restart(base: Settings, stack: Stack, options: Options) -> Row:
+    settings = _scenario_settings(base, f"restart-{uuid.uuid4().hex[:6]}")
+    truth = Truth(synthetic_ticks(_symbols("restart", options.symbols), options.ticks, options.seed + 4))
+    half = len(truth.ticks) // 2
+    with running_job(settings):
+        Load(settings, truth.ticks.iloc[:half], options.rate * 5).start().wait()
+        wait_for_batch_after(settings, time.time() - 1, 120)
+    # `make down` happened long ago: the heartbeats and the start marker the old run left are 15 minutes old.
+    client = redis_client(settings)
+    try:
+        for key in (heartbeat_key(LIVE_QUERY), f"mp:stream:{MARKET_JOB}:started"):
+            if client.exists(key):
+                client.hset(key, "at", time.time() - 915)
+    finally:
+        client.close()
+    launched = time.monotonic()
+    launched_unix = time.time()
+    # The supervisor runs through the whole start-up, as often as every 2 s (the DAG: every minute).
+    with Supervisor(settings, 2.0, enabled=options.restart) as supervisor, running_job(settings):
+        ready_s = time.monotonic() - launched
+        Load(settings, truth.ticks.iloc[half:], options.rate * 5).start().wait()
+        recovered = wait_for_batch_after(settings, launched_unix, 120)
+        result = wait_for_stores(settings, truth, options.settle_s)
+    restarts = len(supervisor.events.restarts)
+    verdicts = sorted({verdict for _, verdict, _ in supervisor.events.verdicts})
+    if restarts:
+        result.wrong += restarts
+        result.notes.append(f"{restarts} supervisor restart(s) during start-up")
+    return Row(
+        "platform restart, stale beats",
+        f"{options.ticks:,} ticks",
+        None,
+        None if recovered is None else ready_s,
+        result,
+        goal_recover_s=None,
+        extra=f"verdicts during start-up: {', '.join(verdicts)}; restarts: {restarts}",
+    )
+
+
+RUNNERS: dict[str, Callable[[Settings, Stack, Options], Row]] = {
+    "kill": scenario_kill,
+    "redis": scenario_redis,
+    "kafka": scenario_kafka,
+    "replay-twice": scenario_replay_twice,
+    "platform-restart": scenario_platform_restart,
+}
+
+
+def run(settings: Settings, scenarios: list[str], options: Options, report: Callable[[str], None] = print) -> list[Row]:
+    """Start the stack (if needed), run each scenario, print and return its row."""
+    stack = Stack(settings, progress=lambda message: report(f"[chaos stack] {message}"))
+    stack.up()
+    report(HEADER)
+    rows = []
+    for name in scenarios:
+        row = RUNNERS[name](settings, stack, options)
+        report(row.line())
+        rows.append(row)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", action="append", choices=SCENARIOS, help="Run only these (repeatable).")
+    parser.add_argument("--ticks", type=int, default=Options.ticks)
+    parser.add_argument("--rate", type=float, default=Options.rate, help="Ticks per second sent.")
+    parser.add_argument("--kills", type=int, default=Options.kills)
+    parser.add_argument("--cadence", type=float, default=Options.cadence_s, help="Supervisor period (s).")
+    parser.add_argument("--outage", type=float, default=Options.outage_s, help="Store outage (s).")
+    parser.add_argument("--offset", type=int, default=CHAOS_OFFSET, help="Port offset of the chaos stack.")
+    parser.add_argument(
+        "--name", default="chaos", help="Stack instance (data under .stack/<name>); an instance already up is reused."
+    )
+    parser.add_argument("--down", action="store_true", help="Stop the chaos stack at the end.")
+    args = parser.parse_args()
+    options = Options(ticks=args.ticks, rate=args.rate, kills=args.kills, cadence_s=args.cadence, outage_s=args.outage)
+    settings = chaos_settings(args.offset, args.name)
+    try:
+        rows = run(settings, args.scenario or list(SCENARIOS), options)
+    finally:
+        if args.down:
+            Stack(settings).down()
+    failed = [row for row in rows if row.verdict == "FAIL"]
+    raise SystemExit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
