@@ -6,7 +6,11 @@ Redis), its process, and its Kafka lag (end offsets minus its checkpoint's commi
 job (process gone) or a **stuck** one (no micro-batch for `airflow.stuck_after_s` while input waits) is
 restarted with `SparkSubmitOperator` from its checkpoint; the restart is recorded in Postgres
 (`ops_stream_restart`) and shows up as `marketpulse_stream_restarts_total` on the API's /metrics.
-Idle jobs (nothing to read) and jobs stopped on purpose are left alone.
+Idle jobs (nothing to read) and jobs stopped on purpose are left alone. Only what the job's current run wrote
+counts: a heartbeat older than its process is another run's (e.g. left before a long `make down`), and a job
+launched but not yet running its queries is **starting** (never restarted) for `airflow.restart_timeout_s`.
+The restart task judges the job again under the job's launch lock and leaves it alone when `platform up` (or an
+earlier restart) launched it since the verdict; it starts the same spark-submit command `platform up` does.
 
 Code: `marketpulse.stream.supervisor`, `spark/restart_stream.py`, `spark/market_job.py`.
 """
