@@ -135,8 +135,9 @@ def _produce(settings: Settings, topic: str, symbols: list[str]) -> list[Tick]:
 def test_market_job_on_a_standalone_cluster(
     stack: Stack, settings: Settings, standalone: tuple[str, Path], unique: str, tmp_path: Path
 ) -> None:
-    from marketpulse.stream.market_job import start_market_job
     from marketpulse.stream.session import spark_session
+
+    from .test_market_job import _run_until_done
 
     url, work = standalone
     driver_host = _outward_address()
@@ -164,13 +165,7 @@ def test_market_job_on_a_standalone_cluster(
         assert "marketpulse-" in imported[0] and ".zip" in imported[0], imported
         assert not imported[0].startswith(str(Path(__file__).resolve().parents[2]))
 
-        queries, sinks = start_market_job(spark, cluster_settings, available_now=True, topic=topic)
-        try:
-            for query in queries:
-                query.awaitTermination(600)
-                assert query.exception() is None, query.exception()
-        finally:
-            sinks.close()
+        _run_until_done(spark, cluster_settings, topic)  # the market job test's runner: available-now, then stop
         app_logs = list(work.glob("app-*/*/stderr"))
         assert app_logs, "no executor ran on the worker"
     finally:
