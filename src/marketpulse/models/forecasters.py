@@ -317,7 +317,7 @@ class SequenceModel(Forecaster):
 
     def raw(self, windows: Array) -> tuple[Array, Array]:
         """(logits, scaled returns) of shape (rows, horizons) for input windows (rows, WINDOW, features)."""
-        import torch
+        from marketpulse.optional.torch import torch
 
         outs = []
         self.net.eval()
@@ -339,7 +339,7 @@ class SequenceModel(Forecaster):
         return self.predict_windows(data.windows(rows))
 
     def weights(self) -> bytes:
-        import torch
+        from marketpulse.optional.torch import torch
 
         buffer = io.BytesIO()
         torch.save(self.net.state_dict(), buffer)
@@ -360,7 +360,7 @@ class SequenceModel(Forecaster):
 
     @classmethod
     def from_artifact(cls, weights: bytes, meta: dict[str, Any]) -> SequenceModel:
-        import torch
+        from marketpulse.optional.torch import torch
 
         n = len(meta["features"])
         net = build_tcn(n, len(meta["horizons"]), np.zeros(n), np.ones(n), meta["channels"], tuple(meta["dilations"]))
@@ -380,7 +380,7 @@ def fit_sequence(
     batch_size: int | None = None,
 ) -> SequenceModel:
     """Train on fit rows (masked multi-horizon loss), keep the epoch with the best cal log-loss, Platt-calibrate."""
-    import torch
+    from marketpulse.optional.torch import torch
 
     if data.window != WINDOW:
         raise ValueError(f"the sequence model reads {WINDOW}-bar windows; the dataset was built with {data.window}")

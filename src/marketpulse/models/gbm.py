@@ -60,7 +60,7 @@ class GradientBoosted(Forecaster):
     def fit(
         cls, data: Dataset, fit_rows: dict[str, Array], cal_rows: dict[str, Array], *, seed: int
     ) -> GradientBoosted:
-        import lightgbm as lgb
+        from marketpulse.optional.lightgbm import lightgbm as lgb
 
         model = cls({}, {}, {}, {}, {})
         for h, rows in fit_rows.items():
@@ -128,7 +128,7 @@ class GradientBoosted(Forecaster):
 
     @classmethod
     def from_artifact(cls, weights: bytes, meta: dict[str, Any]) -> GradientBoosted:
-        import lightgbm as lgb
+        from marketpulse.optional.lightgbm import lightgbm as lgb
 
         state = json.loads(weights)
         if list(meta.get("features", TABULAR_COLUMNS)) != TABULAR_COLUMNS:

@@ -57,8 +57,7 @@ def training_set(bars: pd.DataFrame) -> TrainingSet:
 
 def build_network(n_inputs: int, mean: np.ndarray[Any, Any], std: np.ndarray[Any, Any]) -> Any:
     """The MLP with input standardisation built in (so the saved state carries it)."""
-    import torch
-    from torch import nn
+    from marketpulse.optional.torch import nn, torch
 
     mean_values, std_values = mean, std
 
@@ -97,7 +96,7 @@ def train(
     on_epoch: Callable[[int, float], None] | None = None,
 ) -> TrainedModel:
     """Fit on the first (1 - holdout) of time, report on the rest against climatology."""
-    import torch
+    from marketpulse.optional.torch import torch
 
     torch.manual_seed(seed)
     split = int(len(data.x) * (1 - holdout))
@@ -170,7 +169,7 @@ class PriceScorer:
 
     @classmethod
     def from_artifact(cls, weights: bytes, meta: dict[str, Any], version: str) -> PriceScorer:
-        import torch
+        from marketpulse.optional.torch import torch
 
         state = torch.load(io.BytesIO(weights), weights_only=True)
         n_inputs = len(meta["features"])
@@ -186,7 +185,7 @@ class PriceScorer:
         """Predictions for every row with complete inputs: symbol, feature_ts, horizon, prob_up, expected_return.
 
         `context` (earlier rows, for sequence models) is not needed: this model reads the newest bar only."""
-        import torch
+        from marketpulse.optional.torch import torch
 
         inputs = model_inputs(indicator_rows)
         usable = complete_rows(inputs)
@@ -225,7 +224,7 @@ class MlpForecaster(Forecaster):
         return cls(PriceScorer.from_artifact(weights, meta, str(meta.get("version", ""))))
 
     def predict(self, data: Dataset, rows: np.ndarray[Any, Any]) -> Predictions:
-        import torch
+        from marketpulse.optional.torch import torch
 
         with torch.no_grad():
             out = self.scorer.net(torch.tensor(data.inputs[rows], dtype=torch.float32))

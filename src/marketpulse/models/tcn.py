@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
+
+from marketpulse.optional.torch import nn, torch
 
 
 class CausalBlock(nn.Module):

@@ -119,7 +119,7 @@ def read_texts(spark: SparkSession, settings: Settings, topics: tuple[str, str])
 
 def parse_texts(raw: DataFrame, topics: tuple[str, str]) -> DataFrame:
     """Kafka rows of both topics -> topic, key, value, kafka_ts, reason + the shared TextItem columns."""
-    from pyspark.sql import functions as F
+    from marketpulse.optional.pyspark import F
 
     parts = []
     models: tuple[type[TextItem], type[TextItem]] = (SocialPost, NewsArticle)

@@ -1,0 +1,222 @@
+"""Imports tell the truth (issue 17 item 5): no cycle between the packages of marketpulse, and imports at module top.
+
+Function-local imports are allowed only for the optional heavy dependencies (through `marketpulse.optional`, or
+pyspark/torch/... directly), and in `marketpulse.cli`, which loads a command's code only when that command runs
+(so `marketpulse --help` and the light processes stay free of pandas: test_platform_memory.py). The ones that
+were there when this test was written are counted per module in LOCAL_IMPORT_BASELINE: a module may lose them,
+never gain one. Lower a module's count when you move its imports to the top.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import marketpulse
+
+SRC = Path(marketpulse.__file__).parent
+#: Optional heavy dependencies: imported where needed, behind marketpulse.optional (or directly).
+HEAVY = {"torch", "pyspark", "onnxruntime", "onnx", "sentence_transformers", "transformers", "lightgbm"}
+#: Cycles between packages not broken yet, and why. Every other cycle fails the test.
+KNOWN_CYCLES = {
+    frozenset({"orchestration", "quality", "stack", "stream"}): (
+        "stack.apps and stack.memory (the platform's processes) need stream.supervisor and orchestration.airflow, "
+        "while stream and orchestration build on stack's process and service helpers: they move up into a "
+        "platform layer once the supervisor work of issue 17 item 4 has landed"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Import:
+    module: str  # the importing module
+    target: str  # the imported module
+    line: int
+    local: bool  # inside a function
+
+
+def _module_name(path: Path) -> str:
+    parts = ["marketpulse", *path.relative_to(SRC).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports() -> Iterator[Import]:
+    for path in sorted(SRC.rglob("*.py")):
+        if {"versions", "resources"} & set(path.relative_to(SRC).parts):
+            continue  # Alembic revisions and files run by other interpreters (Airflow's venv)
+        module = _module_name(path)
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        yield from _walk(ast.parse(path.read_text(encoding="utf-8")), module, package, local=False)
+
+
+def _walk(node: ast.AST, module: str, package: str, *, local: bool) -> Iterator[Import]:
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+            continue  # typing only: never imported at run time
+        if isinstance(child, ast.Import):
+            yield from (Import(module, alias.name, child.lineno, local) for alias in child.names)
+        elif isinstance(child, ast.ImportFrom):
+            base = package.split(".")[: len(package.split(".")) - child.level + 1] if child.level else []
+            target = ".".join([*base, child.module] if child.module else base)
+            yield Import(module, target, child.lineno, local)
+        else:
+            inner = local or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
+            yield from _walk(child, module, package, local=inner)
+
+
+def _package(module: str) -> str:
+    """marketpulse.stream.market_job -> stream; marketpulse.config -> config."""
+    return module.split(".")[1] if module.count(".") else module
+
+
+def _cycles(edges: dict[str, set[str]]) -> list[frozenset[str]]:
+    """The strongly connected components of more than one package (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[frozenset[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(edges.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(frozenset(component))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def _package_edges(imports: list[Import]) -> dict[str, set[str]]:
+    edges: dict[str, set[str]] = {}
+    for imp in imports:
+        if imp.target.startswith("marketpulse.") and imp.module.count("."):
+            source, target = _package(imp.module), _package(imp.target)
+            if source != target:
+                edges.setdefault(source, set()).add(target)
+    return edges
+
+
+def _allowed_local(imp: Import) -> bool:
+    top = imp.target.split(".")[0]
+    return top in HEAVY or imp.target.startswith("marketpulse.optional") or imp.module.startswith("marketpulse.cli")
+
+
+def test_no_cycle_between_packages_but_the_known_one() -> None:
+    cycles = _cycles(_package_edges(list(_imports())))
+    unknown = [sorted(cycle) for cycle in cycles if cycle not in KNOWN_CYCLES]
+    assert not unknown, f"import cycles between packages: {unknown}; move what both sides need down a layer"
+
+
+def test_the_cycle_finder_finds_a_cycle_and_ignores_typing_only_imports() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [frozenset({"a", "b", "c"})]
+    tree = ast.parse(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import marketpulse.api\n"
+        "def f():\n    import marketpulse.stream\n"
+    )
+    found = list(_walk(tree, "marketpulse.x", "marketpulse", local=False))
+    assert [(i.target, i.local) for i in found] == [("typing", False), ("marketpulse.stream", True)]
+
+
+def test_function_local_imports_only_for_optional_dependencies() -> None:
+    local = Counter(imp.module for imp in _imports() if imp.local and not _allowed_local(imp))
+    grown = {module: (count, LOCAL_IMPORT_BASELINE.get(module, 0)) for module, count in local.items()}
+    grown = {module: counts for module, counts in grown.items() if counts[0] > counts[1]}
+    assert not grown, (
+        "new function-local imports (module: (now, allowed)); import at module top, or put an optional heavy "
+        f"dependency behind marketpulse.optional: {grown}"
+    )
+
+
+#: Function-local imports per module when this test was written (issue 17 item 5): only ever lower these.
+LOCAL_IMPORT_BASELINE: dict[str, int] = {
+    "marketpulse.alerts.engine": 3,
+    "marketpulse.alerts.store": 1,
+    "marketpulse.api": 1,
+    "marketpulse.api.app": 1,
+    "marketpulse.api.errors": 4,
+    "marketpulse.api.history": 1,
+    "marketpulse.api.latest": 3,
+    "marketpulse.api.live": 3,
+    "marketpulse.api.metrics": 1,
+    "marketpulse.api.ratelimit": 2,
+    "marketpulse.api.routes.alerts": 1,
+    "marketpulse.api.routes.models": 6,
+    "marketpulse.api.routes.scorecard": 1,
+    "marketpulse.api.serve": 3,
+    "marketpulse.auth.keys": 1,
+    "marketpulse.config": 1,
+    "marketpulse.contracts.text": 1,
+    "marketpulse.dashboard.app": 3,
+    "marketpulse.deploy.licences": 1,
+    "marketpulse.deploy.local_env": 1,
+    "marketpulse.deploy.rules": 1,
+    "marketpulse.deploy.schema_lint": 1,
+    "marketpulse.features.model_inputs": 1,
+    "marketpulse.ingest.producer": 1,
+    "marketpulse.ingest.replay": 1,
+    "marketpulse.ingest.service": 1,
+    "marketpulse.ingest.social.news": 2,
+    "marketpulse.ingest.social.reddit": 3,
+    "marketpulse.ingest.social.replay": 1,
+    "marketpulse.ingest.social.service": 8,
+    "marketpulse.ingest.social.x": 3,
+    "marketpulse.ingest.social.x_stream": 2,
+    "marketpulse.kafka_config": 1,
+    "marketpulse.migrations": 5,
+    "marketpulse.models.data": 7,
+    "marketpulse.models.ensemble": 3,
+    "marketpulse.models.forecasters": 2,
+    "marketpulse.models.price": 1,
+    "marketpulse.models.real_bars": 1,
+    "marketpulse.models.scorecard": 4,
+    "marketpulse.models.selection": 1,
+    "marketpulse.models.sentiment": 4,
+    "marketpulse.models.sentiment_finetune": 6,
+    "marketpulse.models.sentiment_lexicon": 1,
+    "marketpulse.models.sentiment_minilm": 1,
+    "marketpulse.models.sentiment_onnx": 2,
+    "marketpulse.models.sentiment_training": 4,
+    "marketpulse.models.serving": 2,
+    "marketpulse.models.walk_forward": 1,
+    "marketpulse.orchestration.airflow": 3,
+    "marketpulse.orchestration.tasks": 12,
+    "marketpulse.quality.metrics": 1,
+    "marketpulse.quality.runner": 10,
+    "marketpulse.stack.apps": 15,
+    "marketpulse.stack.memory": 6,
+    "marketpulse.stack.services": 13,
+    "marketpulse.stack.tls": 4,
+    "marketpulse.stores.cassandra": 11,
+    "marketpulse.stores.objectstore": 4,
+    "marketpulse.stores.postgres": 5,
+    "marketpulse.stores.redis_store": 3,
+    "marketpulse.stores.reporting": 2,
+    "marketpulse.stores.sentiment": 2,
+    "marketpulse.stream.backfill": 3,
+    "marketpulse.stream.checkpoint": 1,
+    "marketpulse.stream.market_job": 4,
+    "marketpulse.stream.runner": 4,
+    "marketpulse.stream.sentiment_fusion": 2,
+    "marketpulse.stream.sentiment_job": 3,
+    "marketpulse.stream.session": 1,
+    "marketpulse.stream.sinks": 4,
+    "marketpulse.stream.supervisor": 14,
+}
