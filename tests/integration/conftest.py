@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import pytest
 
 from marketpulse.config import Settings
-from marketpulse.stores.schema import migrate_all
 from marketpulse.stack.instances import side_by_side_settings
 from marketpulse.stack.manager import Stack
+from marketpulse.stores.schema import migrate_all
 
 #: Port shift of the session's test stack; MARKETPULSE_TEST_PORT_OFFSET moves it so two checkouts can test at once.
 TEST_PORT_OFFSET = int(os.environ.get("MARKETPULSE_TEST_PORT_OFFSET", "10000"))
@@ -50,21 +50,3 @@ def stack(settings: Settings) -> Iterator[Stack]:
 def unique() -> str:
     """A short unique suffix so tests never see each other's topics, tables or keys."""
     return uuid.uuid4().hex[:10]
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """MARKETPULSE_* variables that rebuild `settings` in a child process (e.g. the CLI under test)."""
-    import json
-
-    env = {"MARKETPULSE_ENVIRONMENT": settings.environment}
-    for section, values in settings.model_dump(mode="json", exclude={"environment"}).items():
-        for field, value in values.items():
-            if value is not None:
-                key = f"MARKETPULSE_{section.upper()}__{field.upper()}"
-                env[key] = value if isinstance(value, str) else json.dumps(value)
-    for section in ("postgres", "s3"):
-        secret_field = "password" if section == "postgres" else "secret_key"
-        env[f"MARKETPULSE_{section.upper()}__{secret_field.upper()}"] = getattr(
-            getattr(settings, section), secret_field
-        ).get_secret_value()
-    return env

@@ -34,7 +34,6 @@ from marketpulse.stack.manager import Stack
 pytestmark = pytest.mark.slow
 
 
-
 @pytest.fixture(scope="session")
 def airflow_settings(settings: Settings) -> Settings:
     """The test stack's settings with Airflow creating every DAG paused (tests run DAGs themselves)."""

@@ -17,9 +17,9 @@ from websockets.sync.client import connect
 from marketpulse.api import create_app
 from marketpulse.auth.keys import parse_key
 from marketpulse.config import Settings
+from marketpulse.orchestration.airflow import settings_env
 from marketpulse.stack.manager import Stack
 
-from .conftest import settings_env
 from .test_api_support import ARTIFACTS, api_server, create_key
 
 pytestmark = pytest.mark.integration

@@ -19,8 +19,7 @@ import httpx
 
 from marketpulse.auth.keys import ApiKey, ApiKeyStore
 from marketpulse.config import Settings
-
-from .conftest import settings_env
+from marketpulse.orchestration.airflow import settings_env
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 

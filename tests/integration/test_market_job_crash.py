@@ -15,11 +15,11 @@ import pytest
 from marketpulse.config import Settings, StreamSettings
 from marketpulse.contracts import Topics
 from marketpulse.features.bars import ticks_to_bars
+from marketpulse.orchestration.airflow import settings_env
 from marketpulse.stack.manager import Stack
 from marketpulse.stores.redis_store import heartbeat_key, latest_key, redis_client
 from marketpulse.stream.market_job import LIVE_QUERY
 
-from .conftest import settings_env
 from .test_market_job import _cassandra_rows, _produce, _ticks
 
 pytestmark = pytest.mark.slow

@@ -20,13 +20,12 @@ from psycopg import sql
 from marketpulse.auth.keys import ApiKeyStore
 from marketpulse.config import Settings
 from marketpulse.migrations import HEAD, SchemaNotMigratedError, current_revision, upgrade
-from marketpulse.stores.schema import migrate_postgres
 from marketpulse.models.scorecard import update_scorecard
+from marketpulse.orchestration.airflow import settings_env
 from marketpulse.stack.manager import Stack
 from marketpulse.stores import reporting
 from marketpulse.stores.postgres import PostgresWriter
-
-from .conftest import settings_env
+from marketpulse.stores.schema import migrate_postgres
 
 TABLES = {
     "dim_symbol",

@@ -30,8 +30,8 @@ from marketpulse.ingest.providers.base import Item, MarketDataProvider, Parsed, 
 from marketpulse.ingest.providers.fakes import FAKE_KEY, FakeProviderServer, default_recording, load_recording
 from marketpulse.ingest.providers.finnhub import parse_finnhub
 from marketpulse.ingest.providers.live import PROVIDERS, build_provider, fake_server, pointed_at
-from marketpulse.sections.providers import BackoffSettings, ProviderSettings
 from marketpulse.ingest.providers.sink import KafkaSink
+from marketpulse.sections.providers import BackoffSettings, ProviderSettings
 from marketpulse.stack.manager import Stack
 
 SYMBOLS = {"finnhub": ["AAPL", "MSFT", "NVDA"], "alpaca": ["AAPL", "BRK.B", "MSFT"]}

@@ -25,9 +25,9 @@ from marketpulse.config import Settings, StreamSettings
 from marketpulse.contracts import Tick, to_wire
 from marketpulse.contracts.text import SocialPost
 from marketpulse.features.sentiment import SENTIMENT_FEATURE_COLUMNS
-from marketpulse.sections.text import SentimentSettings
 from marketpulse.models.sentiment import load_sentiment_model
 from marketpulse.models.serving import StreamModels
+from marketpulse.sections.text import SentimentSettings
 from marketpulse.stack.manager import Stack
 from marketpulse.stores.cassandra import cassandra_cluster
 from marketpulse.stream.market_job import start_market_job

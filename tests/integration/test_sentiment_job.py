@@ -22,8 +22,8 @@ from marketpulse.config import Settings, StreamSettings
 from marketpulse.contracts import from_wire, to_wire
 from marketpulse.contracts.text import NewsArticle, SentimentScore, SocialPost, TextItem
 from marketpulse.features.sentiment import sentiment_windows
-from marketpulse.sections.text import SentimentSettings
 from marketpulse.models.sentiment import load_sentiment_model, polarity
+from marketpulse.sections.text import SentimentSettings
 from marketpulse.stack.manager import Stack
 from marketpulse.stores.cassandra import cassandra_cluster
 from marketpulse.stores.redis_store import latest_key, redis_client

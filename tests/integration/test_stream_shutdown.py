@@ -11,9 +11,8 @@ import time
 import pytest
 
 from marketpulse.config import Settings
+from marketpulse.orchestration.airflow import settings_env
 from marketpulse.stack.manager import Stack
-
-from .conftest import settings_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

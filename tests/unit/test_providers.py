@@ -21,8 +21,8 @@ from marketpulse.ingest.providers.base import Backoff, Control, ControlKind, Ite
 from marketpulse.ingest.providers.fakes import FAKE_KEY, FakeProviderServer, default_recording, load_recording
 from marketpulse.ingest.providers.finnhub import FinnhubProvider, parse_finnhub
 from marketpulse.ingest.providers.live import PROVIDERS, build_provider, fake_server, pointed_at
-from marketpulse.sections.providers import AlpacaSettings, BackoffSettings, FinnhubSettings, ProviderSettings
 from marketpulse.ingest.providers.sink import KafkaSink
+from marketpulse.sections.providers import AlpacaSettings, BackoffSettings, FinnhubSettings, ProviderSettings
 
 
 def _items(parsed: list[Parsed]) -> list[Item]:

@@ -11,15 +11,15 @@ from pydantic import SecretStr
 
 from marketpulse.contracts.text import NewsArticle, SocialPost, TextItem
 from marketpulse.errors import ConfigError
-from marketpulse.sections.providers import BackoffSettings
 from marketpulse.ingest.social.base import CollectorRunner, CollectorState
 from marketpulse.ingest.social.fakes import FakeSocialServer, Recordings
 from marketpulse.ingest.social.filters import DropReason, TextFilter, canonical_url
 from marketpulse.ingest.social.linking import default_linker
 from marketpulse.ingest.social.news import NewsCollector
 from marketpulse.ingest.social.service import build_collectors, pointed_at_fake
-from marketpulse.sections.text import NewsSettings, SocialSettings, XSettings
 from marketpulse.ingest.social.x import XCollector, build_queries
+from marketpulse.sections.providers import BackoffSettings
+from marketpulse.sections.text import NewsSettings, SocialSettings, XSettings
 
 T0 = datetime(2025, 12, 12, 15, 0, tzinfo=UTC)
 SYMBOLS = ["AAPL", "MSFT", "IBM"]

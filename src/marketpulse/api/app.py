@@ -64,6 +64,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 #: Routers whose routes all live under /v1 and need a read key (admin routes also check the admin scope).
 DATA_ROUTERS = [symbols, bars, indicators, predictions, alerts, pipeline, admin, sentiment, scorecard, models]
+
+
 async def reject_nul_bytes(request: Request) -> None:
     """No text parameter may hold a NUL byte: PostgreSQL refuses them, so they would fail as a 500 deep inside a
     route (found by the schemathesis run); here they are one clear 422 for every route."""

@@ -15,8 +15,8 @@ from marketpulse.ingest.producer import EventProducer
 from marketpulse.ingest.providers import alpaca, finnhub
 from marketpulse.ingest.providers.base import MarketDataProvider, ProviderHealth, ProviderSpec
 from marketpulse.ingest.providers.fakes import FakeProviderServer, load_recording
-from marketpulse.sections.providers import ProviderSettings
 from marketpulse.ingest.providers.sink import KafkaSink
+from marketpulse.sections.providers import ProviderSettings
 
 #: Every live provider, by name: each module declares its own ProviderSpec; a new provider is one entry here.
 PROVIDERS: dict[str, ProviderSpec] = {spec.name: spec for spec in (finnhub.SPEC, alpaca.SPEC)}

@@ -28,7 +28,6 @@ from marketpulse.ingest.social.base import (
     TextCollector,
 )
 from marketpulse.ingest.social.http import RewritingSession
-from marketpulse.sections.text import XSettings
 from marketpulse.ingest.social.x import (
     REAL_HOST,
     TWEET_FIELDS,
@@ -38,6 +37,7 @@ from marketpulse.ingest.social.x import (
     parse_search_page,
     runner_error,
 )
+from marketpulse.sections.text import XSettings
 
 log = logging.getLogger(__name__)
 
