@@ -12,7 +12,7 @@ NUL), SQL/CQL-looking strings, unknown extra fields, duplicate keys, deep nestin
 SQL-looking and Unicode text where the contract allows it (a tick's `source`, a post's text), so the stores must
 take them as plain data.
 
-    python -m bench.hostile_input --count 100000          # its own stack instance ('hostile', ports +35000)
+    python -m bench.hostile_input --count 100000          # its own stack instance ('hostile', ports +53000)
     python -m bench.hostile_input --count 2000 --only ticks
 
 Prints one row per job (bad records, dead-lettered, with a reason, valid, processed, verdict) and a JSON line.
@@ -37,8 +37,8 @@ from marketpulse.config import Settings
 from marketpulse.contracts import ContractError, Tick, from_wire, to_wire
 from marketpulse.contracts.text import NewsArticle, SocialPost, TextItem
 
-#: Ports of the hostile stack instance (the test stack uses +10000, the bench +30000).
-PORT_OFFSET = 35_000
+#: Ports of the hostile stack instance (the test stack uses +10000, the benches +30000 and +40000, chaos +46000).
+PORT_OFFSET = 53_000
 #: Size of the ~1 MB records: just under what the broker takes by default, so a DLQ copy with headers would exceed
 #: librdkafka's message.max.bytes (this stopped the market job on every restart before DLQ_MAX_VALUE_BYTES).
 BIG_RECORD = 1_048_000
