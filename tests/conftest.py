@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-_MARK_BY_FOLDER = {"unit": pytest.mark.unit, "integration": pytest.mark.integration, "e2e": pytest.mark.e2e}
+_MARK_BY_FOLDER = {"unit": pytest.mark.unit, "integration": pytest.mark.integration}
 
 
 LAST = "test_zz_no_secrets_in_logs"

@@ -17,6 +17,7 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from pyspark.sql import SparkSession
 
+from factories import random_walk_ticks
 from marketpulse.config import Settings, StreamSettings
 from marketpulse.contracts import Tick, Topics, to_wire
 from marketpulse.features.bars import ticks_to_bars
@@ -40,22 +41,13 @@ MINUTES = 45  # > WARMUP_BARS (34) so every indicator becomes defined
 def _ticks(symbols: list[str], seed: int = 3) -> pd.DataFrame:
     """About one tick every 3 s per symbol, random-walk prices, strictly increasing times per symbol."""
     rng = np.random.default_rng(seed)
-    frames = []
-    for number, symbol in enumerate(symbols):
-        n = MINUTES * 20
-        offsets = np.sort(rng.choice(MINUTES * 60 * 1000, size=n, replace=False))  # ms, unique
-        prices = 50 * (number + 1) * np.exp(np.cumsum(rng.normal(0, 0.001, n)))
-        frames.append(
-            pd.DataFrame(
-                {
-                    "symbol": symbol,
-                    "ts": pd.Timestamp(START) + pd.to_timedelta(offsets, unit="ms"),
-                    "price": np.round(prices, 4),
-                    "size": rng.integers(1, 500, n).astype(float),
-                    "seq": np.arange(n),
-                }
-            )
-        )
+    n = MINUTES * 20
+    frames = [
+        random_walk_ticks(
+            symbol, START, minutes=MINUTES, count=n, rng=rng, price=50 * (number + 1), max_size=500, decimals=4
+        ).assign(seq=np.arange(n))
+        for number, symbol in enumerate(symbols)
+    ]
     return pd.concat(frames).sort_values("ts", kind="stable").reset_index(drop=True)
 
 

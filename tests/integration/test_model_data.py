@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-import numpy as np
 import pandas as pd
 import pytest
 
+from factories import random_walk_ticks
 from marketpulse.config import ModelSettings, Settings
 from marketpulse.features.bars import ticks_to_bars
 from marketpulse.models.data import NotEnoughDataError, lake_minute_bars, lake_sessions, training_bars
@@ -16,17 +16,8 @@ from marketpulse.stores.lake import LakeWriter
 
 
 def _ticks(symbol: str, day: str, n: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    offsets = np.sort(rng.choice(30 * 60 * 1000, size=n, replace=False))
-    return pd.DataFrame(
-        {
-            "symbol": symbol,
-            "ts": pd.Timestamp(f"{day} 14:30", tz="UTC") + pd.to_timedelta(offsets, unit="ms"),
-            "price": np.round(50 * np.exp(np.cumsum(rng.normal(0, 0.001, n))), 2),
-            "size": rng.integers(1, 100, n).astype(float),
-            "source": "test",
-        }
-    )
+    ticks = random_walk_ticks(symbol, f"{day} 14:30", minutes=30, count=n, seed=seed, price=50, max_size=100)
+    return ticks.assign(source="test")
 
 
 def test_lake_bars_equal_the_bars_of_the_landed_ticks(stack: Stack, settings: Settings, unique: str) -> None:

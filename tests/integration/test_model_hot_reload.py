@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from pyspark.sql import SparkSession
 
+from factories import random_walk_ticks
 from marketpulse.config import ModelSettings, Settings, StreamSettings
 from marketpulse.models.data import build_dataset, replay_minute_bars
 from marketpulse.models.forecasters import WINDOW, fit_sequence
@@ -32,18 +33,10 @@ START = pd.Timestamp("2013-02-06 14:30", tz="UTC")
 
 def _ticks(symbol: str, first_minute: int, minutes: int, seed: int) -> pd.DataFrame:
     """About one tick every 4 s, random-walk prices (continuing from minute `first_minute`)."""
-    rng = np.random.default_rng(seed)
     n = minutes * 15
-    offsets = np.sort(rng.choice(minutes * 60 * 1000, size=n, replace=False)) + first_minute * 60_000
-    return pd.DataFrame(
-        {
-            "symbol": symbol,
-            "ts": START + pd.to_timedelta(offsets, unit="ms"),
-            "price": np.round(80 * np.exp(np.cumsum(rng.normal(0, 0.0008, n))), 2),
-            "size": rng.integers(1, 300, n).astype(float),
-            "seq": np.arange(n) + first_minute * 10_000,
-        }
-    )
+    start = START + pd.Timedelta(minutes=first_minute)
+    ticks = random_walk_ticks(symbol, start, minutes=minutes, count=n, seed=seed, price=80, sigma=0.0008)
+    return ticks.assign(seq=np.arange(n) + first_minute * 10_000)
 
 
 def _predictions(settings: Settings, symbol: str) -> pd.DataFrame:

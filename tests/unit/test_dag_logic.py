@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from factories import random_walk_ticks
 from marketpulse.config import Settings
 from marketpulse.errors import StackError
 from marketpulse.features.bars import BAR_COLUMNS
@@ -36,16 +37,9 @@ DAY1 = pd.Timestamp("2013-01-02 14:30", tz="UTC")
 
 
 def _ticks(symbol: str, start: pd.Timestamp, minutes: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
     count = minutes * 20
-    offsets = np.sort(rng.integers(0, minutes * 60_000, count))
-    return pd.DataFrame(
-        {
-            "symbol": symbol,
-            "ts": start + pd.to_timedelta(offsets, unit="ms"),
-            "price": 100 * np.exp(np.cumsum(rng.normal(0, 0.0005, count))),
-            "size": rng.integers(1, 300, count).astype("float64"),
-        }
+    return random_walk_ticks(
+        symbol, start, minutes=minutes, count=count, seed=seed, sigma=0.0005, decimals=None, unique_times=False
     )
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from factories import random_walk_ticks
 from marketpulse.errors import StackError
 from marketpulse.features.bars import BAR_COLUMNS, ticks_to_bars
 from marketpulse.features.indicators import INDICATOR_COLUMNS, indicators
@@ -22,20 +23,19 @@ START = pd.Timestamp("2013-03-04 14:30", tz="UTC")
 def _ticks(symbols: int, minutes: int, seed: int) -> pd.DataFrame:
     """Interleaved ticks of many symbols, ~one every 2 s each, in time order across symbols."""
     rng = np.random.default_rng(seed)
-    frames = []
-    for number in range(symbols):
-        n = minutes * 30
-        offsets = np.sort(rng.choice(minutes * 60_000, size=n, replace=False))
-        frames.append(
-            pd.DataFrame(
-                {
-                    "symbol": f"S{number:02d}",
-                    "ts": START + pd.to_timedelta(offsets, unit="ms"),
-                    "price": np.round(20 * (number + 1) * np.exp(np.cumsum(rng.normal(0, 0.001, n))), 4),
-                    "size": rng.integers(1, 400, n).astype(float),
-                }
-            )
+    frames = [
+        random_walk_ticks(
+            f"S{number:02d}",
+            START,
+            minutes=minutes,
+            count=minutes * 30,
+            rng=rng,
+            price=20 * (number + 1),
+            max_size=400,
+            decimals=4,
         )
+        for number in range(symbols)
+    ]
     return pd.concat(frames).sort_values("ts", kind="stable").reset_index(drop=True)
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from factories import random_walk_ticks
 from marketpulse.features.bars import ticks_to_bars
 from marketpulse.models.data import Dataset, build_dataset, replay_minute_bars
 from marketpulse.models.ensemble import Ensemble, fit_ensemble_weights, identity_weights
@@ -77,16 +78,8 @@ def test_training_is_deterministic_with_a_seed(data: Dataset, rows: FoldRows, mo
 
 
 def _ticks(minutes: int, seed: int = 4) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    n = minutes * 12
-    offsets = np.sort(rng.choice(minutes * 60 * 1000, size=n, replace=False))
-    return pd.DataFrame(
-        {
-            "symbol": "AAPL",
-            "ts": pd.Timestamp("2013-02-04 14:30", tz="UTC") + pd.to_timedelta(offsets, unit="ms"),
-            "price": np.round(100 * np.exp(np.cumsum(rng.normal(0, 0.0008, n))), 2),
-            "size": rng.integers(1, 300, n).astype(float),
-        }
+    return random_walk_ticks(
+        "AAPL", "2013-02-04 14:30", minutes=minutes, count=minutes * 12, seed=seed, price=100, sigma=0.0008
     )
 
 

@@ -1,0 +1,40 @@
+"""Test data shared by the unit and integration tests (import as `from factories import ...`: pytest puts
+tests/ on sys.path). Each factory is deterministic for a seed or a numpy Generator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def random_walk_ticks(
+    symbol: str,
+    start: pd.Timestamp | str,
+    *,
+    minutes: int,
+    count: int,
+    seed: int | None = None,
+    rng: np.random.Generator | None = None,
+    price: float = 100.0,
+    sigma: float = 0.001,
+    max_size: int = 300,
+    decimals: int | None = 2,
+    unique_times: bool = True,
+) -> pd.DataFrame:
+    """`count` trades of one symbol within `minutes` from `start` (UTC), in time order: a log-normal random walk
+    of prices from `price` (per-trade sigma), sizes 1..max_size-1. unique_times: no two trades in the same
+    millisecond. Draws offsets, then prices, then sizes from rng (or a new one from seed)."""
+    rng = rng if rng is not None else np.random.default_rng(seed)
+    first = pd.Timestamp(start)
+    first = first.tz_localize("UTC") if first.tzinfo is None else first
+    span_ms = minutes * 60 * 1000
+    drawn = rng.choice(span_ms, size=count, replace=False) if unique_times else rng.integers(0, span_ms, count)
+    prices = price * np.exp(np.cumsum(rng.normal(0, sigma, count)))
+    return pd.DataFrame(
+        {
+            "symbol": symbol,
+            "ts": first + pd.to_timedelta(np.sort(drawn), unit="ms"),
+            "price": prices if decimals is None else np.round(prices, decimals),
+            "size": rng.integers(1, max_size, count).astype(float),
+        }
+    )
