@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 from marketpulse.config import Settings
 from marketpulse.contracts import Topics
 from marketpulse.errors import StackError
+from marketpulse.kafka_config import client_config
 from marketpulse.stack.process import find_process, start_process, stop_process, tail
 
 if TYPE_CHECKING:
@@ -202,7 +203,7 @@ def kafka_lag(settings: Settings, committed: dict[str, dict[int, int]] | None, t
         return None
     from confluent_kafka import Consumer, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "marketpulse-supervisor"})
+    consumer = Consumer(client_config(settings, **{"group.id": "marketpulse-supervisor"}))
     try:
         lag = 0
         for topic in known:
@@ -401,6 +402,18 @@ def launch_job(settings: Settings, job: str) -> psutil.Process:
             return running
         app.prepare()
         return start_process(app.command(), log_path=app.log_path, pid_path=app.pid_path, cwd=app.home, env=app.env())
+
+
+def stop_job(settings: Settings, job: str) -> bool:
+    """Stop `job` and remove its pid file, under its launch lock (what `platform down` does): a restart that was
+    decided meanwhile then finds no pid file, judges the job "stopped" and leaves it so. True if it was running."""
+    app = stream_job(job).app(settings)
+    with launch_lock(app.pid_path):
+        proc = find_process(app.pid_path)
+        if proc is not None:
+            stop_process(proc, settings.stack.stop_timeout_s)
+        app.pid_path.unlink(missing_ok=True)
+    return proc is not None
 
 
 def _family(pid: int) -> set[int]:
