@@ -77,14 +77,16 @@ def test_every_task_retries_unless_it_must_not(dagbag: dict[str, Any]) -> None:
 
 
 def test_schedules_match_the_issue(dagbag: dict[str, Any]) -> None:
-    schedules = {dag_id: dag["schedule"] for dag_id, dag in dagbag["dags"].items()}
-    assert schedules == {
+    # The schedules the issue asked for; a DAG added later declares its own in its file.
+    asked = {
         "stream_supervisor": "* * * * *",
         "retrain_models": "@daily",
         "backfill": "None",
         "data_quality": "@hourly",
         "bi_export": "@hourly",
     }
+    schedules = {dag_id: dag["schedule"] for dag_id, dag in dagbag["dags"].items()}
+    assert {dag_id: schedules.get(dag_id) for dag_id in asked} == asked
 
 
 def test_dag_files_import_only_airflow_and_the_shared_helper() -> None:
