@@ -1,7 +1,10 @@
-"""Test data shared by the unit and integration tests (import as `from factories import ...`: pytest puts
-tests/ on sys.path). Each factory is deterministic for a seed or a numpy Generator."""
+"""Test data and waits shared by the unit and integration tests (import as `from factories import ...`: pytest
+puts tests/ on sys.path). Each data factory is deterministic for a seed or a numpy Generator."""
 
 from __future__ import annotations
+
+import time
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -38,3 +41,11 @@ def random_walk_ticks(
             "size": rng.integers(1, max_size, count).astype(float),
         }
     )
+
+
+def wait_until(predicate: Callable[[], object], timeout_s: float = 10.0, poll_s: float = 0.1) -> None:
+    """Poll predicate until it is true; fail the test if it is not within timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, f"condition not reached in {timeout_s:g}s"
+        time.sleep(poll_s)

@@ -8,12 +8,12 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 from websockets.sync.client import connect
 
+from factories import wait_until
 from marketpulse.alerts.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from marketpulse.config import Settings
 from marketpulse.stack.manager import Stack
@@ -39,13 +39,6 @@ def writer(settings: Settings) -> Iterator[RedisWriter]:
     writer = RedisWriter(settings)
     yield writer
     writer.close()
-
-
-def _wait(predicate: Any, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.1)
 
 
 def test_price_cross_alert_reaches_websocket_webhook_and_history(
@@ -80,7 +73,7 @@ def test_price_cross_alert_reaches_websocket_webhook_and_history(
         assert alert["type"] == "data" and alert["channel"] == "alerts" and alert["symbol"] == symbol
         assert alert["data"]["rule_id"] == rule_id and alert["data"]["observed"]["price"] == 100.5
 
-        _wait(lambda: len(receiver.posts) >= 2)  # the 500, then the retry
+        wait_until(lambda: len(receiver.posts) >= 2)  # the 500, then the retry
         (_, _, status1), (hook_headers, body, status2) = receiver.posts[:2]
         assert (status1, status2) == (500, 200)
         assert verify(secret, hook_headers[TIMESTAMP_HEADER.lower()], body, hook_headers[SIGNATURE_HEADER.lower()])
@@ -90,7 +83,7 @@ def test_price_cross_alert_reaches_websocket_webhook_and_history(
             items = httpx.get(f"{base}/v1/alerts/events", headers=headers).json()["items"]
             return bool(items) and items[0]["webhook_status"] == "delivered"
 
-        _wait(delivered)
+        wait_until(delivered)
         events = httpx.get(f"{base}/v1/alerts/events", headers=headers).json()["items"]
         assert len(events) == 1  # 101.0 stayed above: no second firing
         assert events[0]["rule_id"] == rule_id and events[0]["webhook_attempts"] == 2
@@ -130,7 +123,7 @@ def test_combination_of_rsi_and_prediction_and_sentiment_without_data(
     for update in updates:
         writer.update_latest({symbol: update})
         time.sleep(0.05)
-    _wait(lambda: len(httpx.get(f"{base}/v1/alerts/events", headers=headers).json()["items"]) >= 1)
+    wait_until(lambda: len(httpx.get(f"{base}/v1/alerts/events", headers=headers).json()["items"]) >= 1)
     time.sleep(0.5)
     events = httpx.get(f"{base}/v1/alerts/events", headers=headers).json()["items"]
     assert [e["rule_id"] for e in events] == [ids[0]]  # the sentiment rule had no data: a no-op

@@ -8,12 +8,12 @@ import signal
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 import redis
 
+from factories import wait_until
 from marketpulse.alerts.engine import LEASE_S
 from marketpulse.config import Settings
 from marketpulse.stack.manager import Stack
@@ -31,13 +31,6 @@ def two_workers(stack: Stack, settings: Settings) -> Iterator[str]:
     log = ARTIFACTS / "workers-api.log"
     with api_server(settings, log, workers="2", rate_limit_burst=str(BURST), **LOOPBACK_WEBHOOKS) as base:
         yield base
-
-
-def _wait(predicate: Any, timeout_s: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.1)
 
 
 def _price_rule(base: str, headers: dict[str, str], symbol: str, direction: str, level: float, url: str) -> None:
@@ -88,7 +81,7 @@ def test_every_alert_fires_once_with_two_api_workers(two_workers: str, settings:
         with alert_service(settings, ARTIFACTS / "workers-alerts.log", **LOOPBACK_WEBHOOKS):
             _price_rule(two_workers, headers, symbol, "above", 50, receiver.url)
             _prices(writer, symbol, (49.0, 51.0, 52.0, 48.0, 53.0))  # crosses twice: 49 -> 51 and 48 -> 53
-            _wait(lambda: len(receiver.posts) >= 2)
+            wait_until(lambda: len(receiver.posts) >= 2, 15.0)
             time.sleep(1.0)  # a duplicate, if any, would arrive now
         events = httpx.get(f"{two_workers}/v1/alerts/events", headers=headers).json()["items"]
     finally:
@@ -114,12 +107,12 @@ def test_two_alert_services_fire_once_and_the_standby_takes_over(
         ):
             _price_rule(two_workers, headers, symbol, "above", 50, receiver.url)
             _prices(writer, symbol, (49.0, 51.0))
-            _wait(lambda: len(receiver.posts) >= 1)
+            wait_until(lambda: len(receiver.posts) >= 1, 15.0)
             first.send_signal(signal.SIGTERM)  # the leader goes; its lease is released
             first.wait(timeout=15)
             time.sleep(LEASE_S / 3 + 1)  # the standby's next lease attempt
             _prices(writer, symbol, (48.0, 52.0))
-            _wait(lambda: len(receiver.posts) >= 2)
+            wait_until(lambda: len(receiver.posts) >= 2, 15.0)
             time.sleep(1.0)  # a duplicate, if any, would arrive now
         events = httpx.get(f"{two_workers}/v1/alerts/events", headers=headers).json()["items"]
     finally:
@@ -142,7 +135,7 @@ def test_a_webhook_cut_short_by_a_stop_is_delivered_after_restart(
         with alert_service(settings, ARTIFACTS / "durable-alerts-1.log", **slow_retries) as first:
             _price_rule(two_workers, headers, symbol, "below", 10, receiver.url)
             _prices(writer, symbol, (11.0, 9.0))
-            _wait(lambda: len(receiver.posts) >= 1)
+            wait_until(lambda: len(receiver.posts) >= 1, 15.0)
             first.send_signal(signal.SIGTERM)
             first.wait(timeout=15)
         pending = httpx.get(f"{two_workers}/v1/alerts/events", headers=headers).json()["items"]
@@ -154,7 +147,7 @@ def test_a_webhook_cut_short_by_a_stop_is_delivered_after_restart(
                 items = httpx.get(f"{two_workers}/v1/alerts/events", headers=headers).json()["items"]
                 return items[0]["webhook_status"] == "delivered"
 
-            _wait(delivered, timeout_s=20)
+            wait_until(delivered, 20)
         events = httpx.get(f"{two_workers}/v1/alerts/events", headers=headers).json()["items"]
     finally:
         writer.close()
@@ -182,7 +175,7 @@ def test_the_alert_service_checks_the_target_again_at_delivery(
                 items = httpx.get(f"{two_workers}/v1/alerts/events", headers=headers).json()["items"]
                 return bool(items) and items[0]["webhook_status"] != "pending"
 
-            _wait(settled)
+            wait_until(settled, 15.0)
         events = httpx.get(f"{two_workers}/v1/alerts/events", headers=headers).json()["items"]
     finally:
         writer.close()
