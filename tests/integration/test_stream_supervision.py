@@ -92,3 +92,17 @@ def test_launching_a_job_that_runs_returns_it_instead_of_starting_another(
     job_settings: Settings, launched: psutil.Process
 ) -> None:
     assert launch_job(job_settings, MARKET_JOB).pid == launched.pid
+
+
+def test_a_restart_decided_while_platform_down_stops_the_job_leaves_it_stopped(
+    job_settings: Settings, launched: psutil.Process
+) -> None:
+    app = stream_job(MARKET_JOB).app(job_settings)
+    app.stop()  # `platform down` (under the launch lock): process gone, pid file removed
+    assert not launched.is_running() and not app.pid_path.exists()
+
+    # The supervisor saw the process gone while the pid file was still there: "dead", no pid.
+    outcome = restart_job(job_settings, MARKET_JOB, verdict="dead", reason="its process is gone", seen_pid=None)
+
+    assert "stopped" in outcome.get("skipped", ""), outcome
+    assert find_process(app.pid_path) is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import date, datetime, timedelta
+from types import ModuleType
 from typing import TYPE_CHECKING, ClassVar
 
 from marketpulse.config import Settings
@@ -96,46 +97,49 @@ class _StreamJobApp(_App):
     #: Spark master of the job under `make run` (None: spark.master).
     master: ClassVar[str | None] = None
 
-    def spec(self) -> StreamJob:
-        from marketpulse.stream.supervisor import stream_job
+    @staticmethod
+    def jobs() -> ModuleType:
+        """marketpulse.stream.supervisor, which launches, stops and judges the jobs (imported on use: it sits above
+        the stack layer)."""
+        from marketpulse.stream import supervisor
 
-        return stream_job(self.name)
+        return supervisor
+
+    def spec(self) -> StreamJob:
+        return self.jobs().stream_job(self.name)  # type: ignore[no-any-return]
 
     def command(self) -> list[str]:
-        from marketpulse.stream.supervisor import job_submit_argv
-
-        return job_submit_argv(self.settings, self.spec(), master=self.master)
+        return self.jobs().job_submit_argv(self.settings, self.spec(), master=self.master)  # type: ignore[no-any-return]
 
     def env(self) -> dict[str, str]:
         from marketpulse.orchestration.airflow import settings_env
-        from marketpulse.stream.supervisor import spark_env
 
         extra = {"MARKETPULSE_SPARK__MASTER": self.master} if self.master else {}
         # Every setting explicitly (a restart from Airflow rebuilds the same Settings), then what this app adds.
         return {
             **settings_env(self.settings),
             **super().env(),
-            **spark_env(),
+            **self.jobs().spark_env(),
             "JAVA_TOOL_OPTIONS": SPARK_JOB_JVM_OPTIONS,
             **extra,
         }
 
     def start(self) -> psutil.Process:
-        from marketpulse.stream.supervisor import launch_job
+        return self.jobs().launch_job(self.settings, self.name)  # type: ignore[no-any-return]
 
-        return launch_job(self.settings, self.name)
+    def stop(self) -> None:
+        """Under the job's launch lock: a supervisor restart never starts a job that `platform down` is stopping."""
+        self.jobs().stop_job(self.settings, self.name)
 
     def readiness(self) -> str:
         """The detail of a ready job; StackError while it starts or when its last batch is stale."""
-        from marketpulse.stream.supervisor import job_readiness
-
         proc = find_process(self.pid_path)
         if proc is None:
             raise StackError("not running")
-        ready, detail = job_readiness(self.settings, self.spec(), proc)
+        ready, detail = self.jobs().job_readiness(self.settings, self.spec(), proc)
         if not ready:
             raise StackError(detail)
-        return detail
+        return str(detail)
 
 
 class MarketJobApp(_StreamJobApp):

@@ -15,8 +15,6 @@ from marketpulse.stack.process import (
     describe_port_owner,
     find_process,
     port_in_use,
-    start_process,
-    stop_process,
     tail,
 )
 from marketpulse.stack.services import Service, all_services
@@ -77,14 +75,7 @@ class Stack:
             for service in to_start:
                 self.progress(f"starting {service.name}")
                 service.prepare()
-                start_process(
-                    service.command(),
-                    log_path=service.log_path,
-                    pid_path=service.pid_path,
-                    cwd=service.home,
-                    env=service.env(),
-                    user=service.user(),
-                )
+                service.start()
                 started.append(service)
             self._wait_ready(services)
         except BaseException:
@@ -151,8 +142,7 @@ class Stack:
         proc = find_process(service.pid_path)
         if proc is not None:
             self.progress(f"stopping {service.name} (pid {proc.pid})")
-            stop_process(proc, self.settings.stack.stop_timeout_s)
-        service.pid_path.unlink(missing_ok=True)
+        service.stop()
         return proc is not None
 
     def status(self, names: list[str] | None = None) -> list[ServiceStatus]:

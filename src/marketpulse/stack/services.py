@@ -12,6 +12,7 @@ import uuid
 from abc import ABC, abstractmethod
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
@@ -19,8 +20,11 @@ from marketpulse.config import Settings
 from marketpulse.errors import StackError
 from marketpulse.stack import install
 from marketpulse.stack.install import Progress, resource_path
-from marketpulse.stack.process import run_checked
+from marketpulse.stack.process import find_process, run_checked, start_process, stop_process
 from marketpulse.stack.tls import server_cert
+
+if TYPE_CHECKING:
+    import psutil
 
 
 class Service(ABC):
@@ -67,6 +71,24 @@ class Service(ABC):
 
     def env(self) -> dict[str, str]:
         return {}
+
+    def start(self) -> psutil.Process:
+        """Start the service's process in the background (pid file, log); `Stack.up` calls it after `prepare`."""
+        return start_process(
+            self.command(),
+            log_path=self.log_path,
+            pid_path=self.pid_path,
+            cwd=self.home,
+            env=self.env(),
+            user=self.user(),
+        )
+
+    def stop(self) -> None:
+        """Stop the service's process group (SIGTERM, then SIGKILL after stack.stop_timeout_s) and forget its pid."""
+        proc = find_process(self.pid_path)
+        if proc is not None:
+            stop_process(proc, self.settings.stack.stop_timeout_s)
+        self.pid_path.unlink(missing_ok=True)
 
     def user(self) -> str | None:
         """OS user to run as (None: the current one)."""
