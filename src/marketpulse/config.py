@@ -280,6 +280,26 @@ class SparkSettings(_Section):
         "less than ~0.45 GiB.",
     )
     shuffle_partitions: int = Field(4, ge=1, description="spark.sql.shuffle.partitions; small for 2 cores.")
+    # A cluster master (spark://, k8s://): executors on other hosts must reach the driver and import the project.
+    driver_host: str = Field(
+        "127.0.0.1",
+        description="spark.driver.host: the address executors call the driver at (a pod IP or a host name the "
+        "workers resolve; loopback suits local mode and a cluster on this machine only).",
+    )
+    driver_bind_address: str | None = Field(
+        None, description="spark.driver.bindAddress (e.g. 0.0.0.0 in a pod); default driver_host."
+    )
+    executor_memory: str = Field("512m", description="spark.executor.memory on a cluster master.")
+    executor_python: str | None = Field(
+        None,
+        description="Interpreter of the executors' Python workers (spark.pyspark.python): the image's or an "
+        "unpacked --archives environment's; default the driver's own interpreter.",
+    )
+    ship_project: bool = Field(
+        True,
+        description="On a cluster master, ship the marketpulse package to the executors (a zip through "
+        "SparkContext.addPyFile, as --py-files does), so they import the driver's code, not whatever is installed.",
+    )
 
 
 class StreamSettings(_Section):
