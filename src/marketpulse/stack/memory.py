@@ -44,7 +44,7 @@ ROLE_HOLDS = {
     "spark": "nothing of its own with a local master (the jobs' JVMs are counted under each job)",
     "airflow": "API server, scheduler, DAG processor, LocalExecutor workers and the runner of any running task",
     "market job": "Python driver (live state, stores' clients, served model; torch only for a torch family) + JVM",
-    "sentiment job": "Python driver + its Spark JVM + one Python worker per core with the ONNX model (no torch)",
+    "sentiment job": "Python driver with the ONNX model (no torch) + its Spark JVM; no Python workers",
     "ingest": "the replay ingest (history frame + Kafka producer)",
     "text replay": "the text replay ingest",
     "api": "uvicorn workers: REST and WebSocket fan-out",
