@@ -193,6 +193,16 @@ def _latency(args: argparse.Namespace, latency: Sequence[LatencyResult]) -> list
             lines.append(f"- {r.rate:,.0f}/s: " + ", ".join(f"{k} {v:.3f}" for k, v in r.timings.items()))
     lines += [
         "",
+        "Where a live batch's time goes, by Spark's progress (durationMs means per batch, s; addBatch holds the "
+        "collect and everything the driver does, the rest is the micro-batch's own bookkeeping):",
+        "",
+    ]
+    for r in latency:
+        if r.spark_parts:
+            parts = sorted(r.spark_parts.items(), key=lambda kv: -kv[1])
+            lines.append(f"- {r.rate:,.0f}/s: " + ", ".join(f"{k} {v:.3f}" for k, v in parts))
+    lines += [
+        "",
         "Definitions: **tick→Redis** = `job.tick_latencies`, every tick's Kafka CreateTime → its batch's state "
         "written to Redis (the headline p50/p99); **oldest-tick** = `job.latencies`, per (symbol, batch) the "
         "CreateTime of the symbol's oldest tick in the batch → Redis (conservative; the measure of the earlier "

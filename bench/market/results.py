@@ -72,6 +72,8 @@ class LatencyResult:
     mean_batch_s: float = 0.0
     #: Means of job.timings over the window's batches (collect_s, state_s, ... total_s).
     timings: dict[str, float] = field(default_factory=dict)
+    #: Means per batch of Spark's own progress parts (durationMs: latestOffset, walCommit, addBatch, ...), s.
+    spark_parts: dict[str, float] = field(default_factory=dict)
     lag_start: int = 0
     lag_end: int = 0
     drained_s: float | None = None

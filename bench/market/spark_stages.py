@@ -390,6 +390,11 @@ def _window(
     result.processed_eps = progress.get("rows", 0) / (until - since)
     result.mean_batch_rows = progress.get("rows", 0) / max(1, result.batches)
     result.mean_batch_s = progress.get("triggerExecution", 0) / max(1, result.batches)
+    result.spark_parts = {
+        part: seconds / max(1, result.batches)
+        for part, seconds in progress.items()
+        if part not in ("rows", "batches", "triggerExecution")
+    }
     totals = timing_totals(list(live.job.timings), since, until)
     result.timings = {k: totals.get(k, 0.0) / max(1.0, totals.get("batches", 0.0)) for k in TIMING_KEYS}
     log(

@@ -1,7 +1,8 @@
-"""Contract validation as Spark column expressions, derived from the same pydantic field constraints.
+"""Contract validation as Spark column expressions (the text topics' job), from `contracts.rules`.
 
-The stream must reject exactly what the producers' models reject, without calling Python per row:
-each `Field(gt=..., pattern=...)` becomes a Column that is true when a row breaks it.
+The stream must reject exactly what the producers' models reject, without calling Python per row: each rule
+of `contracts.rules` (derived once from the pydantic field constraints; the market job's driver evaluates the
+same list over Arrow, `contracts.arrow`) becomes a Column that is true when a row breaks it.
 
 Spark's JSON reader is laxer than pydantic in ways a hostile producer can use (found by bench/hostile_input.py),
 so the parse is made strict here: string fields are read as VARIANT and must hold a JSON string (Spark would
@@ -16,13 +17,10 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal, get_origin
 
-import annotated_types as at
-
-from marketpulse.contracts.base import Contract, _unwrap_optional, to_epoch_ns, wire_schema
-from marketpulse.contracts.market import EARLIEST_EVENT, MAX_CLOCK_SKEW, SYMBOL_PATTERN, Tick
-from marketpulse.contracts.text import TextItem
+from marketpulse.contracts.base import Contract, _unwrap_optional, wire_schema
+from marketpulse.contracts.rules import UNKNOWN_FIELDS, WRONG_TYPE, Rule, contract_rules, is_list_field
 
 #: The reader's column for records it could not convert to the schema (a field of the wrong JSON type).
 CORRUPT = "_corrupt_record"
@@ -41,62 +39,39 @@ def _string_fields(model: type[Contract]) -> list[str]:
     return [name for name, info in model.model_fields.items() if _is_string(_unwrap_optional(info.annotation)[0])]
 
 
-def _field_rules(name: str, info: Any, column: Any) -> list[tuple[str, Any]]:
+def _broken(rule: Rule, event: Any, model: type[Contract]) -> Any:
+    """A Column: true where a row breaks `rule` (contracts.rules)."""
     from pyspark.sql import functions as F
 
-    annotation, optional = _unwrap_optional(info.annotation)
-    rules: list[tuple[str, Any]] = []
-    # Length limits count characters of a string and elements of a list (the symbols of a text).
-    length = F.size(column) if get_origin(annotation) is list else F.length(column)
-    if not optional:
-        rules.append((f"{name}: missing or not a {getattr(annotation, '__name__', 'value')}", column.isNull()))
-    if annotation is float:
-        rules.append((f"{name}: not a finite number", F.isnan(column) | (F.abs(column) == float("inf"))))
-    if annotation is datetime:
-        now_ns = F.unix_micros(F.current_timestamp()) * 1000
-        skew_ns = int(MAX_CLOCK_SKEW.total_seconds() * 1e9)
-        rules.append((f"{name}: event time is in the future", column > now_ns + skew_ns))
-        rules.append(
-            (f"{name}: event time before {EARLIEST_EVENT.year}: a unit error?", column < to_epoch_ns(EARLIEST_EVENT))
-        )
-    for constraint in info.metadata:
-        if isinstance(constraint, at.Gt):
-            rules.append((f"{name}: must be greater than {constraint.gt}", column <= constraint.gt))
-        elif isinstance(constraint, at.Ge):
-            rules.append((f"{name}: must be at least {constraint.ge}", column < constraint.ge))
-        elif isinstance(constraint, at.Lt):
-            rules.append((f"{name}: must be less than {constraint.lt}", column >= constraint.lt))
-        elif isinstance(constraint, at.Le):
-            rules.append((f"{name}: must be at most {constraint.le}", column > constraint.le))
-        elif isinstance(constraint, at.MinLen):
-            rules.append((f"{name}: shorter than {constraint.min_length}", length < constraint.min_length))
-        elif isinstance(constraint, at.MaxLen):
-            rules.append((f"{name}: longer than {constraint.max_length}", length > constraint.max_length))
-        elif getattr(constraint, "pattern", None):
-            rules.append(
-                (f"{name}: does not match {constraint.pattern}", ~column.rlike(java_pattern(constraint.pattern)))
-            )
-    if get_origin(annotation) is Literal:
-        allowed = [str(value) for value in get_args(annotation)]
-        rules.append((f"{name}: must be one of {', '.join(allowed)}", ~column.isin(allowed)))
-    return rules
-
-
-def _model_rules(model: type[Contract], event: Any) -> list[tuple[str, Any]]:
-    """Cross-field rules of the model validators (the part pydantic cannot describe as metadata)."""
-    from pyspark.sql import functions as F
-
-    if model is Tick:
-        return [
-            (
-                "crossed quote: bid > ask",
-                event["bid"].isNotNull() & event["ask"].isNotNull() & (event["bid"] > event["ask"]),
-            )
-        ]
-    if issubclass(model, TextItem):
-        ticker = java_pattern(SYMBOL_PATTERN)
-        return [("symbols: not exchange tickers", F.exists(event["symbols"], lambda symbol: ~symbol.rlike(ticker)))]
-    return []
+    if rule.kind == "no_version":
+        # from_json yields a struct of nulls for text that is not JSON: "v" is then missing too.
+        return event.isNull() | event["v"].isNull()
+    if rule.kind == "version":
+        return event["v"] != rule.bound
+    column = event[rule.field]
+    if rule.kind == "missing":
+        return column.isNull()
+    if rule.kind == "not_finite":
+        return F.isnan(column) | (F.abs(column) == float("inf"))
+    if rule.kind == "future":
+        return column > F.unix_micros(F.current_timestamp()) * 1000 + rule.bound
+    if rule.kind == "too_early":
+        return column < rule.bound
+    if rule.kind in ("min_len", "max_len"):
+        length = F.size(column) if is_list_field(model, str(rule.field)) else F.length(column)
+        return length < rule.bound if rule.kind == "min_len" else length > rule.bound
+    if rule.kind == "pattern":
+        return ~column.rlike(java_pattern(rule.bound))
+    if rule.kind == "one_of":
+        return ~column.isin(list(rule.bound))
+    if rule.kind == "above":
+        other = event[rule.bound]
+        return column.isNotNull() & other.isNotNull() & (column > other)
+    if rule.kind == "each_matches":
+        pattern = java_pattern(rule.bound)
+        return F.exists(column, lambda item: ~item.rlike(pattern))
+    comparisons = {"gt": column <= rule.bound, "ge": column < rule.bound, "lt": column >= rule.bound}
+    return comparisons.get(rule.kind, column > rule.bound)  # "le"
 
 
 def rejection_reason(model: type[Contract], event: Any, raw: Any = None) -> Any:
@@ -106,22 +81,18 @@ def rejection_reason(model: type[Contract], event: Any, raw: Any = None) -> Any:
     the record's text (for the field names; None skips that rule)."""
     from pyspark.sql import functions as F
 
-    rules: list[tuple[str, Any]] = [
-        # from_json yields a struct of nulls for text that is not JSON: "v" is then missing too.
-        ("not JSON, or no schema version 'v'", event.isNull() | event["v"].isNull()),
-        (f"schema version is not {model.SCHEMA_VERSION}", event["v"] != model.SCHEMA_VERSION),
-    ]
+    grouped = contract_rules(model)
+    rules: list[tuple[str, Any]] = [(r.reason, _broken(r, event, model)) for r in grouped.envelope]
     if raw is not None:
         names = F.array(*(F.lit(name) for name in ["v", *model.model_fields]))
         unknown = F.array_except(F.json_object_keys(raw), names)
-        rules.append(("fields not in the contract", F.size(unknown) > 0))
-    for name, info in model.model_fields.items():
-        rules.extend(_field_rules(name, info, event[name]))
+        rules.append((UNKNOWN_FIELDS, F.size(unknown) > 0))
+    rules += [(r.reason, _broken(r, event, model)) for r in grouped.fields]
     for name in _string_fields(model):
         # VOID is JSON null: absent for an optional field, and a missing required one is reported above.
         rules.append((f"{name}: not a string", ~event[f"{name}__type"].isin("STRING", "VOID")))
-    rules.extend(_model_rules(model, event))
-    rules.append(("a field holds a value of the wrong type", event[CORRUPT].isNotNull()))
+    rules += [(r.reason, _broken(r, event, model)) for r in grouped.cross]
+    rules.append((WRONG_TYPE, event[CORRUPT].isNotNull()))
     reason = F.lit(None).cast("string")
     for text, broken in reversed(rules):
         reason = F.when(broken, F.lit(text)).otherwise(reason)

@@ -1,10 +1,12 @@
 """The market job: Kafka `market.ticks` -> live state in Redis within a second -> history stores behind it.
 
-One Spark streaming query (`market-live`) reads and parses the topic once (JSON parsing and every contract rule
-run in the JVM: contracts/spark.py). Each micro-batch is then handled in the driver, in this order:
+One Spark streaming query (`market-live`) reads the topic once. Each micro-batch is handled in the driver, in
+this order:
 
-1. collect: the parsed batch comes to the driver as Arrow (one Spark job; the original bytes only for rejects);
-2. rejected rows go to `market.ticks.dlq` with their reason;
+1. collect: the batch's records (key, value, Kafka timestamp) come to the driver as Arrow in one Spark job, and
+   are parsed and validated there against the contract's rules, vectorised (contracts/arrow.py: a JVM parse
+   made Spark re-plan a large expression tree every micro-batch, decision 0012);
+2. rejected records go to `market.ticks.dlq` with their reason;
 3. state: `advance` folds the ticks of every symbol into 1 s / 1 min bars and, when minutes close, indicators
    (numpy over all symbols at once; the same feature code as backfill and training);
 4. scoring: closed minutes get sentiment fused point in time and the production model's predictions;
@@ -35,7 +37,7 @@ from prometheus_client import Gauge, Histogram
 
 from marketpulse.config import Settings
 from marketpulse.contracts import Prediction, Tick, Topics, to_wire
-from marketpulse.contracts.spark import parse_wire
+from marketpulse.contracts.arrow import read_wire, rejection_reasons
 from marketpulse.features.indicators import INDICATOR_COLUMNS
 from marketpulse.kafka_config import spark_kafka_options
 from marketpulse.models.serving import StreamModels
@@ -127,21 +129,29 @@ def dlq_records(rejected: DataFrame, source_topic: str, stage: str) -> DataFrame
 
 
 def collect_batch(batch: DataFrame) -> tuple[pa.Table, pa.Table]:
-    """The parsed micro-batch in the driver through Arrow, in one Spark job: (valid ticks with kafka_ts,
-    rejected rows as value/key/reason). Original bytes travel only for rejected rows."""
+    """The micro-batch's raw records in the driver through Arrow, in one Spark job, parsed and validated there
+    (`contracts.arrow`): (valid ticks with kafka_ts, rejected rows as value/key/reason)."""
     from pyspark.sql import functions as F
 
-    rejected = F.col("reason").isNotNull()
-    table = batch.select(
-        *_TICK_FIELDS,
-        "kafka_ts",
-        "reason",
-        F.when(rejected, F.col("value")).alias("value"),
-        F.when(rejected, F.col("key")).alias("key"),
-    ).toArrow()
-    is_valid = pc.is_null(table["reason"])
-    valid = table.filter(is_valid).drop_columns(["reason", "value", "key"])
-    return valid, table.filter(pc.invert(is_valid)).select(["value", "key", "reason"])
+    raw = batch.select("key", "value", F.col("timestamp").alias("kafka_ts")).toArrow()
+    return split_valid(raw)
+
+
+def split_valid(raw: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """Kafka records (key, value, kafka_ts) -> (valid ticks: the contract's columns with ts as a UTC timestamp,
+    plus kafka_ts; rejected: value, key, reason)."""
+    wire = read_wire(Tick, raw["value"].to_pylist())
+    reasons = rejection_reasons(Tick, wire)
+    is_valid = pa.array(reasons == None)  # noqa: E711 (elementwise over an object array)
+    valid = wire.filter(is_valid)
+    columns = {
+        name: valid[name] if name != "ts" else pc.divide(valid["ts"], 1000).cast(pa.timestamp("us", tz="UTC"))
+        for name in _TICK_FIELDS
+    }
+    columns["kafka_ts"] = raw["kafka_ts"].filter(is_valid)
+    rejected = raw.select(["value", "key"]).filter(pc.invert(is_valid))
+    reasons_of_rejected = pa.array(reasons[~is_valid.to_numpy(zero_copy_only=False)], pa.string())
+    return pa.table(columns), rejected.append_column("reason", reasons_of_rejected)
 
 
 def advance_valid(state: MarketState, valid: pa.Table) -> tuple[Emitted, npt.NDArray[np.int64]]:
@@ -471,13 +481,13 @@ def start_market_job(
     spark: SparkSession, settings: Settings, *, available_now: bool = False, topic: str = Topics.TICKS
 ) -> tuple[list[StreamingQuery], MarketJob]:
     """Start the live query; `available_now` processes what is in Kafka now and stops (tests, catch-up)."""
-    parsed = parse_wire(read_ticks(spark, settings, topic), Tick)
+    raw = read_ticks(spark, settings, topic)
     job = MarketJob(settings, topic, available_now=available_now)
     trigger: dict[str, Any] = (
         {"availableNow": True} if available_now else {"processingTime": settings.stream.trigger_interval}
     )
     live = (
-        parsed.writeStream.queryName(LIVE_QUERY)
+        raw.writeStream.queryName(LIVE_QUERY)
         .option("checkpointLocation", settings.checkpoint_location(LIVE_QUERY))
         .trigger(**trigger)
         .foreachBatch(job.write_batch)
