@@ -229,3 +229,31 @@ def test_the_shipped_project_zip_holds_the_package_sources_and_is_named_by_them(
     assert not [name for name in names if not name.endswith(".py")]  # code only; weights stay on the driver
     assert is_local_master("local[2]") and is_local_master("local")
     assert not is_local_master("spark://10.0.0.5:7077") and not is_local_master("k8s://https://kubernetes.default.svc")
+
+
+def test_the_model_registry_works_on_an_fsspec_filesystem_as_on_adls() -> None:
+    """The registry's ADLS path (adlfs is an fsspec filesystem) exercised on fsspec's memory filesystem."""
+    import fsspec
+
+    from marketpulse.models.registry import ModelNotFoundError, ModelRegistry
+    from marketpulse.stores.objectstore import ObjectBucket
+
+    memory = fsspec.filesystem("memory", skip_instance_cache=True)
+    settings = Settings(s3=S3Settings(backend="adls", adls_account="acmelake", access_key=None, secret_key=None))
+    registry = ModelRegistry(settings, ObjectBucket(settings, "marketpulse-models", filesystem=memory))
+    assert registry.client is None and registry.names() == [] and registry.production_version("price") is None
+    first = registry.save("price", b"w1", {"auc": 0.6}, version="v1")
+    registry.save("price", b"w2", {"auc": 0.7}, version="v2")
+    registry.save("sentiment", b"s", {}, version="v1")
+    assert registry.versions("price") == ["v1", "v2"] and registry.names() == ["price", "sentiment"]
+    registry.promote("price", first)
+    registry.promote("price", "v2")
+    assert registry.load("price").weights == b"w2" and registry.load("price").meta["auc"] == 0.7
+    assert registry.rollback("price") == "v1" and registry.production_version("price") == "v1"
+    registry.put_bytes("models/price/reports/r.html", b"<html>", "text/html")
+    assert registry.get_bytes("models/price/reports/r.html") == b"<html>"
+    assert registry.list_keys("models/price/reports/") == ["models/price/reports/r.html"]
+    with pytest.raises(ModelNotFoundError):
+        registry.get_bytes("models/none")
+    with pytest.raises(ModelNotFoundError):
+        registry.load("price", "v9")

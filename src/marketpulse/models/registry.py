@@ -14,7 +14,7 @@ from typing import Any
 
 from marketpulse.config import Settings
 from marketpulse.errors import MarketPulseError
-from marketpulse.stores.objectstore import s3_client
+from marketpulse.stores.objectstore import ObjectBucket
 
 
 class ModelNotFoundError(MarketPulseError):
@@ -36,9 +36,11 @@ class ModelArtifact:
 class ModelRegistry:
     """Reads and writes models in the `<prefix>-models` bucket."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.client = s3_client(settings)
-        self.bucket = settings.s3.buckets["models"]
+    def __init__(self, settings: Settings, objects: ObjectBucket | None = None) -> None:
+        # Any S3 API through boto3, or the lake's fsspec filesystem (ADLS on Azure).
+        self.objects = objects or ObjectBucket(settings, settings.s3.buckets["models"])
+        self.bucket = self.objects.bucket
+        self.client = self.objects.client  # boto3 on an S3 API (None on ADLS)
 
     def _key(self, name: str, *parts: str) -> str:
         return "/".join(["models", name, *parts])
@@ -46,20 +48,18 @@ class ModelRegistry:
     def save(self, name: str, weights: bytes, meta: dict[str, Any], version: str | None = None) -> str:
         """Store a new version (weights first, metadata last: meta.json marks a complete upload)."""
         version = version or datetime.now(UTC).strftime("v%Y%m%dT%H%M%S")
-        self.client.put_object(Bucket=self.bucket, Key=self._key(name, version, "model.pt"), Body=weights)
+        self.objects.put(self._key(name, version, "model.pt"), weights)
         body = json.dumps({**meta, "name": name, "version": version}, indent=2, default=str).encode()
-        self.client.put_object(Bucket=self.bucket, Key=self._key(name, version, "meta.json"), Body=body)
+        self.objects.put(self._key(name, version, "meta.json"), body)
         return version
 
     def versions(self, name: str) -> list[str]:
         """Complete versions of `name`, oldest first."""
-        paginator = self.client.get_paginator("list_objects_v2")
         found = set()
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(name) + "/"):
-            for obj in page.get("Contents", []):
-                parts = obj["Key"].split("/")
-                if len(parts) == 4 and parts[3] == "meta.json":
-                    found.add(parts[2])
+        for key in self.objects.keys(self._key(name) + "/"):
+            parts = key.split("/")
+            if len(parts) == 4 and parts[3] == "meta.json":
+                found.add(parts[2])
         return sorted(found)
 
     def promote(self, name: str, version: str, reason: str = "manual") -> None:
@@ -70,7 +70,7 @@ class ModelRegistry:
         history.append({"version": version, "at": datetime.now(UTC).isoformat(), "reason": reason})
         self._put_json(self._key(name, "production.history.json"), history)
         # The pointer is written last: readers only ever follow it, so they never see a half-done promotion.
-        self.client.put_object(Bucket=self.bucket, Key=self._key(name, "production"), Body=version.encode())
+        self.objects.put(self._key(name, "production"), version.encode())
 
     def history(self, name: str) -> list[dict[str, Any]]:
         """Every promotion of `name`, oldest first (version, at, reason)."""
@@ -95,56 +95,40 @@ class ModelRegistry:
 
     def names(self) -> list[str]:
         """Every model name in the registry."""
-        response = self.client.list_objects_v2(Bucket=self.bucket, Prefix="models/", Delimiter="/")
-        return sorted(p["Prefix"].split("/")[1] for p in response.get("CommonPrefixes", []))
+        return self.objects.children("models/")
 
     def put_bytes(self, key: str, body: bytes, content_type: str = "application/octet-stream") -> None:
         """Any other object of the models bucket (evaluation reports)."""
-        self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+        self.objects.put(key, body, content_type)
 
     def get_bytes(self, key: str) -> bytes:
-        try:
-            return bytes(self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
-        except self.client.exceptions.NoSuchKey as exc:
-            raise ModelNotFoundError(f"no object {key} in the registry") from exc
+        body = self.objects.get(key)
+        if body is None:
+            raise ModelNotFoundError(f"no object {key} in the registry")
+        return body
 
     def list_keys(self, prefix: str) -> list[str]:
-        paginator = self.client.get_paginator("list_objects_v2")
-        return [
-            obj["Key"]
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix)
-            for obj in page.get("Contents", [])
-        ]
+        return self.objects.keys(prefix)
 
     def _put_json(self, key: str, value: Any) -> None:
-        self.client.put_object(Bucket=self.bucket, Key=key, Body=json.dumps(value, indent=2, default=str).encode())
+        self.objects.put(key, json.dumps(value, indent=2, default=str).encode())
 
     def _get_json(self, key: str) -> Any:
-        try:
-            return json.loads(self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
-        except self.client.exceptions.NoSuchKey:
-            return None
+        body = self.objects.get(key)
+        return None if body is None else json.loads(body)
 
     def production_version(self, name: str) -> str | None:
         """The version `production` points at, or None when nothing was promoted yet."""
-        try:
-            body = self.client.get_object(Bucket=self.bucket, Key=self._key(name, "production"))["Body"].read()
-        except self.client.exceptions.NoSuchKey:
-            return None
-        return str(body.decode().strip())
+        body = self.objects.get(self._key(name, "production"))
+        return None if body is None else str(body.decode().strip())
 
     def load(self, name: str, version: str | None = None) -> ModelArtifact:
         """A version's weights and metadata (default: production)."""
         version = version or self.production_version(name)
         if version is None:
             raise ModelNotFoundError(f"model {name} has no production version; train one: marketpulse train price")
-        try:
-            weights = self.client.get_object(Bucket=self.bucket, Key=self._key(name, version, "model.pt"))[
-                "Body"
-            ].read()
-            meta = json.loads(
-                self.client.get_object(Bucket=self.bucket, Key=self._key(name, version, "meta.json"))["Body"].read()
-            )
-        except self.client.exceptions.NoSuchKey as exc:
-            raise ModelNotFoundError(f"model {name} version {version} is incomplete or missing") from exc
-        return ModelArtifact(name, version, weights, meta)
+        weights = self.objects.get(self._key(name, version, "model.pt"))
+        meta = self.objects.get(self._key(name, version, "meta.json"))
+        if weights is None or meta is None:
+            raise ModelNotFoundError(f"model {name} version {version} is incomplete or missing")
+        return ModelArtifact(name, version, weights, json.loads(meta))

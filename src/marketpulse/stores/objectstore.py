@@ -135,3 +135,56 @@ def ensure_buckets(settings: Settings) -> list[str]:
     for name in names:
         create_bucket(settings, name)
     return names
+
+
+class ObjectBucket:
+    """The few object operations the model registry needs, over boto3 (any S3 API) or fsspec (ADLS through adlfs).
+
+    get() returns None for a missing key; keys() lists every key under a prefix; children() the next path segment
+    of every key under a prefix (S3's delimiter listing).
+    """
+
+    def __init__(self, settings: Settings, bucket: str, filesystem: Any = None) -> None:
+        self.bucket = bucket
+        #: The boto3 client on an S3 API, else None (the lake's fsspec filesystem serves instead).
+        self.client: Any = None
+        self._fs = filesystem
+        if self._fs is None and settings.s3.backend == "s3":
+            self.client = s3_client(settings)
+        elif self._fs is None:
+            self._fs = lake_filesystem(settings)
+
+    def put(self, key: str, body: bytes, content_type: str = "application/octet-stream") -> None:
+        if self.client is not None:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+        else:
+            self._fs.pipe_file(f"{self.bucket}/{key}", body)
+
+    def get(self, key: str) -> bytes | None:
+        if self.client is not None:
+            try:
+                return bytes(self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+            except self.client.exceptions.NoSuchKey:
+                return None
+        try:
+            return bytes(self._fs.cat_file(f"{self.bucket}/{key}"))
+        except FileNotFoundError:
+            return None
+
+    def keys(self, prefix: str) -> list[str]:
+        if self.client is not None:
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+            return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
+        root = f"{self.bucket}/"
+        # Listings are read fresh: another process (a trainer) may have written since.
+        self._fs.invalidate_cache()
+        # S3 prefix semantics over folders: list the prefix's folder, keep what starts with the prefix.
+        folder = root + prefix.rsplit("/", 1)[0] if "/" in prefix else root
+        paths = (path.lstrip("/") for path in self._fs.find(folder))
+        return sorted(path[len(root) :] for path in paths if path.startswith(root + prefix))
+
+    def children(self, prefix: str) -> list[str]:
+        if self.client is not None:
+            response = self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, Delimiter="/")
+            return sorted(p["Prefix"][len(prefix) :].rstrip("/") for p in response.get("CommonPrefixes", []))
+        return sorted({key[len(prefix) :].split("/", 1)[0] for key in self.keys(prefix) if "/" in key[len(prefix) :]})
