@@ -23,6 +23,8 @@ from marketpulse.config import Settings
 from marketpulse.contracts.columns import STORED_ITEM_COLUMNS as ITEM_COLUMNS
 from marketpulse.contracts.columns import WINDOW_COLUMNS
 from marketpulse.contracts.text import TEXT_SOURCES, SentimentWindow
+from marketpulse.stores.cassandra import CassandraWriter
+from marketpulse.stores.postgres import PostgresWriter
 from marketpulse.stores.redis_store import (
     LatestMerger,
     OutageRetry,
@@ -58,8 +60,6 @@ class CassandraSentiment:
     """Scored texts and windows in Cassandra: the history the sentiment job recomputes windows from."""
 
     def __init__(self, settings: Settings) -> None:
-        from marketpulse.stores.cassandra import CassandraWriter
-
         self.cassandra = CassandraWriter(settings)  # connects and migrates (creates the sentiment tables)
         session = self.cassandra.session
         self._insert_item = session.prepare(
@@ -122,8 +122,6 @@ class PostgresSentiment:
     """Windows in the reporting schema (`fact_sentiment_window`), one transaction per batch."""
 
     def __init__(self, settings: Settings) -> None:
-        from marketpulse.stores.postgres import PostgresWriter
-
         self.postgres = PostgresWriter(settings)
 
     def write_windows(self, windows: pd.DataFrame, model_version: str) -> None:

@@ -31,7 +31,9 @@ from marketpulse.contracts.spark import parse_wire
 from marketpulse.contracts.text import NewsArticle, SocialPost, TextItem
 from marketpulse.features.sentiment import ITEM_COLUMNS, known_at, sentiment_windows, window_ends
 from marketpulse.kafka_config import spark_kafka_options
+from marketpulse.models.sentiment import load_with_fallback, polarity
 from marketpulse.stores.sentiment import CassandraSentiment, checked_windows
+from marketpulse.stream.market_job import dlq_records
 from marketpulse.stream.runner import StreamJobRunner
 from marketpulse.stream.sentiment_sinks import (
     CassandraSentimentSink,
@@ -75,8 +77,6 @@ _MODELS: dict[tuple[str, int], tuple[Any, str | None]] = {}
 def _model(kind: str, torch_threads: int) -> tuple[Any, str | None]:
     key = (kind, torch_threads)
     if key not in _MODELS:
-        from marketpulse.models.sentiment import load_with_fallback
-
         model, problem = load_with_fallback(kind, threads=torch_threads)
         if problem:
             log.warning(
@@ -132,8 +132,6 @@ def parse_texts(raw: DataFrame, topics: tuple[str, str]) -> DataFrame:
 
 def item_scores(scored: pd.DataFrame) -> pd.DataFrame:
     """One row per (text, symbol) with known_at and polarity: what the stores and the window math take."""
-    from marketpulse.models.sentiment import polarity
-
     if scored.empty:
         return scored.assign(symbol=pd.Series(dtype="object"), known_at=pd.Series(dtype="datetime64[ns, UTC]"))
     frame = scored.copy()
@@ -212,8 +210,6 @@ class SentimentSinks:
         )
 
     def _dead_letter(self, batch: DataFrame) -> None:
-        from marketpulse.stream.market_job import dlq_records
-
         rejected = batch.filter("reason IS NOT NULL")
         # One pass over the batch (it also fills the cache the scoring reads); writes only where rejects exist.
         counts = {row["topic"]: int(row["count"]) for row in rejected.groupBy("topic").count().collect()}
