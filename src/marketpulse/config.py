@@ -23,11 +23,42 @@ KafkaSaslMechanism = Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN", "OAUTHBE
 CassandraConsistency = Literal["ONE", "LOCAL_ONE", "QUORUM", "LOCAL_QUORUM", "ALL"]
 
 # Secrets that are fine on a laptop and never anywhere else.
-_LOCAL_ONLY_SECRETS = {"marketpulse", "marketpulse-secret", "changeme", ""}
+#: Secrets that are fine on a laptop and never anywhere else: the local defaults and the well-known defaults of
+#: the services behind them (compared lower-case, stripped).
+_LOCAL_ONLY_SECRETS = {
+    "",
+    "marketpulse",
+    "marketpulse-secret",
+    "changeme",
+    "change-me",
+    "admin",
+    "password",
+    "secret",
+    "airflow",
+    "postgres",
+    "minioadmin",
+    "root",
+    "test",
+}
+#: SecretStr fields that may stay empty anywhere: an empty dashboard key means "make a local one".
+_OPTIONAL_EMPTY = {"dashboard.api_key"}
+
+
+def _secrets(model: BaseModel, where: str = "") -> list[tuple[str, str]]:
+    """(dotted name, value) of every SecretStr set in `model` and its sections (None: not configured, skipped)."""
+    found = []
+    for name, value in model:
+        if isinstance(value, SecretStr) and f"{where}{name}" not in _OPTIONAL_EMPTY:
+            found.append((f"{where}{name}", value.get_secret_value()))
+        elif isinstance(value, BaseModel):
+            found += _secrets(value, f"{where}{name}.")
+    return found
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    # hide_input_in_errors: a validation error names the field, never its value (a secret in a misspelled or
+    # misplaced variable would otherwise be printed in the error).
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, hide_input_in_errors=True)
 
 
 class StackSettings(_Section):
@@ -463,6 +494,7 @@ class Settings(BaseSettings):
         env_file=".env",
         extra="forbid",
         frozen=True,
+        hide_input_in_errors=True,
     )
 
     environment: Environment = Field("local", description="Where this runs; non-local refuses default secrets.")
@@ -489,20 +521,11 @@ class Settings(BaseSettings):
     def _no_default_secrets_outside_local(self) -> Settings:
         if self.environment in ("local", "test"):
             return self
-        weak = [
-            name
-            for name, secret in (
-                ("postgres.password", self.postgres.password),
-                ("s3.secret_key", self.s3.secret_key),
-                ("airflow.admin_password", self.airflow.admin_password),
-            )
-            # No secret at all is fine where one is optional (role credentials for object storage).
-            if secret is not None and secret.get_secret_value() in _LOCAL_ONLY_SECRETS
-        ]
+        weak = [name for name, value in _secrets(self) if value.strip().lower() in _LOCAL_ONLY_SECRETS]
         if weak:
             raise ValueError(
-                f"environment={self.environment} but {', '.join(weak)} still hold the local default; "
-                "set them through MARKETPULSE_* variables or a secret store"
+                f"environment={self.environment} but {', '.join(weak)} still hold the local default "
+                "or a well-known password; set them through MARKETPULSE_* variables or a secret store"
             )
         return self
 
