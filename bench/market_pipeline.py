@@ -50,7 +50,9 @@ from marketpulse.stack.instances import side_by_side_settings
 from marketpulse.stack.manager import Stack
 
 #: Ports of the bench stack are the defaults shifted by this much (the test stack uses 10000).
-PORT_OFFSET = 30_000
+#: Below Linux's ephemeral port range (32768-60999): a client connection there can hold a bench port for a
+#: minute after it closes (TIME-WAIT) and the stack refuses to start.
+PORT_OFFSET = 13_000
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SERVER_GROUPS = ("kafka", "cassandra", "postgres", "redis", "seaweedfs")
 STAGES = ("b0a", "peer-seed", "peer-numpy", "b0b", "b1", "b2", "latency")
@@ -84,7 +86,7 @@ def ensure_stack(stack: Stack) -> bool:
     if all(row.healthy for row in stack.status()):
         log("bench stack already running and healthy: reusing it (it is left running at the end)")
         return False
-    log("starting the bench stack (ports +30000, data under .stack/bench) ...")
+    log("starting the bench stack (ports +13000, data under .stack/bench) ...")
     started = time.monotonic()
     stack.up()
     log(f"bench stack up in {time.monotonic() - started:.0f}s")
@@ -104,7 +106,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.market_pipeline",
         description=(
-            "Benchmark the market pipeline on its own 'bench' stack (ports +30000): raw Kafka ceiling (B0a), two "
+            "Benchmark the market pipeline on its own 'bench' stack (ports +13000): raw Kafka ceiling (B0a), two "
             "same-run peers (seed-style, hand-tuned), Spark source (B0b), parse (B1), the full market job (B2), "
             "latency at fixed rates (job side and pub/sub client side) and the memory of a running platform. "
             "Prints a Markdown report, writes it to bench/results/, and ends with one JSON line."
