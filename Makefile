@@ -49,19 +49,19 @@ lint: $(STAMP) ## ruff + mypy
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
 
-terraform-providers: $(STAMP) ## Build the local env's Terraform providers into .stack/terraform/providers (Go proxy; ~2-4 min once)
+terraform-providers: $(STAMP) ## Build OpenTofu (tofu, .stack/cache) and the local env's providers (.stack/terraform/providers) from the Go proxy, once
 	$(MP) infra providers
 
-terraform-check: $(STAMP) ## terraform fmt -check all of terraform/; validate + plan tests where providers are mirrored (local)
+terraform-check: $(STAMP) ## tofu fmt -check all of terraform/; validate + plan tests where providers are mirrored (local); licences
 	$(MP) infra check
 
-terraform-apply: $(STAMP) ## Apply terraform/envs/local to the running dev stack (buckets, topics; `make run` does it too)
+terraform-apply: $(STAMP) ## tofu apply terraform/envs/local to the running dev stack (buckets, topics; `make run` does it too)
 	$(MP) infra apply
 
 bench: install ## Benchmark the market pipeline on its own 'bench' stack, ~9 min (options: BENCH_ARGS="--help")
 	$(BIN)/python -m bench.market_pipeline $(BENCH_ARGS)
 
-chaos: install ## Faults one at a time (kill -9, Redis down 60 s, Kafka SIGKILL, replay twice, restart) on its own 'chaos' stack; one row each, ~20 min (CHAOS_ARGS="--help")
+chaos: install ## Faults one at a time (kill -9, Redis down 60 s, Kafka SIGKILL, replay twice, restart) on its own 'chaos' stack; one row each, ~25 min (CHAOS_ARGS="--help")
 	$(BIN)/python -m bench.chaos $(CHAOS_ARGS)
 
 bench-api: install ## Benchmark the API: latest-quote latency (3 server variants x 3 rates) and WebSocket fan-out, ~6 min

@@ -318,8 +318,17 @@ class Supervisor:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop judging (waits for a restart in progress)."""
         self._stop.set()
         self._thread.join(timeout=600)
+
+    @property
+    def restarts(self) -> list[tuple[float, dict[str, object]]]:
+        """The restarts it really made (a restart that found the job launched, recovered or stopped is skipped)."""
+        return [(at, outcome) for at, outcome in self.events.restarts if "skipped" not in outcome]
 
     def _run(self) -> None:
         spec = stream_job(MARKET_JOB)
@@ -536,14 +545,18 @@ def scenario_kill(base: Settings, stack: Stack, options: Options) -> Row:
 
 
 def _wait_for_new_process_batch(settings: Settings, old_pid: int, since_unix: float, timeout_s: float) -> float | None:
-    """Unix time of the first heartbeat after `since_unix` written by a process other than `old_pid`'s family."""
+    """Unix time at which a process other than `old_pid` runs the job again and is ready (`job_readiness`: its
+    queries run and it wrote a micro-batch since it started, or nothing waits in Kafka)."""
+    from marketpulse.stream.supervisor import job_readiness
+
+    spec = stream_job(MARKET_JOB)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with contextlib.suppress(Exception):
-            _, at, _ = newest_batch(settings)
-            current = job_pid(settings)
-            if at is not None and at > since_unix and current is not None and current != old_pid:
-                return at
+            proc = find_process(spec.app(settings).pid_path)
+            if proc is not None and proc.pid != old_pid and job_readiness(settings, spec, proc)[0]:
+                _, at, _ = newest_batch(settings)
+                return at if at is not None and at > since_unix else time.time()
         time.sleep(0.5)
     return None
 
@@ -567,7 +580,7 @@ def scenario_redis(base: Settings, stack: Stack, options: Options) -> Row:
     stayed = pid_before is not None and pid_before == pid_after
     if not stayed:
         result.notes.append(f"the job's process changed ({pid_before} -> {pid_after})")
-    restarts = [r for at, r in supervisor.events.restarts if at >= down_at]
+    restarts = [r for at, r in supervisor.restarts if at >= down_at]
     return Row(
         f"Redis down {options.outage_s:.0f}s",
         f"{options.ticks:,} ticks @{options.rate:.0f}/s",
@@ -599,7 +612,7 @@ def scenario_kafka(base: Settings, stack: Stack, options: Options) -> Row:
         load.wait()
         result = wait_for_stores(settings, truth, options.settle_s)
     detected = supervisor.events.first_verdict(killed_at)
-    restarts = [r for at, r in supervisor.events.restarts if at >= killed_at]
+    restarts = [r for at, r in supervisor.restarts if at >= killed_at]
     return Row(
         "Kafka broker SIGKILL, 10s",
         f"{options.ticks:,} ticks @{options.rate:.0f}/s",
@@ -656,7 +669,8 @@ def scenario_platform_restart(base: Settings, stack: Stack, options: Options) ->
         Load(settings, truth.ticks.iloc[half:], options.rate * 5).start().wait()
         recovered = wait_for_batch_after(settings, launched_unix, 120)
         result = wait_for_stores(settings, truth, options.settle_s)
-    restarts = len(supervisor.events.restarts)
+        supervisor.stop()  # before the job stops: judged from its launch until here
+    restarts = len(supervisor.restarts)
     verdicts = sorted({verdict for _, verdict, _ in supervisor.events.verdicts})
     if restarts:
         result.wrong += restarts
