@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from marketpulse.alerts.rules import Condition
 from marketpulse.config import Settings
 from marketpulse.errors import MarketPulseError
+from marketpulse.stores.postgres import GuardedConnection
 
 _conditions: TypeAdapter[Any] = TypeAdapter(Condition)
 
@@ -90,8 +91,6 @@ class AlertStore:
     """Alert rules and their firings in PostgreSQL, through one guarded connection."""
 
     def __init__(self, settings: Settings) -> None:
-        from marketpulse.stores.postgres import GuardedConnection
-
         self._db = GuardedConnection(settings, "alerts", AlertStoreUnavailableError)
         self._execute = self._db.execute
 

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
+
+from cassandra import ConsistencyLevel, InvalidRequest
+from cassandra.auth import PlainTextAuthProvider
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
+from cassandra.concurrent import execute_concurrent_with_args
+from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 
 from marketpulse.config import Settings
 from marketpulse.contracts.columns import INDICATOR_COLUMNS
@@ -15,16 +22,11 @@ def cassandra_cluster(settings: Settings, *, timeout_s: float = 10.0, writer: bo
     TLS, authentication, protocol version and consistency come from `cassandra` settings (see cluster_options);
     a writer's sessions run at cassandra.write_consistency, every other at cassandra.read_consistency.
     """
-    from cassandra.cluster import Cluster
-
     return Cluster(settings.cassandra_hosts, **cluster_options(settings, timeout_s=timeout_s, writer=writer))
 
 
 def cluster_options(settings: Settings, *, timeout_s: float = 10.0, writer: bool = False) -> dict[str, Any]:
     """Keyword arguments of cassandra.cluster.Cluster (contact points aside); public so the mapping is testable."""
-    from cassandra.cluster import EXEC_PROFILE_DEFAULT, ExecutionProfile
-    from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
-
     c = settings.cassandra
     profile = ExecutionProfile(
         # Token-aware routing sends each write to the replica that owns its (symbol, day) partition.
@@ -42,8 +44,6 @@ def cluster_options(settings: Settings, *, timeout_s: float = 10.0, writer: bool
     if c.ssl:
         options["ssl_context"] = _ssl_context(settings)
     if c.auth == "password":
-        from cassandra.auth import PlainTextAuthProvider
-
         assert c.password is not None  # CassandraSettings' validator
         options["auth_provider"] = PlainTextAuthProvider(username=c.username, password=c.password.get_secret_value())
     elif c.auth == "sigv4":
@@ -53,14 +53,10 @@ def cluster_options(settings: Settings, *, timeout_s: float = 10.0, writer: bool
 
 def consistency(name: str) -> int:
     """The driver's ConsistencyLevel for a settings name (LOCAL_QUORUM, ...)."""
-    from cassandra import ConsistencyLevel
-
     return int(ConsistencyLevel.name_to_value[name])
 
 
 def _ssl_context(settings: Settings) -> Any:
-    import ssl
-
     c = settings.cassandra
     context = ssl.create_default_context(cafile=str(c.ssl_ca_location) if c.ssl_ca_location else None)
     # The driver passes each contact point as server_hostname when check_hostname is on.
@@ -132,8 +128,6 @@ def migrate(session: Any, keyspace: str) -> None:
     for table, column, kind in ADDED_COLUMNS:
         if (table, column) not in existing:
             # A dev stack made before the column existed; two writers racing here both succeed or one sees "exists".
-            from cassandra import InvalidRequest
-
             try:
                 session.execute(f"ALTER TABLE {table} ADD {column} {kind}", timeout=60)
             except InvalidRequest as exc:
@@ -145,8 +139,6 @@ class CassandraWriter:
     """Idempotent writes: Cassandra inserts are upserts keyed by the primary key, so replays overwrite."""
 
     def __init__(self, settings: Settings) -> None:
-        from cassandra.cluster import Session
-
         # Its statements (the stores' inserts and the few reads they need) run at the write consistency.
         self._cluster = cassandra_cluster(settings, writer=True)
         self.session: Session = self._cluster.connect()
@@ -166,8 +158,6 @@ class CassandraWriter:
         )
 
     def _write(self, statement: Any, rows: list[tuple[Any, ...]]) -> None:
-        from cassandra.concurrent import execute_concurrent_with_args
-
         if not rows:
             return
         results = execute_concurrent_with_args(self.session, statement, rows, concurrency=64, raise_on_first_error=True)

@@ -5,18 +5,17 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import psycopg
+
 from marketpulse.config import Settings
-from marketpulse.stores.cassandra import INDICATOR_CQL_COLUMNS
+from marketpulse.migrations import require_schema
+from marketpulse.stores.cassandra import INDICATOR_CQL_COLUMNS, sentiment_used
 
 
 class PostgresWriter:
     """Upserts keyed by natural keys: writing the same micro-batch twice leaves the same rows."""
 
     def __init__(self, settings: Settings) -> None:
-        import psycopg
-
-        from marketpulse.migrations import require_schema
-
         self.conn = psycopg.connect(settings.postgres_dsn())
         # Tables come from `marketpulse db migrate`: DDL here would lock the facts against readers and writers.
         require_schema(self.conn)
@@ -55,8 +54,6 @@ class PostgresWriter:
         self._upsert("fact_indicator_1m", ["symbol", "ts", *columns], ["symbol", "ts"], rows)
 
     def upsert_predictions(self, frame: Any) -> None:
-        from marketpulse.stores.cassandra import sentiment_used
-
         columns = [
             "symbol",
             "feature_ts",
@@ -114,10 +111,6 @@ class GuardedConnection:
 
     def execute(self, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
         """Run one statement; its rows (none for statements without a result)."""
-        import psycopg
-
-        from marketpulse.migrations import require_schema
-
         with self._lock:
             try:
                 if self._conn is None or self._conn.closed:

@@ -15,8 +15,11 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from marketpulse.config import Settings
 from marketpulse.features.indicators import INDICATOR_COLUMNS
+from marketpulse.migrations import require_schema
 
 #: The views Power BI reads (defined by the migrations, described in the data dictionary).
 VIEWS = ("v_bar_1m", "v_daily_summary", "v_prediction_outcome", "v_data_quality")
@@ -165,15 +168,11 @@ class ExportResult:
 
 
 def _connect(settings: Settings) -> Any:
-    import psycopg
-
     return psycopg.connect(settings.postgres_dsn())
 
 
 def ensure_schema(conn: Any) -> list[str]:
     """Check the reporting schema is migrated (the export runs no DDL); return the views Power BI reads."""
-    from marketpulse.migrations import require_schema
-
     require_schema(conn)
     return sorted(VIEWS)
 
