@@ -14,9 +14,9 @@ from confluent_kafka import Consumer, TopicPartition
 from marketpulse.config import Settings
 from marketpulse.contracts import Tick, Topics, from_wire, to_wire
 from marketpulse.ingest.producer import EventProducer
+from marketpulse.orchestration.airflow import settings_env
 from marketpulse.stack.manager import Stack
 
-from .conftest import settings_env
 from .test_api_support import free_port
 
 

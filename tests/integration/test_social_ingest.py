@@ -13,9 +13,9 @@ from confluent_kafka import Consumer
 from marketpulse.config import Settings
 from marketpulse.contracts import Topics, from_wire
 from marketpulse.contracts.text import NewsArticle, SocialPost
+from marketpulse.orchestration.airflow import settings_env
 from marketpulse.stack.manager import Stack
 
-from .conftest import settings_env
 from .test_api_support import free_port
 
 
