@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 
@@ -87,8 +89,6 @@ class AlertEngine:
         self._token = secrets.token_hex(16)
 
     async def start(self) -> None:
-        import redis.asyncio as aioredis
-
         self._started_at = datetime.now(UTC)  # events fired from now on are this run's own deliveries
         self._http = httpx.AsyncClient(timeout=self.settings.api.webhook_timeout_s, follow_redirects=False)
         self._publisher = aioredis.Redis.from_url(self.settings.redis_url, decode_responses=True)
@@ -167,9 +167,6 @@ class AlertEngine:
             self._spawn_delivery(item.url, item.secret, message, item.event.event_id, item.attempts_made)
 
     async def _listen(self) -> None:
-        import redis.asyncio as aioredis
-        from redis.exceptions import ConnectionError as RedisConnectionError
-
         while True:
             client = aioredis.Redis.from_url(self.settings.redis_url, decode_responses=True)
             pubsub = client.pubsub(ignore_subscribe_messages=True)

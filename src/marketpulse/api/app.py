@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import redis.asyncio as aioredis
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
@@ -89,8 +90,6 @@ def create_app(settings: Settings, *, multiprocess_metrics: bool = False) -> Fas
             await run_in_threadpool(history.connect)  # early, so the first request is fast; retried on use
         except DependencyUnavailableError as exc:
             log.warning("starting without Cassandra, will retry on use: %s", exc)
-        import redis.asyncio as aioredis
-
         aredis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=10)
         # The latest-quote route's own pipelined connection: bytes in, bytes out, no pool (api.resp).
         pipelined = PipelinedRedis(settings.redis_url)

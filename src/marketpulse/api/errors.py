@@ -11,9 +11,13 @@ import re
 from typing import Any
 
 import orjson
+from cassandra import OperationTimedOut, RequestExecutionException
+from cassandra.cluster import NoHostAvailable
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
 
 from marketpulse.errors import MarketPulseError
@@ -104,11 +108,6 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
 
 def _store_errors() -> tuple[type[Exception], ...]:
     """Driver exceptions that mean "the store is down or slow", not "the request is wrong"."""
-    from cassandra import OperationTimedOut, RequestExecutionException
-    from cassandra.cluster import NoHostAvailable
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
     return (NoHostAvailable, OperationTimedOut, RequestExecutionException, RedisConnectionError, RedisTimeoutError)
 
 

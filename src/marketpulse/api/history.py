@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from cassandra import InvalidRequest
+
 from marketpulse.api.errors import DependencyUnavailableError
 from marketpulse.api.paging import Cursor, PageRequest, day_partitions, encode_cursor, to_epoch_ms
 from marketpulse.config import Settings
@@ -91,8 +93,6 @@ class History:
         """Prepared once per table; a table no writer has created yet is a 503 until one does."""
         session = self.connect()
         if table.name not in self._statements:
-            from cassandra import InvalidRequest
-
             try:
                 self._statements[table.name] = self._prepare(session, table)
             except InvalidRequest as exc:

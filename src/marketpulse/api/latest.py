@@ -18,8 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from marketpulse.api.auth import ForbiddenError, rate_limited
 from marketpulse.api.errors import NotFoundError, render_error, render_store_error
 from marketpulse.api.ratelimit import TOKEN_BUCKET_LUA, bucket_key
 from marketpulse.api.resp import PipelinedRedis, script_sha
@@ -145,11 +148,6 @@ class LatestQuoteLane:
     async def _answer(
         self, state: Any, symbol: str, plain: str | None, address: str | None
     ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeoutError
-
-        from marketpulse.api.auth import ForbiddenError, rate_limited
-
         authenticator = state.authenticator
         try:
             key = await authenticator.authenticate(plain, address)

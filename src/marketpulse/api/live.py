@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from marketpulse.api.metrics import ApiMetrics
 from marketpulse.config import ApiSettings
@@ -129,10 +132,6 @@ class LiveHub:
 
     async def _run(self) -> None:
         """Subscribe and dispatch forever; reconnect with a pause when Redis goes away."""
-        import redis.asyncio as aioredis
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeoutError
-
         while True:
             client = aioredis.Redis.from_url(self.redis_url, decode_responses=True)
             pubsub = client.pubsub(ignore_subscribe_messages=True)

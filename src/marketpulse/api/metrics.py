@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import multiprocess as mp
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -21,8 +22,6 @@ class ApiMetrics:
         #: What /metrics serves: this registry, or the merge of every worker's samples.
         self.exposition = self.registry
         if multiprocess:
-            from prometheus_client import multiprocess as mp
-
             self.exposition = CollectorRegistry()
             mp.MultiProcessCollector(self.exposition)  # type: ignore[no-untyped-call]
         self.requests = Counter(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 
+import uvicorn
 from fastapi import FastAPI
 
 from marketpulse.config import Settings
@@ -19,8 +20,6 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def serve(settings: Settings) -> None:
-    import uvicorn
-
     options = {
         "host": settings.stack.host,
         "port": settings.api.port,

@@ -9,10 +9,13 @@ Server callbacks still build what needs history (bars, sparklines, charts) on sl
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import dash
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html
+from flask import Response, g, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
 from marketpulse.config import Settings
 from marketpulse.dashboard.client import ApiClient, install_client
@@ -66,11 +69,6 @@ def create_dashboard(settings: Settings) -> Dash:
 
 def add_metrics_route(app: Dash) -> None:
     """/metrics of the dashboard's Flask server: requests served, for Prometheus."""
-    import time
-
-    from flask import Response, g, request
-    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-
     registry = CollectorRegistry()
     requests = Counter(
         "marketpulse_dashboard_requests_total", "Dashboard HTTP requests", ["kind", "status"], registry=registry

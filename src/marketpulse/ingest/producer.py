@@ -11,6 +11,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from confluent_kafka import Producer
+
 from marketpulse.config import Settings
 from marketpulse.contracts import Contract, ContractError, Tick, Topics, from_wire, to_wire
 from marketpulse.errors import MarketPulseError
@@ -66,8 +68,6 @@ class EventProducer:
     """Sends events keyed by symbol, routes invalid input to the DLQ, and counts everything."""
 
     def __init__(self, settings: Settings, client_id: str) -> None:
-        from confluent_kafka import Producer
-
         self._producer = Producer(producer_config(settings, client_id))
         self._failed = 0
         self._first_failure: str | None = None

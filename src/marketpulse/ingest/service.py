@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
+from prometheus_client import start_http_server
+
 from marketpulse.config import Settings
 from marketpulse.contracts import Tick, Topics
 from marketpulse.errors import ConfigError
@@ -68,8 +70,6 @@ def pump_wire(pairs: Iterable[tuple[bytes, bytes]], producer: EventProducer, sou
 
 def serve_metrics(settings: Settings) -> None:
     """Expose /metrics for Prometheus on the ingest metrics port."""
-    from prometheus_client import start_http_server
-
     port = settings.ingest.metrics_port
     try:
         start_http_server(port, addr=settings.stack.host)

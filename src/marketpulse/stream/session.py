@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import zipfile
@@ -69,8 +70,6 @@ def project_zip(folder: Path) -> Path:
     Named by the sources' content, so a changed tree is shipped under a new name and executors never reuse a stale
     copy; model weights and other data files stay on the driver, the only process that reads them.
     """
-    import hashlib
-
     package = Path(__file__).resolve().parent.parent
     sources = sorted(path for path in package.rglob("*.py") if "__pycache__" not in path.parts)
     digest = hashlib.sha256()

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field, HttpUrl
+from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 
 from marketpulse.alerts.engine import RULES_CHANGED_CHANNEL
@@ -51,8 +52,6 @@ def _store(request: Request) -> AlertStore:
 
 async def _rearm(request: Request) -> None:
     """Tell the alert service (another process) to reload the rules now rather than at its next poll."""
-    from redis.exceptions import RedisError
-
     try:
         await request.app.state.resources.aredis.publish(RULES_CHANGED_CHANNEL, "1")
     except RedisError as exc:  # the service still reloads within RELOAD_EVERY_S

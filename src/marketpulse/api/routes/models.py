@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
 from marketpulse.api.deps import ResourcesDep
+from marketpulse.models.registry import ModelRegistry
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -19,8 +20,6 @@ MEDIA_TYPES = {"html": "text/html", "md": "text/markdown", "svg": "image/svg+xml
 
 @router.get("", summary="Every model with its production version")
 def list_models(resources: ResourcesDep) -> list[dict[str, Any]]:
-    from marketpulse.models.registry import ModelRegistry
-
     registry = ModelRegistry(resources.settings)
     return [
         {"name": name, "production": registry.production_version(name), "versions": registry.versions(name)}
@@ -30,8 +29,6 @@ def list_models(resources: ResourcesDep) -> list[dict[str, Any]]:
 
 @router.get("/{name}", summary="A model's versions: kind, training range, held-out scores, promotion history")
 def read_model(name: Name, resources: ResourcesDep) -> dict[str, Any]:
-    from marketpulse.models.registry import ModelRegistry
-
     registry = ModelRegistry(resources.settings)
     keep = ("kind", "train_range", "test_range", "data_source", "code_version", "decision", "report", "horizons")
     versions = []
@@ -48,7 +45,6 @@ def read_model(name: Name, resources: ResourcesDep) -> dict[str, Any]:
 
 @router.get("/{name}/reports", summary="Walk-forward evaluation reports of a model, newest first")
 def list_reports(name: Name, resources: ResourcesDep) -> list[dict[str, Any]]:
-    from marketpulse.models.registry import ModelRegistry
     from marketpulse.models.report import list_reports as listed
 
     reports = listed(ModelRegistry(resources.settings), name)
@@ -59,7 +55,6 @@ def list_reports(name: Name, resources: ResourcesDep) -> list[dict[str, Any]]:
 
 @router.get("/{name}/reports/{report_id}/{file_name}", summary="One file of a report (HTML, Markdown, SVG, JSON)")
 def read_report_file(name: Name, report_id: ReportId, file_name: FileName, resources: ResourcesDep) -> Response:
-    from marketpulse.models.registry import ModelRegistry
     from marketpulse.models.report import report_prefix
 
     body = ModelRegistry(resources.settings).get_bytes(report_prefix(name, report_id) + file_name)

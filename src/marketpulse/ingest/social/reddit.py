@@ -8,6 +8,7 @@ only submissions newer than the newest of the previous round.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -106,7 +107,5 @@ class RedditCollector(TextCollector):
 
 
 def _reset_time(response: Any) -> float | None:
-    import time
-
     reset = response.headers.get("x-ratelimit-reset") or response.headers.get("retry-after")
     return time.time() + float(reset) if reset else None

@@ -16,7 +16,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from typing import Any
@@ -231,6 +231,4 @@ def _wrap(provider: str, item_id: str, fields: dict[str, str], published_at: dat
 
 def _replayed(raw: RawText, item_id: str) -> RawText:
     """The parsed text under a replay id (so replayed and live ids never collide); publish time kept exact."""
-    from dataclasses import replace
-
     return replace(raw, id=item_id)

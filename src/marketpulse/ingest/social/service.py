@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import SecretStr
 
 from marketpulse.config import Settings
@@ -23,9 +24,16 @@ from marketpulse.contracts import Topics
 from marketpulse.contracts.text import NewsArticle, TextItem
 from marketpulse.errors import ConfigError
 from marketpulse.ingest.producer import EventProducer
+from marketpulse.ingest.social import fakes
 from marketpulse.ingest.social.base import CollectorRunner, TextCollector
+from marketpulse.ingest.social.fakes import DEFAULT_RECORDINGS, FakeSocialServer, Recordings
 from marketpulse.ingest.social.linking import SymbolLinker
+from marketpulse.ingest.social.news import NewsCollector
+from marketpulse.ingest.social.reddit import RedditCollector
+from marketpulse.ingest.social.x import XCollector
+from marketpulse.ingest.social.x_stream import XAutoCollector, XStreamCollector
 from marketpulse.sections.text import SocialSettings, XSettings
+from marketpulse.stores.redis_store import redis_client
 
 #: Which collectors each CLI command runs.
 GROUPS: dict[str, tuple[str, ...]] = {"social": ("x", "reddit"), "news": ("news",)}
@@ -51,8 +59,6 @@ class RedisSeenIds:
     """`first_seen(id)`: SET NX with a TTL in Redis, True only the first time an id is offered (thread-safe)."""
 
     def __init__(self, settings: Settings) -> None:
-        from marketpulse.stores.redis_store import redis_client
-
         self.client = redis_client(settings)
         self.prefix = settings.social.seen_prefix
         self.ttl_s = settings.social.seen_ttl_s
@@ -71,9 +77,6 @@ def build_collectors(names: Sequence[str], settings: SocialSettings, linker: Sym
     collectors: list[TextCollector] = []
     for name in names:
         if name == "x":
-            from marketpulse.ingest.social.x import XCollector
-            from marketpulse.ingest.social.x_stream import XAutoCollector, XStreamCollector
-
             kinds: dict[str, Callable[[XSettings, Sequence[str]], TextCollector]] = {
                 "auto": XAutoCollector,
                 "stream": XStreamCollector,
@@ -81,12 +84,8 @@ def build_collectors(names: Sequence[str], settings: SocialSettings, linker: Sym
             }
             collectors.append(kinds[settings.x.mode](settings.x, settings.symbols))
         elif name == "reddit":
-            from marketpulse.ingest.social.reddit import RedditCollector
-
             collectors.append(RedditCollector(settings.reddit))
         elif name == "news":
-            from marketpulse.ingest.social.news import NewsCollector
-
             collectors.append(NewsCollector(settings.news, settings.symbols, linker))
         else:
             raise ConfigError(f"unknown collector {name!r}; choose x, reddit or news")
@@ -95,8 +94,6 @@ def build_collectors(names: Sequence[str], settings: SocialSettings, linker: Sym
 
 def pointed_at_fake(settings: SocialSettings, url: str) -> SocialSettings:
     """settings with every provider's host and keys replaced by the local fake's."""
-    from marketpulse.ingest.social import fakes
-
     return settings.model_copy(
         update={
             "x": settings.x.model_copy(update={"base_url": url, "bearer_token": SecretStr(fakes.FAKE_X_TOKEN)}),
@@ -116,8 +113,6 @@ def pointed_at_fake(settings: SocialSettings, url: str) -> SocialSettings:
 @contextlib.contextmanager
 def fake_providers(recordings: Path | None) -> Iterator[str]:
     """A local fake of all three APIs serving the recordings; yields its URL."""
-    from marketpulse.ingest.social.fakes import DEFAULT_RECORDINGS, FakeSocialServer, Recordings
-
     try:
         loaded = Recordings.load(recordings or DEFAULT_RECORDINGS)
     except (OSError, ValueError, KeyError) as exc:
@@ -130,8 +125,6 @@ class HealthServer:
     """/metrics and /healthz of the collector process, served from a thread."""
 
     def __init__(self, host: str, port: int, runners: Sequence[CollectorRunner]) -> None:
-        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
         def health() -> tuple[int, dict[str, Any]]:
             reports = [runner.health() for runner in runners]
             healthy = all(report["healthy"] for report in reports)
