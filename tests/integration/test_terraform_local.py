@@ -1,9 +1,10 @@
-"""terraform/envs/local applied for real to the test stack: adopt, create, no-op second plan, outputs, destroy.
+"""terraform/envs/local applied for real to the test stack by tofu: adopt, create, no-op second plan, outputs, destroy.
 
 Buckets are terraform_data resources whose provisioners run `marketpulse infra bucket create|delete`."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Iterator
@@ -65,6 +66,10 @@ def test_local_env_apply_is_idempotent_and_destroy_removes_it(environment: Local
     assert adopted == [topic_address(ticks)]
     in_state = environment.terraform().run(["state", "list"]).stdout.split()
     assert {bucket_address(area) for area in buckets} <= set(in_state)
+    # OpenTofu applied it, with the kafka provider from the mirror's registry.opentofu.org layout.
+    assert environment.terraform().binary.name == "tofu"
+    state = json.loads(environment.state_file.read_text())
+    assert 'provider["registry.opentofu.org/mongey/kafka"]' in {r["provider"] for r in state["resources"]}
     existing_buckets = {b["Name"] for b in s3.list_buckets()["Buckets"]}
     assert set(buckets.values()) <= existing_buckets
     partitions = _topics(settings)

