@@ -12,6 +12,7 @@ from marketpulse.cli.console import console, out, print_status_table, progress
 from marketpulse.cli.settings import settings_of
 from marketpulse.errors import MarketPulseError
 from marketpulse.orchestration.layers import full_stack
+from marketpulse.stack.install import ensure_opentofu
 from marketpulse.stack.process import tail
 
 app = typer.Typer(
@@ -30,9 +31,13 @@ ServiceNames = Annotated[
 
 @app.command("install")
 def stack_install(ctx: typer.Context, services: ServiceNames = None) -> None:
-    """Install every missing program and jar into the stack cache (idempotent)."""
+    """Install every missing program and jar into the stack cache (idempotent); with no services named, also
+    OpenTofu, which `platform up` applies terraform/envs/local with (built from the Go module proxy once)."""
     started = time.monotonic()
-    full_stack(settings_of(ctx), progress).install(services)
+    settings = settings_of(ctx)
+    full_stack(settings, progress).install(services)
+    if not services:
+        ensure_opentofu(settings.stack.cache_dir, progress)
     console.print(f"installed in {time.monotonic() - started:.1f}s")
 
 
