@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
+from marketpulse.features.indicators import latest_indicators
+
 MODEL_INPUT_COLUMNS: list[str] = [
     "ret_1",
     "log_ret_1",
@@ -57,8 +59,6 @@ def indicators_with_context(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """`latest_indicators` plus the indicator rows of the `context` bars before the first new bar:
     (rows of new_bars, context rows, new tail). One indicator computation over the same history."""
-    from marketpulse.features.indicators import latest_indicators
-
     parts = [part for part in (tail_bars, new_bars) if not part.empty]
     if not parts:
         rows, tail = latest_indicators(tail_bars, new_bars)

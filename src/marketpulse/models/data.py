@@ -16,12 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.parquet as pq
 
 from marketpulse.errors import ConfigError
 from marketpulse.features.bars import ticks_to_bars
 from marketpulse.features.indicators import indicators
 from marketpulse.features.model_inputs import MODEL_INPUT_COLUMNS, model_inputs
+from marketpulse.features.sentiment import bar_sentiment_features
+from marketpulse.ingest.replay import day_rng, intraday_ticks, load_daily_bars
 from marketpulse.models.tabular import SENTIMENT_COLUMNS, tabular_features
+from marketpulse.stores.objectstore import lake_filesystem
+from marketpulse.stores.sentiment import CassandraSentiment
 
 if TYPE_CHECKING:
     from marketpulse.config import Settings
@@ -182,8 +187,6 @@ def replay_minute_bars(
     symbols: Sequence[str], start: date | None, end: date | None, ticks_per_day: int, seed: int
 ) -> pd.DataFrame:
     """1-min bars of the replay history: exactly what the replay stream produces for the same seed."""
-    from marketpulse.ingest.replay import day_rng, intraday_ticks, load_daily_bars
-
     daily = load_daily_bars(list(symbols), start, end)
     frames = []
     for bar in daily.itertuples(index=False):
@@ -195,10 +198,6 @@ def replay_minute_bars(
 
 def lake_minute_bars(settings: Settings, symbols: Sequence[str], start: date, end: date) -> pd.DataFrame:
     """1-min bars from the raw tick lake (what the stream landed), built with the stream's bar code."""
-    import pyarrow.parquet as pq
-
-    from marketpulse.stores.objectstore import lake_filesystem
-
     fs = lake_filesystem(settings)
     root = f"{settings.s3.buckets['raw']}/ticks"
     frames = []
@@ -224,8 +223,6 @@ def lake_minute_bars(settings: Settings, symbols: Sequence[str], start: date, en
 
 def lake_sessions(settings: Settings) -> list[date]:
     """Session dates present in the raw tick lake."""
-    from marketpulse.stores.objectstore import lake_filesystem
-
     fs = lake_filesystem(settings)
     root = f"{settings.s3.buckets['raw']}/ticks"
     try:
@@ -239,9 +236,6 @@ def with_stored_sentiment(settings: Settings, bars: pd.DataFrame) -> pd.DataFram
     """bars + the sentiment features each bar's prediction would have had: windows recomputed from the scored texts
     the sentiment job stored (Cassandra), joined point in time exactly as the market job fuses them live
     (`features.sentiment.bar_sentiment_features`). Bars without stored texts keep NaN (no sentiment)."""
-    from marketpulse.features.sentiment import bar_sentiment_features
-    from marketpulse.stores.sentiment import CassandraSentiment
-
     if bars.empty:
         return bars
     cfg = settings.sentiment
@@ -291,8 +285,6 @@ def training_bars(settings: Settings, symbols: Sequence[str] | None = None) -> T
                 f"the raw lake holds {len(days)} sessions, fewer than models.train_sessions={cfg.train_sessions}; "
                 "stream more history (marketpulse ingest replay) or set MARKETPULSE_MODELS__DATA_SOURCE=replay"
             )
-    from marketpulse.ingest.replay import load_daily_bars
-
     end = date.fromisoformat(cfg.replay_end)
     daily = load_daily_bars(wanted, None, end)
     sessions = sorted(set(daily["date"]))[-cfg.train_sessions :]

@@ -5,8 +5,8 @@
 whose weights the live scorecard re-fits (`refit_ensemble`, e.g. daily) from scored predictions. The weights
 are their own versioned artifact in the registry (`models/ensemble/<version>/`); the first version is the
 identity (market model only, sentiment weight 0), so promoting it changes nothing until a refit learns more.
-Sentiment columns come from `marketpulse.features.sentiment.SENTIMENT_FEATURE_COLUMNS` when that module
-exists; a missing column or value counts as neutral (0).
+Sentiment columns come from `marketpulse.features.sentiment.SENTIMENT_FEATURE_COLUMNS`; a missing column or
+value counts as neutral (0).
 """
 
 from __future__ import annotations
@@ -19,8 +19,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+import psycopg
 
 from marketpulse.config import Settings
+from marketpulse.features.sentiment import SENTIMENT_FEATURE_COLUMNS
+from marketpulse.migrations import require_schema
 from marketpulse.models.forecasters import fit_logistic_weights
 from marketpulse.models.registry import ModelArtifact, ModelRegistry
 
@@ -31,11 +34,7 @@ MIN_REFIT_ROWS = 200
 
 
 def sentiment_columns() -> list[str]:
-    """The sentiment feature columns the stream adds to indicator rows (none before that pipeline exists)."""
-    try:
-        from marketpulse.features.sentiment import SENTIMENT_FEATURE_COLUMNS  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        return []
+    """The sentiment feature columns the stream adds to indicator rows."""
     return list(SENTIMENT_FEATURE_COLUMNS)
 
 
@@ -121,10 +120,6 @@ def refit_ensemble(settings: Settings, *, lookback_days: int = 30, promote: bool
     """Fit new weights from the live scorecard (the price model's scored predictions joined with the sentiment
     inputs the stream recorded), store them as a new ensemble version and promote it; return the version.
     A horizon with fewer than MIN_REFIT_ROWS scored rows keeps its previous (or identity) weights."""
-    import psycopg
-
-    from marketpulse.migrations import require_schema
-
     cfg = settings.models
     registry = ModelRegistry(settings)
     current = registry.production_version(cfg.ensemble_name)

@@ -22,6 +22,7 @@ import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
 from marketpulse.errors import ConfigError
 from marketpulse.features.bars import ticks_to_bars
+from marketpulse.ingest.replay import load_daily_bars
 from marketpulse.models.data import EXCHANGE_TZ, TrainingBars
 
 REALDATA = Path(__file__).parent / "realdata"
@@ -62,8 +63,6 @@ DATA_CHOICES = ("replay", "lake", "daily", *REAL_SETS)
 
 def daily_bars(symbols: list[str], start: date | None = None, end: date | None = None) -> pd.DataFrame:
     """The replay's real daily history as bars stamped at each session's 16:00 close (exchange time)."""
-    from marketpulse.ingest.replay import load_daily_bars
-
     daily = load_daily_bars(symbols, start, end)
     close_at = pd.to_datetime(daily["date"].astype(str) + " " + time(16).isoformat())
     ts = close_at.dt.tz_localize(EXCHANGE_TZ).dt.tz_convert("UTC")

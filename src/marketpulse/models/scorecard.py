@@ -18,10 +18,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+import psycopg
+from botocore.exceptions import BotoCoreError, ClientError
 
 from marketpulse.config import Settings
 from marketpulse.migrations import require_schema
 from marketpulse.models.data import Horizon, forward_labels
+from marketpulse.models.registry import ModelNotFoundError, ModelRegistry
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +88,6 @@ def score_predictions(predictions: pd.DataFrame, bars: pd.DataFrame) -> pd.DataF
 
 def update_scorecard(settings: Settings, *, symbols: list[str] | None = None) -> ScorecardUpdate:
     """Score every stored prediction whose target bar now exists and has not been scored yet (idempotent)."""
-    import psycopg
-
     with psycopg.connect(settings.postgres_dsn()) as conn:
         require_schema(conn)
         symbol_filter = "AND p.symbol = ANY(%(symbols)s)" if symbols else ""
@@ -173,8 +174,6 @@ def read_scorecard(
     model_version: str | None = None,
 ) -> dict[str, Any]:
     """Summary rows and calibration bins per (symbol, horizon, model, version), plus all-symbol totals."""
-    import psycopg
-
     filters, params = [], []
     for column, value in (
         ("symbol", symbol),
@@ -296,10 +295,6 @@ _META_CACHE: dict[tuple[str, str, str], dict[str, Any] | None] = {}
 
 def _registry_meta(settings: Settings, name: str, version: str) -> dict[str, Any] | None:
     """A version's registry metadata (cached: a version never changes), None when it is not in the registry."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from marketpulse.models.registry import ModelNotFoundError, ModelRegistry
-
     key = (settings.s3.buckets["models"], name, version)
     if key not in _META_CACHE:
         try:

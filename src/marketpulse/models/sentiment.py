@@ -19,6 +19,7 @@ is downloaded at run time.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -134,8 +135,6 @@ def load_with_fallback(kind: str, *, threads: int | None = None) -> tuple[Sentim
 
 
 def _require(module: str, package: str) -> None:
-    import importlib.util
-
     if importlib.util.find_spec(module) is None:
         raise SentimentModelError(
             f"the sentiment model needs the Python package {package!r}, which is not installed: "

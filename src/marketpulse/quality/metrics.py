@@ -10,6 +10,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -29,8 +30,6 @@ class OperationsCollector(Collector):
         return []
 
     def collect(self) -> Iterator[Any]:
-        import psycopg
-
         try:
             with psycopg.connect(self.settings.postgres_dsn()) as conn:
                 yield from _quality_metrics(conn)

@@ -16,13 +16,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+import psycopg
+import pyarrow.parquet as pq
+from confluent_kafka import Consumer, TopicPartition
 
 from marketpulse.config import Settings
 from marketpulse.contracts import Topics
 from marketpulse.errors import MarketPulseError
 from marketpulse.kafka_config import client_config
+from marketpulse.migrations import require_schema
 from marketpulse.quality import checks
 from marketpulse.quality.checks import CheckResult
+from marketpulse.stores.cassandra import cassandra_cluster
+from marketpulse.stream.backfill import TickLake
+from marketpulse.stream.supervisor import check_market_job
 
 #: Arrow type prefixes the lake may hold for each Tick field (all-null optional columns land as `null`).
 LAKE_TICK_TYPES: dict[str, tuple[str, ...]] = {
@@ -75,8 +82,6 @@ def _utc(value: datetime) -> datetime:
 
 def market_clock(settings: Settings, symbols: Sequence[str] | None = None) -> datetime | None:
     """The newest 1-min bar in the reporting store (of the given symbols): event time 'now' of the data."""
-    import psycopg
-
     with psycopg.connect(settings.postgres_dsn()) as conn:
         if conn.execute("SELECT to_regclass('fact_bar_1m')").fetchone() == (None,):
             return None
@@ -99,8 +104,6 @@ def resolve_window(
 
 
 def _load_bars(settings: Settings, start: datetime, end: datetime, symbols: Sequence[str] | None) -> pd.DataFrame:
-    import psycopg
-
     query = "SELECT symbol, ts, open, high, low, close, volume FROM fact_bar_1m WHERE ts >= %s AND ts < %s"
     args: list[Any] = [start, end]
     if symbols:
@@ -114,8 +117,6 @@ def _load_bars(settings: Settings, start: datetime, end: datetime, symbols: Sequ
 
 
 def _cassandra_counts(settings: Settings, symbols: list[str], start: datetime, end: datetime) -> pd.DataFrame:
-    from marketpulse.stores.cassandra import cassandra_cluster
-
     days = pd.date_range(start.date(), end.date(), freq="D").date
     cluster = cassandra_cluster(settings)
     rows = []
@@ -146,10 +147,6 @@ def _lake_checks(
     settings: Settings, symbols: list[str], start: datetime, end: datetime, clock: datetime
 ) -> list[CheckResult]:
     """Freshness per source and symbol, and the lake's schema, from the raw ticks of the window's days."""
-    import pyarrow.parquet as pq
-
-    from marketpulse.stream.backfill import TickLake
-
     lake = TickLake(settings)
     newest = []
     columns: dict[str, str] = {}
@@ -175,8 +172,6 @@ def _lake_checks(
 
 def _kafka_count(consumer: Any, topic: str, start: datetime, end: datetime) -> int | None:
     """Messages of topic with a Kafka timestamp in [start, end), over all partitions (None: topic unknown)."""
-    from confluent_kafka import TopicPartition
-
     meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
     if meta is None or meta.error is not None or not meta.partitions:
         return None
@@ -196,8 +191,6 @@ def _kafka_count(consumer: Any, topic: str, start: datetime, end: datetime) -> i
 def _dlq_check(settings: Settings, interval: tuple[datetime, datetime] | None) -> CheckResult:
     if interval is None or interval[1] <= interval[0]:
         return checks.dlq_rate(Topics.TICKS, None, None, settings.quality.max_dlq_rate)
-    from confluent_kafka import Consumer
-
     consumer = Consumer(client_config(settings, **{"group.id": "marketpulse-quality", "log_level": 0}))
     try:
         accepted = _kafka_count(consumer, Topics.TICKS, *interval)
@@ -213,8 +206,6 @@ def _dlq_check(settings: Settings, interval: tuple[datetime, datetime] | None) -
 
 
 def _stream_health(settings: Settings) -> CheckResult:
-    from marketpulse.stream.supervisor import check_market_job
-
     verdict = check_market_job(settings)
     ages = [q.age_s for q in verdict.queries if q.age_s is not None]
     return checks.stream_health(
@@ -264,10 +255,6 @@ def run_checks(
 
 def store_report(settings: Settings, report: QualityReport) -> None:
     """Replace the rows of this run key with the report's (one transaction)."""
-    import psycopg
-
-    from marketpulse.migrations import require_schema
-
     with psycopg.connect(settings.postgres_dsn()) as conn:
         require_schema(conn)  # dq_run and dq_result come from `marketpulse db migrate`
         conn.execute("DELETE FROM dq_run WHERE run_key = %s", (report.run_key,))

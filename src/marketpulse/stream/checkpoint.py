@@ -29,6 +29,7 @@ from pathlib import Path
 
 from marketpulse.config import Settings
 from marketpulse.errors import StackError
+from marketpulse.stream.market_job import LIVE_QUERY, driver_folder
 
 #: The repair command an error names (`{query}` filled in).
 REPAIR_COMMAND = "marketpulse stream repair-checkpoint {query}"
@@ -189,8 +190,6 @@ def verify_checkpoint(query: str, checkpoint: str, state_dir: Path | None = None
 
 def job_checkpoints(settings: Settings, queries: Iterable[str]) -> list[tuple[str, str, Path | None]]:
     """(query, checkpoint, driver state folder or None) of each query; the market job's live query has a state."""
-    from marketpulse.stream.market_job import LIVE_QUERY, driver_folder
-
     return [
         (
             query,

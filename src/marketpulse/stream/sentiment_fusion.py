@@ -17,6 +17,8 @@ import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
 from marketpulse.config import Settings
 from marketpulse.features.sentiment import BAR_CUTOFF, SENTIMENT_FEATURE_COLUMNS, point_in_time_join
+from marketpulse.stores.redis_store import OutageRetry, redis_client
+from marketpulse.stores.sentiment import windows_from_redis
 
 #: Column of an indicator row compared with window_end (defined once, in features: training uses it too).
 CUTOFF_COLUMN = BAR_CUTOFF
@@ -27,16 +29,12 @@ class SentimentLookup:
     """Reads the candidate windows of a batch from Redis in one pipeline and joins them point in time."""
 
     def __init__(self, settings: Settings, client: Any | None = None) -> None:
-        from marketpulse.stores.redis_store import OutageRetry, redis_client
-
         self.max_age = pd.Timedelta(settings.sentiment.max_age)
         self.client = client if client is not None else redis_client(settings)
         self.retry = OutageRetry("sentiment lookup")  # a Redis outage stalls the batch instead of failing it
 
     def fuse(self, indicators: pd.DataFrame) -> pd.DataFrame:
         """indicators + SENTIMENT_FEATURE_COLUMNS + sentiment_window_end + sentiment_model_version (NaN: none)."""
-        from marketpulse.stores.sentiment import windows_from_redis
-
         if indicators.empty:
             return with_empty_sentiment(indicators)
         cutoffs = pd.to_datetime(indicators[CUTOFF_COLUMN], utc=True)
