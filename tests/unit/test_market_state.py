@@ -189,3 +189,27 @@ def test_concurrent_plans_put_every_batch_in_exactly_one_manifest(tmp_path: Path
     assert not errors
     planned = [b for manifest in spool.manifests() for b in Spool.manifest_batches(manifest)]
     assert sorted(planned) == list(range(60))  # each batch once
+
+
+def test_ticks_sent_again_are_late_and_kept_out_of_the_archived_ticks() -> None:
+    from marketpulse.stream.market_job import advance_valid
+
+    ticks = _ticks(symbols=2, minutes=2, seed=11)
+    table = pa.table(
+        {
+            "symbol": ticks["symbol"].astype(str).to_numpy(),
+            "ts": pa.array(ticks["ts"], pa.timestamp("us", tz="UTC")),
+            "price": ticks["price"].to_numpy(float),
+            "size": ticks["size"].to_numpy(float),
+            "kafka_ts": pa.array(ticks["ts"], pa.timestamp("us", tz="UTC")),
+        }
+    )
+    state = MarketState()
+    _, _, first = advance_valid(state, table)
+    assert first.all()  # nothing closed before: every tick counts
+    emitted, _, again = advance_valid(state, table)  # the same ticks replayed
+    late = emitted.by_kind()["late"]
+    # Only each symbol's still-open last second can take them again; everything else is late and not archived.
+    still_open = ticks.groupby("symbol")["ts"].transform(lambda ts: ts.dt.floor("1s") == ts.max().floor("1s"))
+    assert again.tolist() == still_open.tolist()
+    assert len(late) == int((~again).sum()) > 0

@@ -41,7 +41,7 @@ from marketpulse.contracts.arrow import read_wire, rejection_reasons
 from marketpulse.features.indicators import INDICATOR_COLUMNS
 from marketpulse.kafka_config import spark_kafka_options
 from marketpulse.models.serving import StreamModels
-from marketpulse.stream.market_state import Emitted, MarketState, StateStore, advance_arrays
+from marketpulse.stream.market_state import Emitted, MarketState, StateStore, advance_arrays, is_late
 from marketpulse.stream.runner import StreamJobRunner
 from marketpulse.stream.sentiment_fusion import SentimentLookup, attach_sentiment_used
 from marketpulse.stream.sinks import archive_sinks
@@ -154,21 +154,23 @@ def split_valid(raw: pa.Table) -> tuple[pa.Table, pa.Table]:
     return pa.table(columns), rejected.append_column("reason", reasons_of_rejected)
 
 
-def advance_valid(state: MarketState, valid: pa.Table) -> tuple[Emitted, npt.NDArray[np.int64]]:
+def advance_valid(state: MarketState, valid: pa.Table) -> tuple[Emitted, npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
     """Fold the batch's valid ticks into the state straight from Arrow (no Python object per tick); returns what
-    it emitted and the ticks' Kafka CreateTimes (ns)."""
+    it emitted, the ticks' Kafka CreateTimes (ns) and which ticks were on time (the rest are late)."""
     names = valid["symbol"].combine_chunks().dictionary_encode()
     slots = state.slots_of(names.dictionary.to_pylist())[names.indices.to_numpy(zero_copy_only=False)]
     kafka_ns = _epoch_ns(valid["kafka_ts"])
+    ts_ns = _epoch_ns(valid["ts"])
+    on_time = ~is_late(state, slots, ts_ns)  # judged against the state before this batch, as advance does
     emitted = advance_arrays(
         state,
         slots,
-        _epoch_ns(valid["ts"]),
+        ts_ns,
         valid["price"].to_numpy().astype(np.float64, copy=False),
         valid["size"].to_numpy().astype(np.float64, copy=False),
         kafka_ns,
     )
-    return emitted, kafka_ns
+    return emitted, kafka_ns, on_time
 
 
 def _epoch_ns(column: pa.ChunkedArray) -> npt.NDArray[np.int64]:
@@ -266,7 +268,7 @@ class MarketJob:
         collected = time.perf_counter()
         self._restore_state(batch_id)
         self._dead_letter_rejects(rejected)
-        emitted, kafka_ns = advance_valid(self.state, valid)
+        emitted, kafka_ns, on_time = advance_valid(self.state, valid)
         kinds = emitted.by_kind()
         state_done = time.perf_counter()
         predictions, ensemble_inputs = self._predict(kinds["indicators"], kinds["context"])
@@ -277,7 +279,7 @@ class MarketJob:
         self._dead_letter_late(kinds["late"])
         self.producer.flush()  # DLQ and signals are durable before Spark commits the batch
         facts = MarketFacts(
-            ticks=valid,
+            ticks=valid.filter(pa.array(on_time)),  # late ticks are dead-lettered, not archived
             bars_1s=kinds["bar_1s"],
             bars_1m=kinds["bar_1m"],
             indicators=kinds["indicators"],

@@ -239,6 +239,12 @@ def _stamps(ns: _I64) -> pd.DatetimeIndex:
     return pd.to_datetime(ns, utc=True).as_unit("ns")
 
 
+def is_late(state: MarketState, slots: _I64, ts_ns: _I64) -> npt.NDArray[np.bool_]:
+    """Ticks before the end of their symbol's newest closed 1 s bar: they cannot change history (dead-lettered,
+    and kept out of the raw lake, so a replay of what was already streamed changes no store)."""
+    return np.asarray(ts_ns < state.closed_until[slots], dtype=bool)  # _NONE (nothing closed) is below every time
+
+
 def advance_arrays(
     state: MarketState,
     slots: _I64,
@@ -250,7 +256,7 @@ def advance_arrays(
     """Fold one micro-batch (parallel arrays, in arrival order; `slots` from `state.slots_of`) into state."""
     order = np.lexsort((np.arange(len(ts_ns)), ts_ns, slots))  # by slot, then time, then arrival
     slots, ts_ns, price, size = slots[order], ts_ns[order], price[order], size[order]
-    late_mask = ts_ns < state.closed_until[slots]  # _NONE (nothing closed yet) is below every time
+    late_mask = is_late(state, slots, ts_ns)
     fresh = ~late_mask
     latest = _latest(state, slots, ts_ns, price, size, fresh, None if kafka_ns is None else kafka_ns[order])
     late = _ticks_frame(state, slots[late_mask], ts_ns[late_mask], price[late_mask], size[late_mask])

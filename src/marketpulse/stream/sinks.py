@@ -97,7 +97,8 @@ class PostgresReportingSink(ArchiveSink):
 
 
 class LakeSink(ArchiveSink):
-    """Raw valid ticks as parquet, one file per (archive step, date, symbol), named by its batch range."""
+    """Raw ticks the stream accepted (valid and on time: late ones are dead-lettered) as parquet, one file per
+    (archive step, date, symbol), named by its batch range."""
 
     name = "lake"
 
