@@ -20,6 +20,8 @@ lost, duplicated, wrong, verdict. Scenarios:
 
   kill              kill -9 of the market job's driver (its whole process group), `--kills` times at random moments
   redis             Redis stopped for `--outage` seconds mid-stream (the job must stay up and catch up)
+  postgres, cassandra, s3
+                    the same for PostgreSQL, Cassandra and the object store (SeaweedFS)
   kafka             the Kafka broker SIGKILLed mid-stream and started again (producer retries, job resumes)
   replay-twice      the same ticks sent twice (operator mistake): stores identical to one replay
   platform-restart  the job stopped (`make down`), heartbeats left stale, launched again: no supervisor restart
@@ -57,7 +59,9 @@ from marketpulse.stream.supervisor import MARKET_JOB, check_job, launch_job, res
 CHAOS_OFFSET = 46000
 #: Event time of the synthetic ticks: one trading day (the lake and Cassandra partition by day).
 START = datetime(2013, 2, 4, 14, 30, tzinfo=UTC)
-SCENARIOS = ("kill", "redis", "kafka", "replay-twice", "platform-restart")
+SCENARIOS = ("kill", "redis", "kafka", "replay-twice", "platform-restart", "postgres", "cassandra", "s3")
+#: Row names of the stores a scenario stops (stack service -> name).
+STORE_NAMES = {"redis": "Redis", "postgres": "PostgreSQL", "cassandra": "Cassandra", "seaweedfs": "object store"}
 
 
 def chaos_settings(offset: int = CHAOS_OFFSET, name: str = "chaos") -> Settings:
@@ -562,16 +566,21 @@ def _wait_for_new_process_batch(settings: Settings, old_pid: int, since_unix: fl
 
 
 def scenario_redis(base: Settings, stack: Stack, options: Options) -> Row:
-    settings = _scenario_settings(base, f"redis-{uuid.uuid4().hex[:6]}")
-    truth = Truth(synthetic_ticks(_symbols("redis", options.symbols), options.ticks, options.seed + 1))
+    return store_outage(base, stack, options, "redis")
+
+
+def store_outage(base: Settings, stack: Stack, options: Options, service: str) -> Row:
+    """One store of the stack stopped for `outage_s` mid-stream: the job's process must stay up and catch up."""
+    settings = _scenario_settings(base, f"{service}-{uuid.uuid4().hex[:6]}")
+    truth = Truth(synthetic_ticks(_symbols(service, options.symbols), options.ticks, options.seed + 1))
     with running_job(settings), Supervisor(settings, options.cadence_s, enabled=options.restart) as supervisor:
         load = Load(settings, truth.ticks, options.rate).start()
         time.sleep(min(20.0, options.ticks / options.rate / 4))
         pid_before = job_pid(settings)
         down_at = time.monotonic()
-        stack.down(["redis"])
+        stack.down([service])
         time.sleep(options.outage_s)
-        stack.up(["redis"])
+        stack.up([service])
         back_unix = time.time()
         recovered = wait_for_batch_after(settings, back_unix, 300)
         pid_after = job_pid(settings)
@@ -582,7 +591,7 @@ def scenario_redis(base: Settings, stack: Stack, options: Options) -> Row:
         result.notes.append(f"the job's process changed ({pid_before} -> {pid_after})")
     restarts = [r for at, r in supervisor.restarts if at >= down_at]
     return Row(
-        f"Redis down {options.outage_s:.0f}s",
+        f"{STORE_NAMES.get(service, service)} down {options.outage_s:.0f}s",
         f"{options.ticks:,} ticks @{options.rate:.0f}/s",
         None,
         None if recovered is None or not stayed else recovered - back_unix,
@@ -692,6 +701,9 @@ RUNNERS: dict[str, Callable[[Settings, Stack, Options], Row]] = {
     "kafka": scenario_kafka,
     "replay-twice": scenario_replay_twice,
     "platform-restart": scenario_platform_restart,
+    "postgres": lambda base, stack, options: store_outage(base, stack, options, "postgres"),
+    "cassandra": lambda base, stack, options: store_outage(base, stack, options, "cassandra"),
+    "s3": lambda base, stack, options: store_outage(base, stack, options, "seaweedfs"),
 }
 
 
