@@ -12,13 +12,12 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from integration.test_api_support import create_key
 from marketpulse.api import create_app
 from marketpulse.config import Settings
 from marketpulse.models.scorecard import read_scorecard, update_scorecard
 from marketpulse.stack.manager import Stack
 from marketpulse.stores.postgres import PostgresWriter
-
-from .test_api_support import create_key
 
 T0 = datetime(2013, 2, 5, 15, 0, tzinfo=UTC)  # 10:00 New York
 

@@ -33,7 +33,7 @@ from marketpulse.models.sentiment_training import (
 )
 
 # Read by path from the shared data folder beside the checkout (never copied into the project).
-TRAIN_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "sentiment" / "twitter_financial_news_train.csv"
+TRAIN_CSV = Path(__file__).resolve().parents[4] / "shared" / "data" / "sentiment" / "twitter_financial_news_train.csv"
 
 BULLISH = [
     "Acme beats estimates and raises guidance",
