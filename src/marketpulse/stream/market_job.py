@@ -84,6 +84,8 @@ LATENCY_SAMPLES = 100_000
 #: One latency sample per this many ticks.
 TICK_SAMPLE_EVERY = 25
 _TICK_FIELDS = list(Tick.model_fields)
+#: Records per Kafka poll in the live query's consumers (see read_ticks).
+MAX_POLL_RECORDS = 20_000
 
 
 def read_ticks(spark: SparkSession, settings: Settings, topic: str) -> DataFrame:
@@ -94,6 +96,10 @@ def read_ticks(spark: SparkSession, settings: Settings, topic: str) -> DataFrame
         .option("subscribe", topic)
         .option("startingOffsets", settings.stream.starting_offsets)
         .option("maxOffsetsPerTrigger", settings.stream.max_offsets_per_trigger)
+        # The consumer's default of 500 records per poll made each task poll ~7 times for a 14k-tick batch: with
+        # 20,000 a micro-batch took 20-30% less (same run, 5 alternating rounds: median trigger 0.275-0.479 s
+        # against 0.376-0.722 s per 14k ticks, lower in every round; decision 0012).
+        .option("kafka.max.poll.records", str(MAX_POLL_RECORDS))
         .load()
     )
 
