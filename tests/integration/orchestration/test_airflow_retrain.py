@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from integration.test_airflow_stack import airflow_db, airflow_settings  # noqa: F401  (fixtures)
 from marketpulse.config import ModelSettings, Settings
 from marketpulse.models.registry import ModelRegistry
 from marketpulse.orchestration.airflow import run_dag_test
-
-from .test_airflow_stack import airflow_db, airflow_settings  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.slow
 

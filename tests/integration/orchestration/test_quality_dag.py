@@ -13,14 +13,13 @@ import pandas as pd
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
+from integration.test_airflow_stack import airflow_db, airflow_settings  # noqa: F401  (fixtures)
 from marketpulse.config import Settings
 from marketpulse.orchestration.airflow import run_dag_test
 from marketpulse.quality.metrics import OperationsCollector
 from marketpulse.stores.cassandra import CassandraWriter
 from marketpulse.stores.postgres import PostgresWriter
 from marketpulse.stores.reporting import dictionary_dir
-
-from .test_airflow_stack import airflow_db, airflow_settings  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.slow
 
