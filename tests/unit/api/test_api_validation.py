@@ -200,7 +200,7 @@ def offline_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCli
         cassandra=CassandraSettings(port=1),
         postgres=PostgresSettings(port=1),
         # FastAPI's own latest route: the plain-ASGI lane does not see dependency overrides (it is checked
-        # against a real key store in tests/integration/test_api.py).
+        # against a real key store in tests/integration/api/test_api.py).
         api=ApiSettings(fast_latest=False),
     )
     app = create_app(settings)

@@ -14,6 +14,7 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from integration.test_api_support import create_key
 from marketpulse.api import create_app
 from marketpulse.api.schemas import LatestState
 from marketpulse.config import Settings
@@ -26,8 +27,6 @@ from marketpulse.stores.redis_store import (
     latest_fragments_key,
     latest_key,
 )
-
-from .test_api_support import create_key
 
 #: 500 one-minute bars at the end of each of these UTC days (15:40 .. 23:59); 2024-03-06 stays empty.
 DAYS = (datetime(2024, 3, 4, tzinfo=UTC), datetime(2024, 3, 5, tzinfo=UTC), datetime(2024, 3, 7, tzinfo=UTC))

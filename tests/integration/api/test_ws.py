@@ -19,11 +19,10 @@ from websockets.protocol import State
 from websockets.sync.client import ClientConnection, connect
 from websockets.uri import parse_uri
 
+from integration.test_api_support import ARTIFACTS, api_server, create_key
 from marketpulse.config import Settings
 from marketpulse.stack.manager import Stack
 from marketpulse.stores.redis_store import RedisWriter
-
-from .test_api_support import ARTIFACTS, api_server, create_key
 
 pytestmark = pytest.mark.integration
 
