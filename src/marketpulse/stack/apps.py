@@ -234,8 +234,8 @@ class SentimentJobApp(_StreamJobApp):
     """The Spark sentiment job; healthy while its heartbeat in Redis is fresh."""
 
     name = "sentiment-job"
-    # Under `make run` texts arrive a few per second: one core means one Python worker holding the model
-    # (~0.26 GiB each) instead of two.
+    # Under `make run` texts arrive a few per second: one task thread is plenty (the driver scores them; the job
+    # starts no Python workers).
     master = "local[1]"
 
     def model(self) -> str:
