@@ -231,8 +231,6 @@ LOCAL_IMPORT_BASELINE: dict[str, int] = {
     "marketpulse.orchestration.tasks": 12,
     "marketpulse.stack.apps": 11,
     "marketpulse.stores.redis_store": 3,
-    "marketpulse.stream.market_job": 4,
     "marketpulse.stream.runner": 4,
-    "marketpulse.stream.sinks": 4,
     "marketpulse.stream.supervisor": 14,
 }

@@ -39,8 +39,11 @@ from marketpulse.config import Settings
 from marketpulse.contracts import Prediction, Tick, Topics, to_wire
 from marketpulse.contracts.arrow import read_wire, rejection_reasons
 from marketpulse.features.indicators import INDICATOR_COLUMNS
+from marketpulse.ingest.producer import DLQ_MAX_KEY_BYTES, DLQ_MAX_VALUE_BYTES, EventProducer
 from marketpulse.kafka_config import spark_kafka_options
 from marketpulse.models.serving import StreamModels
+from marketpulse.stores.cassandra import sentiment_used
+from marketpulse.stores.redis_store import RedisWriter
 from marketpulse.stream.market_state import Emitted, MarketState, StateStore, advance_arrays, is_late
 from marketpulse.stream.runner import StreamJobRunner
 from marketpulse.stream.sentiment_fusion import SentimentLookup, attach_sentiment_used
@@ -107,8 +110,6 @@ def read_ticks(spark: SparkSession, settings: Settings, topic: str) -> DataFrame
 def dlq_records(rejected: DataFrame, source_topic: str, stage: str) -> DataFrame:
     """Rejected rows as Kafka records: original key and bytes, the reason in headers (the sentiment job's DLQ)."""
     from pyspark.sql import functions as F
-
-    from marketpulse.ingest.producer import DLQ_MAX_KEY_BYTES, DLQ_MAX_VALUE_BYTES
 
     def header(name: str, value: Any) -> Any:
         return F.struct(F.lit(name).alias("key"), F.encode(value, "UTF-8").alias("value"))
@@ -232,9 +233,6 @@ class MarketJob:
     """The foreachBatch handler of `market-live` and its archiver; clients are opened once and reused."""
 
     def __init__(self, settings: Settings, topic: str, *, available_now: bool = False) -> None:
-        from marketpulse.ingest.producer import EventProducer
-        from marketpulse.stores.redis_store import RedisWriter
-
         self.settings = settings
         self.topic = topic
         self.available_now = available_now
@@ -355,8 +353,6 @@ class MarketJob:
 
     def _publish_predictions(self, predictions: pd.DataFrame) -> None:
         """signals.predictions, keyed by symbol (consumers dedupe on symbol + feature_ts + horizon)."""
-        from marketpulse.stores.cassandra import sentiment_used
-
         for r in predictions.itertuples(index=False):
             window_end, sentiment_version = sentiment_used(r)
             self.producer.send(

@@ -11,6 +11,10 @@ from typing import Any
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
 from marketpulse.config import Settings
+from marketpulse.models.scorecard import write_ensemble_inputs
+from marketpulse.stores.cassandra import CassandraWriter
+from marketpulse.stores.lake import LakeWriter
+from marketpulse.stores.postgres import PostgresWriter
 from marketpulse.stream.spool import ArchiveSink, MarketFacts
 
 
@@ -24,8 +28,6 @@ class CassandraHistorySink(ArchiveSink):
         self._writer: Any = None
 
     def _open(self) -> Any:
-        from marketpulse.stores.cassandra import CassandraWriter
-
         if self._writer is None:
             self._writer = CassandraWriter(self._settings)
         return self._writer
@@ -59,15 +61,11 @@ class PostgresReportingSink(ArchiveSink):
         self._writer: Any = None
 
     def _open(self) -> Any:
-        from marketpulse.stores.postgres import PostgresWriter
-
         if self._writer is None:
             self._writer = PostgresWriter(self._settings)
         return self._writer
 
     def write(self, facts: MarketFacts) -> None:
-        from marketpulse.models.scorecard import write_ensemble_inputs
-
         writer = self._open()
         try:
             bars = [frame for frame in (facts.bars_1s, facts.bars_1m) if not frame.empty]
@@ -103,8 +101,6 @@ class LakeSink(ArchiveSink):
     name = "lake"
 
     def __init__(self, settings: Settings) -> None:
-        from marketpulse.stores.lake import LakeWriter
-
         self._writer = LakeWriter(settings)
 
     def write(self, facts: MarketFacts) -> None:
