@@ -18,7 +18,11 @@ Each scenario prints one row: fault, load, time to detect (first dead/stuck verd
 recover (fault -> first micro-batch of the job after it; for a store outage: store back -> first batch),
 lost, duplicated, wrong, verdict. Scenarios:
 
-  kill              kill -9 of the market job's driver (its whole process group), `--kills` times at random moments
+  kill              kill -9 of the market job's driver (spark-submit's JVM and the Python driver), `--kills` times at
+                    random moments: its keeper starts it again
+  kill-all          the same, with the driver's keeper killed too (its whole process group): the supervisor restarts it
+  sentiment-kill    kill -9 of the sentiment job's driver while texts stream in (`--ticks`/10 texts at `--rate`/10 per
+                    second): every text scored once in Cassandra, its windows counting it once, PostgreSQL's the same
   redis             Redis stopped for `--outage` seconds mid-stream (the job must stay up and catch up)
   postgres, cassandra, s3
                     the same for PostgreSQL, Cassandra and the object store (SeaweedFS)
@@ -27,7 +31,9 @@ lost, duplicated, wrong, verdict. Scenarios:
   platform-restart  the job stopped (`make down`), heartbeats left stale, launched again: no supervisor restart
                     during start-up
 
-`tests/integration/test_chaos.py` runs a short kill scenario in `make test` (marked slow).
+`--no-keeper` launches the jobs without their keeper, `--no-supervisor` lets the supervisor only judge: with both, a
+killed job stays down and the kill rows FAIL. `tests/integration/test_chaos.py` runs a short kill (driver) and kill-all
+in `make test` (marked slow).
 """
 
 from __future__ import annotations
@@ -42,24 +48,46 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
+import psutil
 
 from marketpulse.config import Settings, StreamSettings
 from marketpulse.contracts import Tick, Topics, to_wire
+from marketpulse.contracts.text import NewsArticle, SocialPost, TextItem
 from marketpulse.features.bars import ticks_to_bars
 from marketpulse.stack.manager import Stack
 from marketpulse.stack.process import find_process
 from marketpulse.stores.redis_store import heartbeat_key, latest_key, read_heartbeat, redis_client
 from marketpulse.stream.market_job import LIVE_QUERY
-from marketpulse.stream.supervisor import MARKET_JOB, check_job, launch_job, restart_job, stream_job
+from marketpulse.stream.supervisor import (
+    MARKET_JOB,
+    check_job,
+    driver_started_at,
+    is_keeper,
+    job_readiness,
+    launch_job,
+    restart_job,
+    stream_job,
+)
 
 CHAOS_OFFSET = 46000
 #: Event time of the synthetic ticks: one trading day (the lake and Cassandra partition by day).
 START = datetime(2013, 2, 4, 14, 30, tzinfo=UTC)
-SCENARIOS = ("kill", "redis", "kafka", "replay-twice", "platform-restart", "postgres", "cassandra", "s3")
+SCENARIOS = (
+    "kill",
+    "kill-all",
+    "sentiment-kill",
+    "redis",
+    "kafka",
+    "replay-twice",
+    "platform-restart",
+    "postgres",
+    "cassandra",
+    "s3",
+)
 #: Row names of the stores a scenario stops (stack service -> name).
 STORE_NAMES = {"redis": "Redis", "postgres": "PostgreSQL", "cassandra": "Cassandra", "seaweedfs": "object store"}
 
@@ -96,13 +124,35 @@ def synthetic_ticks(symbols: list[str], count: int, seed: int) -> pd.DataFrame:
     return pd.concat(frames).sort_values("ts", kind="stable").reset_index(drop=True)
 
 
-class Load:
-    """Sends ticks to market.ticks at `rate` per second from a thread (idempotent producer that rides out a broker
-    restart: it buffers and retries for up to 10 minutes)."""
+def tick_messages(ticks: pd.DataFrame) -> Iterator[tuple[str, bytes, bytes]]:
+    """(topic, key, value) of each tick, made as they are sent (a million ticks never sit in memory as bytes)."""
+    for row in ticks.itertuples(index=False):
+        tick = Tick(
+            symbol=row.symbol,
+            ts=row.ts.to_pydatetime(),
+            price=row.price,
+            size=row.size,
+            source="chaos",
+            seq=int(row.seq),
+        )
+        yield Topics.TICKS, row.symbol.encode(), to_wire(tick)
 
-    def __init__(self, settings: Settings, ticks: pd.DataFrame, rate: float) -> None:
+
+def text_messages(items: list[TextItem]) -> Iterator[tuple[str, bytes, bytes]]:
+    for item in items:
+        topic = Topics.NEWS_ARTICLES if isinstance(item, NewsArticle) else Topics.SOCIAL_POSTS
+        yield topic, item.symbols[0].encode(), to_wire(item)
+
+
+class Load:
+    """Sends messages (`tick_messages`, `text_messages`) at `rate` per second from a thread (idempotent producer that
+    rides out a broker restart: it buffers and retries for up to 10 minutes)."""
+
+    def __init__(
+        self, settings: Settings, messages: pd.DataFrame | Iterator[tuple[str, bytes, bytes]], rate: float
+    ) -> None:
         self.settings = settings
-        self.ticks = ticks
+        self.messages = tick_messages(messages) if isinstance(messages, pd.DataFrame) else messages
         self.rate = rate
         self.sent = 0
         self.error: BaseException | None = None
@@ -126,18 +176,10 @@ class Load:
         )
         started = time.monotonic()
         try:
-            for row in self.ticks.itertuples(index=False):
-                tick = Tick(
-                    symbol=row.symbol,
-                    ts=row.ts.to_pydatetime(),
-                    price=row.price,
-                    size=row.size,
-                    source="chaos",
-                    seq=int(row.seq),
-                )
+            for topic, key, value in self.messages:
                 while True:
                     try:
-                        producer.produce(Topics.TICKS, key=row.symbol.encode(), value=to_wire(tick))
+                        producer.produce(topic, key=key, value=value)
                         break
                     except BufferError:
                         producer.poll(0.5)
@@ -172,6 +214,10 @@ class Truth:
     @property
     def symbols(self) -> list[str]:
         return sorted(set(self.ticks["symbol"]))
+
+    def head(self, count: int) -> Truth:
+        """The truth of the first `count` ticks sent."""
+        return Truth(self.ticks.iloc[:count].reset_index(drop=True))
 
 
 @dataclass
@@ -291,6 +337,17 @@ def wait_for_stores(settings: Settings, truth: Truth, timeout_s: float) -> Tally
         time.sleep(5)
 
 
+def wait_until_none_lost(settings: Settings, truth: Truth, timeout_s: float) -> float | None:
+    """Unix time at which every store holds all of `truth` (rows of later ticks may be there too), or None."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):  # a store may still be starting
+            if tally(settings, truth).lost == 0:
+                return time.time()
+        time.sleep(2)
+    return None
+
+
 # --- the job and the supervisor ------------------------------------------------------------------------------
 
 
@@ -309,8 +366,9 @@ class Supervisor:
     """The stream_supervisor DAG's logic as shipped (check_job, then restart_job of a dead or stuck job) every
     `cadence_s`, in a thread; `enabled=False` only judges (a harness check that recovery really is needed)."""
 
-    def __init__(self, settings: Settings, cadence_s: float, *, enabled: bool = True) -> None:
+    def __init__(self, settings: Settings, cadence_s: float, *, enabled: bool = True, job: str = MARKET_JOB) -> None:
         self.settings = settings
+        self.job = job
         self.cadence_s = cadence_s
         self.enabled = enabled
         self.events = Events()
@@ -335,7 +393,7 @@ class Supervisor:
         return [(at, outcome) for at, outcome in self.events.restarts if "skipped" not in outcome]
 
     def _run(self) -> None:
-        spec = stream_job(MARKET_JOB)
+        spec = stream_job(self.job)
         while not self._stop.wait(self.cadence_s):
             try:
                 verdict = check_job(self.settings, spec)
@@ -346,85 +404,102 @@ class Supervisor:
             if verdict.needs_restart and self.enabled:
                 try:
                     outcome = restart_job(
-                        self.settings, MARKET_JOB, verdict=verdict.verdict, reason=verdict.reason, seen_pid=verdict.pid
+                        self.settings, self.job, verdict=verdict.verdict, reason=verdict.reason, seen_pid=verdict.pid
                     )
                 except Exception as exc:
                     outcome = {"error": str(exc)[:300]}
                 self.events.restarts.append((time.monotonic(), outcome))
 
 
-def job_pid(settings: Settings) -> int | None:
-    proc = find_process(stream_job(MARKET_JOB).app(settings).pid_path)
-    return proc.pid if proc is not None else None
+def driver_start(settings: Settings, job: str = MARKET_JOB) -> float | None:
+    """When the job's current driver started (a restart of the driver, by its keeper or the supervisor, changes it)."""
+    proc = find_process(stream_job(job).app(settings).pid_path)
+    return driver_started_at(proc) if proc is not None else None
 
 
-def newest_batch(settings: Settings) -> tuple[int | None, float | None, int | None]:
-    """(batch id, unix time, pid) of the live query's newest heartbeat."""
+def newest_batch(settings: Settings, query: str = LIVE_QUERY) -> tuple[int | None, float | None, int | None]:
+    """(batch id, unix time, pid) of a query's newest heartbeat (the market job's live query by default)."""
     client = redis_client(settings)
     try:
-        beat = read_heartbeat(client, LIVE_QUERY)
+        beat = read_heartbeat(client, query)
     finally:
         client.close()
     return (beat.batch_id, beat.at, beat.pid) if beat else (None, None, None)
 
 
-def wait_for_batch_after(settings: Settings, since_unix: float, timeout_s: float) -> float | None:
+def wait_for_batch_after(
+    settings: Settings, since_unix: float, timeout_s: float, query: str = LIVE_QUERY
+) -> float | None:
     """Unix time of the first micro-batch heartbeat written after `since_unix` (None: none within the timeout)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with contextlib.suppress(Exception):  # Redis may be the store that is down
-            _, at, _ = newest_batch(settings)
+            _, at, _ = newest_batch(settings, query)
             if at is not None and at > since_unix:
                 return at
         time.sleep(0.5)
     return None
 
 
-def stop_job(settings: Settings) -> None:
+def stop_job(settings: Settings, job: str = MARKET_JOB) -> None:
     """What `make down` does to the job (`platform down` -> MarketJobApp.stop)."""
-    stream_job(MARKET_JOB).app(settings).stop()
+    stream_job(job).app(settings).stop()
 
 
-def kill_job(settings: Settings) -> int:
-    """kill -9 of the job's driver and everything it started (spark-submit's JVM and the Python driver)."""
-    app = stream_job(MARKET_JOB).app(settings)
-    proc = find_process(app.pid_path)
+def kill_driver(settings: Settings, job: str = MARKET_JOB) -> None:
+    """kill -9 of the job's driver: spark-submit's JVM and the Python driver it started. Its keeper (when the job
+    runs under one) lives on, as a cluster manager does when a driver's container dies."""
+    proc = find_process(stream_job(job).app(settings).pid_path)
     if proc is None:
-        raise RuntimeError("the market job is not running")
+        raise RuntimeError(f"{job} is not running")
+    if not is_keeper(proc.cmdline()):
+        os.killpg(os.getpgid(proc.pid), signal.SIGKILL)
+        return
+    for driver in proc.children():
+        for victim in [driver, *driver.children(recursive=True)]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                victim.kill()
+
+
+def kill_unit(settings: Settings, job: str = MARKET_JOB) -> None:
+    """kill -9 of the job's whole process group: its keeper and its driver (only the supervisor can restart it)."""
+    proc = find_process(stream_job(job).app(settings).pid_path)
+    if proc is None:
+        raise RuntimeError(f"{job} is not running")
     os.killpg(os.getpgid(proc.pid), signal.SIGKILL)
-    return proc.pid
 
 
-def ensure_topic(settings: Settings) -> None:
+def ensure_topic(settings: Settings, topics: tuple[str, ...] = (Topics.TICKS,)) -> None:
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
-    if Topics.TICKS in admin.list_topics(timeout=30).topics:
+    missing = [topic for topic in topics if topic not in admin.list_topics(timeout=30).topics]
+    if not missing:
         return
-    futures = admin.create_topics([NewTopic(Topics.TICKS, num_partitions=settings.kafka.default_partitions)])
+    partitions = settings.kafka.default_partitions
+    futures = admin.create_topics([NewTopic(topic, num_partitions=partitions) for topic in missing])
     for future in futures.values():
         with contextlib.suppress(Exception):
             future.result(30)
 
 
 @contextlib.contextmanager
-def running_job(settings: Settings, ready_timeout_s: float = 300) -> Iterator[None]:
-    """The market job launched as `platform up` does, ready (its queries run), stopped at the end."""
-    from marketpulse.stream.supervisor import job_readiness
-
-    ensure_topic(settings)
-    proc = launch_job(settings, MARKET_JOB)
-    spec = stream_job(MARKET_JOB)
+def running_job(settings: Settings, ready_timeout_s: float = 300, job: str = MARKET_JOB) -> Iterator[None]:
+    """The job launched as `platform up` does, ready (its queries run), stopped at the end."""
+    spec = stream_job(job)
+    for _, topics in spec.queries:
+        ensure_topic(settings, topics)
+    proc = launch_job(settings, job)
     deadline = time.monotonic() + ready_timeout_s
     try:
-        while not job_readiness(settings, spec, proc)[0]:
+        while not job_readiness(settings, spec, driver_started_at(proc))[0]:
             if not proc.is_running() or time.monotonic() > deadline:
                 log = spec.app(settings).log_path
-                raise RuntimeError(f"the market job did not start; see {log}")
+                raise RuntimeError(f"{job} did not start; see {log}")
             time.sleep(1)
         yield
     finally:
-        stop_job(settings)
+        stop_job(settings, job)
 
 
 # --- scenarios ---------------------------------------------------------------------------------------------------
@@ -439,6 +514,8 @@ class Row:
     tally: Tally
     goal_recover_s: float | None = 60.0
     extra: str = ""
+    #: Restarts the supervisor made during the scenario (None: not counted).
+    supervisor_restarts: int | None = None
 
     @property
     def verdict(self) -> str:
@@ -459,7 +536,7 @@ class Row:
 
     def line(self) -> str:
         cells = [*self.cells(), str(self.tally.wrong), self.verdict]
-        widths = (26, 22, 8, 9, 6, 6, 6, 12)
+        widths = (30, 22, 8, 9, 6, 6, 6, 12)
         text = "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
         notes = "; ".join([*self.tally.notes[:4], self.extra] if self.extra else self.tally.notes[:4])
         return text + (f"  {notes}" if notes else "")
@@ -469,7 +546,7 @@ HEADER = "  ".join(
     name.ljust(width)
     for name, width in zip(
         ("fault", "load", "detect", "recover", "lost", "dup", "wrong", "verdict"),
-        (26, 22, 8, 9, 6, 6, 6, 12),
+        (30, 22, 8, 9, 6, 6, 6, 12),
         strict=True,
     )
 )
@@ -486,11 +563,14 @@ class Options:
     settle_s: float = 240.0
     #: How long after a kill the job may take to write a batch again before the scenario calls it lost.
     recover_timeout_s: float = 300.0
+    #: The stream supervisor restarts a dead or stuck job (off: it only judges).
     restart: bool = True
+    #: The job runs under its keeper, which starts a dead driver again at once (off: spark-submit alone).
+    keeper: bool = True
     seed: int = 7
 
 
-def _scenario_settings(base: Settings, tag: str) -> Settings:
+def _scenario_settings(base: Settings, tag: str, options: Options | None = None) -> Settings:
     """The chaos stack's settings with this scenario's own checkpoints (a fresh query reading from the earliest
     offset of this scenario's ticks only: each scenario uses new symbols; older ticks in the topic are other days)."""
     stream = base.stream.model_copy(
@@ -499,6 +579,7 @@ def _scenario_settings(base: Settings, tag: str) -> Settings:
             "starting_offsets": "latest",
             "trigger_interval": "1 second",
             "archive_interval_s": 5.0,
+            "keep_driver": options.keeper if options is not None else True,
         }
     )
     return base.model_copy(update={"stream": StreamSettings(**stream.model_dump())})
@@ -510,59 +591,217 @@ def _symbols(tag: str, count: int) -> list[str]:
     return [f"C{stem}{salt}{i}" for i in range(count)]
 
 
-def scenario_kill(base: Settings, stack: Stack, options: Options) -> Row:
-    settings = _scenario_settings(base, f"kill-{uuid.uuid4().hex[:6]}")
-    truth = Truth(synthetic_ticks(_symbols("kill", options.symbols), options.ticks, options.seed))
-    detects, recovers = [], []
-    rng = random.Random(options.seed)
+def scenario_kill(base: Settings, stack: Stack, options: Options, *, whole_unit: bool = False) -> Row:
+    """kill -9 of the market job's driver `options.kills` times at random moments (its keeper starts it again), or
+    with `whole_unit` of the driver and its keeper (only the supervisor can bring it back)."""
+    tag = "killall" if whole_unit else "kill"
+    settings = _scenario_settings(base, f"{tag}-{uuid.uuid4().hex[:6]}", options)
+    truth = Truth(synthetic_ticks(_symbols(tag, options.symbols), options.ticks, options.seed))
     with running_job(settings), Supervisor(settings, options.cadence_s, enabled=options.restart) as supervisor:
         load = Load(settings, truth.ticks, options.rate).start()
-        budget = options.ticks / options.rate
-        for _ in range(options.kills):
-            time.sleep(rng.uniform(0.15, 0.35) * budget / max(1, options.kills))
-            # Kill only a job that is running (an earlier kill recovered): each kill is a separate fault.
-            if wait_for_batch_after(settings, time.time() - 5, 300) is None:
-                break
-            killed_at, killed_unix = time.monotonic(), time.time()
-            old = kill_job(settings)
-            timeout_s = options.cadence_s * 2 + options.recover_timeout_s
-            recovered = _wait_for_new_process_batch(settings, old, killed_unix, timeout_s)
-            detected = supervisor.events.first_verdict(killed_at)
-            detects.append(None if detected is None else detected - killed_at)
-            recovers.append(None if recovered is None else recovered - killed_unix)
-            if recovered is None:
-                break
+        kill = kill_unit if whole_unit else kill_driver
+        detects, recovers = kill_repeatedly(
+            settings, MARKET_JOB, kill, supervisor, options, options.ticks / options.rate
+        )
         load.wait()
         # Not recovered: what the stores hold now (waiting would not change it).
         all_back = all(r is not None for r in recovers)
         result = wait_for_stores(settings, truth, options.settle_s if all_back else 0)
-    known = [d for d in detects if d is not None]
-    done = [r for r in recovers if r is not None]
-    return Row(
-        f"kill -9 driver x{len(recovers)}",
+    return _kill_row(
+        f"kill -9 {'driver+keeper' if whole_unit else 'driver'} x{len(recovers)}",
         f"{options.ticks:,} ticks @{options.rate:.0f}/s",
-        max(known) if known else None,
-        max(done) if len(done) == len(recovers) and done else None,
+        detects,
+        recovers,
         result,
-        extra="recover per kill: " + ", ".join("-" if r is None else f"{r:.0f}s" for r in recovers),
+        supervisor,
     )
 
 
-def _wait_for_new_process_batch(settings: Settings, old_pid: int, since_unix: float, timeout_s: float) -> float | None:
-    """Unix time at which a process other than `old_pid` runs the job again and is ready (`job_readiness`: its
-    queries run and it wrote a micro-batch since it started, or nothing waits in Kafka)."""
-    from marketpulse.stream.supervisor import job_readiness
+def kill_repeatedly(
+    settings: Settings,
+    job: str,
+    kill: Callable[[Settings, str], None],
+    supervisor: Supervisor,
+    options: Options,
+    budget_s: float,
+) -> tuple[list[float | None], list[float | None]]:
+    """`options.kills` kills of a running job at random moments over `budget_s`; (detect, recover) seconds per kill
+    (detect: the first new driver or dead/stuck verdict; recover: its first micro-batch). Stops at one not recovered."""
+    progress = stream_job(job).progress_query
+    rng = random.Random(options.seed)
+    detects: list[float | None] = []
+    recovers: list[float | None] = []
+    for _ in range(options.kills):
+        time.sleep(rng.uniform(0.15, 0.35) * budget_s / max(1, options.kills))
+        # Kill only a job that is running (an earlier kill recovered): each kill is a separate fault.
+        if wait_for_batch_after(settings, time.time() - 10, 300, progress) is None:
+            break
+        killed_at, killed_unix = time.monotonic(), time.time()
+        kill(settings, job)
+        timeout_s = options.cadence_s * 2 + options.recover_timeout_s
+        relaunched, recovered = wait_for_new_driver_batch(settings, job, killed_unix, timeout_s)
+        verdict = supervisor.events.first_verdict(killed_at)
+        seen = [t for t in (relaunched and relaunched - killed_unix, verdict and verdict - killed_at) if t]
+        detects.append(min(seen) if seen else None)
+        recovers.append(None if recovered is None else recovered - killed_unix)
+        if recovered is None:
+            break
+    return detects, recovers
 
-    spec = stream_job(MARKET_JOB)
+
+def _kill_row(
+    fault: str, load: str, detects: list[float | None], recovers: list[float | None], result: Tally, sup: Supervisor
+) -> Row:
+    known = [d for d in detects if d is not None]
+    done = [r for r in recovers if r is not None]
+    return Row(
+        fault,
+        load,
+        max(known) if known else None,
+        max(done) if len(done) == len(recovers) and done else None,
+        result,
+        extra="recover per kill: "
+        + ", ".join("-" if r is None else f"{r:.0f}s" for r in recovers)
+        + f"; supervisor restarts: {len(sup.restarts)}",
+        supervisor_restarts=len(sup.restarts),
+    )
+
+
+def wait_for_new_driver_batch(
+    settings: Settings, job: str, since_unix: float, timeout_s: float
+) -> tuple[float | None, float | None]:
+    """(unix time a new driver of the job started, unix time of its first micro-batch) after `since_unix`; the second
+    is None when it is not ready (`job_readiness`: its queries run and it wrote a micro-batch since it started, or
+    nothing waits in Kafka) within the timeout."""
+    spec = stream_job(job)
+    relaunched: float | None = None
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with contextlib.suppress(Exception):
             proc = find_process(spec.app(settings).pid_path)
-            if proc is not None and proc.pid != old_pid and job_readiness(settings, spec, proc)[0]:
-                _, at, _ = newest_batch(settings)
-                return at if at is not None and at > since_unix else time.time()
+            started = driver_started_at(proc) if proc is not None else None
+            if started is not None and started > since_unix:
+                relaunched = relaunched or started
+                if job_readiness(settings, spec, started)[0]:
+                    _, at, _ = newest_batch(settings, spec.progress_query)
+                    return relaunched, at if at is not None and at > since_unix else time.time()
         time.sleep(0.5)
-    return None
+    return relaunched, None
+
+
+# --- the sentiment job ------------------------------------------------------------------------------------------
+
+TEXTS = (
+    "{s} beats estimates and raises guidance, bullish",
+    "{s} downgraded to sell, weak outlook, shares plunge",
+    "{s} trading flat today",
+    "Great quarter for {s}, strong growth and record profit",
+    "{s} misses revenue, disappointing results, bearish",
+)
+
+
+def synthetic_texts(symbols: list[str], count: int) -> list[TextItem]:
+    """`count` posts and headlines, one symbol each, published 5 s apart (event time) in one trading day."""
+    items: list[TextItem] = []
+    for k in range(count):
+        symbol = symbols[k % len(symbols)]
+        published = START + timedelta(seconds=5 * k)
+        text = TEXTS[k % len(TEXTS)].format(s=f"${symbol}")
+        source = ("x", "reddit", "news")[k % 3]
+        common = {
+            "id": f"{source}:{symbol}-{k}",
+            "author": f"a{k % 7}",
+            "url": f"https://example.invalid/{symbol}/{k}",
+            "text": text,
+            "published_at": published,
+            "ingested_at": published + timedelta(seconds=2),
+            "symbols": [symbol],
+        }
+        if source == "news":
+            items.append(NewsArticle(source="news", outlet="Wire", title=text, **common))
+        else:
+            items.append(SocialPost(source=source, **common))
+    return items
+
+
+def sentiment_tally(settings: Settings, items: list[TextItem]) -> Tally:
+    """Every sent text scored once in Cassandra (`sentiment_items`); its windows count each text once (the sum of
+    their counts per symbol equals the texts); PostgreSQL holds the same windows as Cassandra."""
+    import psycopg
+
+    from marketpulse.stores.cassandra import cassandra_cluster
+
+    result = Tally()
+    sent: dict[str, set[str]] = {}
+    for item in items:
+        sent.setdefault(item.symbols[0], set()).add(item.id)
+    cluster = cassandra_cluster(settings)
+    try:
+        session = cluster.connect(settings.cassandra.keyspace)
+        stored, counted, windows = {}, {}, {}
+        for symbol in sent:
+            key = (symbol, START.date())
+            stored[symbol] = [
+                r.item_id
+                for r in session.execute("SELECT item_id FROM sentiment_items WHERE symbol=%s AND day=%s", key)
+            ]
+            rows = list(session.execute("SELECT count FROM sentiment_windows WHERE symbol=%s AND day=%s", key))
+            counted[symbol], windows[symbol] = sum(r.count for r in rows), len(rows)
+    finally:
+        cluster.shutdown()
+    with psycopg.connect(settings.postgres_dsn()) as conn:
+        reported = dict(
+            conn.execute(
+                "SELECT symbol, count(*) FROM fact_sentiment_window WHERE symbol = ANY(%s) GROUP BY symbol",
+                (list(sent),),
+            ).fetchall()
+        )
+    for symbol, ids in sent.items():
+        missing, unknown = len(ids - set(stored[symbol])), len(set(stored[symbol]) - ids)
+        result.lost += missing
+        result.wrong += unknown
+        if missing or unknown:
+            result.notes.append(f"cassandra items {symbol}: {missing} missing, {unknown} not sent")
+        diff = counted[symbol] - len(ids)
+        if diff:
+            result.lost += max(0, -diff)
+            result.duplicated += max(0, diff)
+            result.notes.append(f"windows {symbol}: count {diff:+d} against the texts")
+        if reported.get(symbol, 0) != windows[symbol]:
+            result.wrong += 1
+            result.notes.append(f"postgres {symbol}: {reported.get(symbol, 0)} windows, cassandra {windows[symbol]}")
+    return result
+
+
+def scenario_sentiment_kill(base: Settings, stack: Stack, options: Options) -> Row:
+    """kill -9 of the sentiment job's driver `options.kills` times while texts stream in: its keeper starts it again,
+    and every text is scored and windowed exactly once."""
+    from marketpulse.sections.text import SentimentSettings
+    from marketpulse.stream.supervisor import SENTIMENT_JOB
+
+    settings = _scenario_settings(base, f"sentiment-{uuid.uuid4().hex[:6]}", options)
+    # The lexicon model (no weights) and a short trigger: the kill, not the model, is under test.
+    sentiment = base.sentiment.model_copy(update={"model": "vader", "trigger_interval": "1 second"})
+    settings = settings.model_copy(update={"sentiment": SentimentSettings(**sentiment.model_dump())})
+    count = max(60, options.ticks // 10)
+    items = synthetic_texts(_symbols("senti", options.symbols), count)
+    rate = max(1.0, options.rate / 10)
+    running = running_job(settings, job=SENTIMENT_JOB)
+    with running, Supervisor(settings, options.cadence_s, enabled=options.restart, job=SENTIMENT_JOB) as supervisor:
+        load = Load(settings, text_messages(items), rate).start()
+        detects, recovers = kill_repeatedly(settings, SENTIMENT_JOB, kill_driver, supervisor, options, count / rate)
+        load.wait()
+        deadline = time.monotonic() + (options.settle_s if all(r is not None for r in recovers) else 0)
+        while not (result := sentiment_tally(settings, items)).clean and time.monotonic() < deadline:
+            time.sleep(5)
+    return _kill_row(
+        f"kill -9 sentiment driver x{len(recovers)}",
+        f"{count:,} texts @{rate:.0f}/s",
+        detects,
+        recovers,
+        result,
+        supervisor,
+    )
 
 
 def scenario_redis(base: Settings, stack: Stack, options: Options) -> Row:
@@ -576,19 +815,22 @@ def store_outage(base: Settings, stack: Stack, options: Options, service: str) -
     with running_job(settings), Supervisor(settings, options.cadence_s, enabled=options.restart) as supervisor:
         load = Load(settings, truth.ticks, options.rate).start()
         time.sleep(min(20.0, options.ticks / options.rate / 4))
-        pid_before = job_pid(settings)
+        driver_before = driver_start(settings)
         down_at = time.monotonic()
         stack.down([service])
         time.sleep(options.outage_s)
         stack.up([service])
         back_unix = time.time()
-        recovered = wait_for_batch_after(settings, back_unix, 300)
-        pid_after = job_pid(settings)
+        # Recovered: every tick sent so far is in every store (the load may have ended during the outage, so a new
+        # micro-batch is no sign: the stalled sink catching up is).
+        sent_by_then = truth.head(load.sent)
+        recovered = wait_until_none_lost(settings, sent_by_then, 300)
+        driver_after = driver_start(settings)
         load.wait()
         result = wait_for_stores(settings, truth, options.settle_s)
-    stayed = pid_before is not None and pid_before == pid_after
+    stayed = driver_before is not None and driver_before == driver_after
     if not stayed:
-        result.notes.append(f"the job's process changed ({pid_before} -> {pid_after})")
+        result.notes.append("the job's driver was restarted")
     restarts = [r for at, r in supervisor.restarts if at >= down_at]
     return Row(
         f"{STORE_NAMES.get(service, service)} down {options.outage_s:.0f}s",
@@ -596,7 +838,8 @@ def store_outage(base: Settings, stack: Stack, options: Options, service: str) -
         None,
         None if recovered is None or not stayed else recovered - back_unix,
         result,
-        extra=f"job process {'stayed up' if stayed else 'restarted'}; supervisor restarts: {len(restarts)}",
+        extra=f"driver {'stayed up' if stayed else 'restarted'}; supervisor restarts: {len(restarts)}; "
+        f"recover = store back -> the {len(sent_by_then.ticks):,} ticks sent by then in every store",
     )
 
 
@@ -607,7 +850,7 @@ def scenario_kafka(base: Settings, stack: Stack, options: Options) -> Row:
     with running_job(settings), Supervisor(settings, options.cadence_s, enabled=options.restart) as supervisor:
         load = Load(settings, truth.ticks, options.rate).start()
         time.sleep(min(20.0, options.ticks / options.rate / 4))
-        pid_before = job_pid(settings)
+        driver_before = driver_start(settings)
         killed_at = time.monotonic()
         proc = find_process(kafka.pid_path)
         if proc is not None:
@@ -617,7 +860,7 @@ def scenario_kafka(base: Settings, stack: Stack, options: Options) -> Row:
         stack.up(["kafka"])
         back_unix = time.time()
         recovered = wait_for_batch_after(settings, back_unix, 300)
-        pid_after = job_pid(settings)
+        driver_after = driver_start(settings)
         load.wait()
         result = wait_for_stores(settings, truth, options.settle_s)
     detected = supervisor.events.first_verdict(killed_at)
@@ -628,7 +871,8 @@ def scenario_kafka(base: Settings, stack: Stack, options: Options) -> Row:
         None if detected is None else detected - killed_at,
         None if recovered is None else recovered - back_unix,
         result,
-        extra=f"job pid {pid_before} -> {pid_after}; supervisor restarts: {len(restarts)}",
+        extra=f"driver {'stayed up' if driver_before == driver_after else 'restarted'}; "
+        f"supervisor restarts: {len(restarts)}",
     )
 
 
@@ -697,6 +941,8 @@ def scenario_platform_restart(base: Settings, stack: Stack, options: Options) ->
 
 RUNNERS: dict[str, Callable[[Settings, Stack, Options], Row]] = {
     "kill": scenario_kill,
+    "kill-all": lambda base, stack, options: scenario_kill(base, stack, options, whole_unit=True),
+    "sentiment-kill": scenario_sentiment_kill,
     "redis": scenario_redis,
     "kafka": scenario_kafka,
     "replay-twice": scenario_replay_twice,
@@ -728,13 +974,25 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=Options.kills)
     parser.add_argument("--cadence", type=float, default=Options.cadence_s, help="Supervisor period (s).")
     parser.add_argument("--outage", type=float, default=Options.outage_s, help="Store outage (s).")
+    parser.add_argument(
+        "--no-keeper", action="store_true", help="Launch the job without its keeper (only the supervisor restarts it)."
+    )
+    parser.add_argument("--no-supervisor", action="store_true", help="The supervisor only judges, never restarts.")
     parser.add_argument("--offset", type=int, default=CHAOS_OFFSET, help="Port offset of the chaos stack.")
     parser.add_argument(
         "--name", default="chaos", help="Stack instance (data under .stack/<name>); an instance already up is reused."
     )
     parser.add_argument("--down", action="store_true", help="Stop the chaos stack at the end.")
     args = parser.parse_args()
-    options = Options(ticks=args.ticks, rate=args.rate, kills=args.kills, cadence_s=args.cadence, outage_s=args.outage)
+    options = Options(
+        ticks=args.ticks,
+        rate=args.rate,
+        kills=args.kills,
+        cadence_s=args.cadence,
+        outage_s=args.outage,
+        keeper=not args.no_keeper,
+        restart=not args.no_supervisor,
+    )
     settings = chaos_settings(args.offset, args.name)
     try:
         rows = run(settings, args.scenario or list(SCENARIOS), options)

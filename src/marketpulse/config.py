@@ -357,6 +357,11 @@ class StreamSettings(_Section):
     redis_ttl_s: int = Field(86_400, ge=60, description="TTL of per-symbol latest-state keys in Redis.")
     metrics_port: int = Field(9109, ge=1, le=65535, description="Port of the market job's Prometheus /metrics.")
     max_restarts: int = Field(3, ge=0, description="In-process restarts from the checkpoints after a query fails.")
+    keep_driver: bool = Field(
+        True,
+        description="Run each stream job under its keeper, which starts a dead driver (kill -9, OOM, crash) again at "
+        "once; off: only the stream supervisor, at its next run, restarts it.",
+    )
 
 
 class IngestSettings(_Section):

@@ -8,6 +8,7 @@ import logging
 import pytest
 import redis
 
+from marketpulse.config import StreamSettings
 from marketpulse.stack.apps import MarketJobApp, SentimentJobApp
 from marketpulse.stack.instances import side_by_side_settings
 from marketpulse.stores.redis_store import Beat, OutageRetry, heartbeat_key, heartbeat_query
@@ -16,6 +17,7 @@ from marketpulse.stream.supervisor import (
     SENTIMENT_JOB,
     SPARK_APPS,
     QueryHealth,
+    is_keeper,
     judge,
     stream_job,
 )
@@ -60,10 +62,16 @@ def test_platform_up_and_a_restart_launch_a_job_the_same_way() -> None:
         pytest.skip("the Spark connector jars are not installed")
     for app, entry in ((MarketJobApp(settings), "market_job.py"), (SentimentJobApp(settings), "sentiment_job.py")):
         argv = app.command()
-        assert argv[0].endswith("spark-submit") and argv[-1] == str(SPARK_APPS / entry)
+        # The job's keeper runs the spark-submit (and starts it again when the driver dies).
+        assert is_keeper(argv)
+        driver = argv[argv.index("--") + 1 :]
+        assert driver[0].endswith("spark-submit") and driver[-1] == str(SPARK_APPS / entry)
         env = app.env()
         assert env["MARKETPULSE_STACK__NAME"] == "unit" and "SPARK_HOME" in env
-    assert SentimentJobApp(settings).command()[2] == "local[1]"
+        alone = type(app)(settings.model_copy(update={"stream": StreamSettings(keep_driver=False)})).command()
+        assert alone == driver
+    sentiment = SentimentJobApp(settings).command()
+    assert sentiment[sentiment.index("--") + 1 :][2] == "local[1]"
     assert SentimentJobApp(settings).env()["MARKETPULSE_SPARK__MASTER"] == "local[1]"
 
 

@@ -109,7 +109,13 @@ class _StreamJobApp(_App):
         return self.jobs().stream_job(self.name)  # type: ignore[no-any-return]
 
     def command(self) -> list[str]:
-        return self.jobs().job_submit_argv(self.settings, self.spec(), master=self.master)  # type: ignore[no-any-return]
+        """spark-submit of the job's entry point, run by the job's keeper (`marketpulse.stream.keeper`: it starts the
+        driver again when it dies), or alone with `stream.keep_driver` off."""
+        jobs = self.jobs()
+        driver: list[str] = jobs.job_submit_argv(self.settings, self.spec(), master=self.master)
+        if not self.settings.stream.keep_driver:
+            return driver
+        return jobs.keeper_argv(self.name, self.pid_path.with_suffix(".running"), driver)  # type: ignore[no-any-return]
 
     def env(self) -> dict[str, str]:
         from marketpulse.orchestration.airflow import settings_env
@@ -136,7 +142,8 @@ class _StreamJobApp(_App):
         proc = find_process(self.pid_path)
         if proc is None:
             raise StackError("not running")
-        ready, detail = self.jobs().job_readiness(self.settings, self.spec(), proc)
+        jobs = self.jobs()
+        ready, detail = jobs.job_readiness(self.settings, self.spec(), jobs.driver_started_at(proc))
         if not ready:
             raise StackError(detail)
         return str(detail)

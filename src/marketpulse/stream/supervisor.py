@@ -36,16 +36,16 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import psutil
 
 from marketpulse.config import Settings
 from marketpulse.contracts import Topics
 from marketpulse.errors import StackError
 from marketpulse.kafka_config import client_config
 from marketpulse.stack.process import find_process, start_process, stop_process, tail
-
-if TYPE_CHECKING:
-    import psutil
+from marketpulse.stream.keeper import report_running
 
 log = logging.getLogger(__name__)
 
@@ -269,16 +269,42 @@ def judge(
     return "healthy", ("idle, nothing to read: " + ", ".join(idle)) if idle else "batches are flowing"
 
 
-def _started_marker(settings: Settings, job: StreamJob, proc: psutil.Process) -> bool:
-    """The job reported its queries running since this process started (a marker of an older run does not count)."""
+def started_since(settings: Settings, job: str, since: float) -> bool:
+    """The job reported its queries running since `since` (its driver's start; a marker of an older run does not
+    count)."""
     from marketpulse.stores.redis_store import read_started, redis_client
 
     client = redis_client(settings)
     try:
-        marker = read_started(client, job.name)
+        marker = read_started(client, job)
     finally:
         client.close()
-    return marker is not None and marker.since(proc.create_time())
+    return marker is not None and marker.since(since)
+
+
+#: The module a job's keeper runs (`python -m`): it starts the job's driver again when it dies.
+KEEPER_MODULE = "marketpulse.stream.keeper"
+
+
+def is_keeper(argv: list[str]) -> bool:
+    return KEEPER_MODULE in argv
+
+
+def keeper_argv(job: str, status: Path, driver_argv: list[str]) -> list[str]:
+    """The command of a job's keeper, which runs `driver_argv` and writes nothing but its log lines."""
+    return [sys.executable, "-m", KEEPER_MODULE, "--job", job, "--status", str(status), "--", *driver_argv]
+
+
+def driver_started_at(proc: psutil.Process) -> float | None:
+    """When the job's current driver started: the newest child of its keeper, or the process itself when it was
+    launched without one. None while a keeper waits to start its driver again."""
+    try:
+        if not is_keeper(proc.cmdline()):
+            return float(proc.create_time())
+        children = proc.children()
+        return max(child.create_time() for child in children) if children else None
+    except psutil.Error:
+        return None
 
 
 def check_job(settings: Settings, job: StreamJob) -> StreamVerdict:
@@ -286,7 +312,8 @@ def check_job(settings: Settings, job: StreamJob) -> StreamVerdict:
     app = job.app(settings)
     proc = find_process(app.pid_path)
     pid_alive: bool | None = True if proc is not None else (False if app.pid_path.exists() else None)
-    started_at = proc.create_time() if proc is not None else None
+    # A keeper between two drivers counts as a driver starting now.
+    started_at = (driver_started_at(proc) or time.time()) if proc is not None else None
     queries = [query_health(settings, query, topics, started_at) for query, topics in job.queries]
     started_s_ago = time.time() - started_at if started_at is not None else None
     health = job.health(settings)
@@ -295,7 +322,7 @@ def check_job(settings: Settings, job: StreamJob) -> StreamVerdict:
         queries,
         health.stuck_after_s,
         started_s_ago,
-        running=proc is None or _started_marker(settings, job, proc),
+        running=started_at is None or started_since(settings, job.name, started_at),
         startup_grace_s=health.startup_grace_s,
     )
     return StreamVerdict(job.name, verdict, reason, proc.pid if proc else None, queries)
@@ -366,9 +393,24 @@ def job_submit_argv(settings: Settings, job: StreamJob, master: str | None = Non
 
 
 def mark_started(settings: Settings, job: str) -> None:
-    """Called by a job once its queries run: lets a launcher tell the new process from the old one."""
+    """Called by a job once its queries run: lets a launcher tell the new process from the old one, tells the job's
+    keeper that this driver ran, and records the restart the keeper made (if it made one)."""
     from marketpulse.stores.redis_store import redis_client, write_started
 
+    restart = report_running(os.getpid())
+    if restart is not None:
+        try:
+            record_restart(
+                settings,
+                job,
+                "crashed",
+                str(restart["reason"]),
+                int(restart["old_pid"]),
+                os.getpid(),
+                float(restart["ready_s"]),
+            )
+        except Exception as exc:  # PostgreSQL down: the restart happened all the same; the log says so
+            log.warning("restart of %s not recorded in PostgreSQL: %s", job, exc)
     client = redis_client(settings)
     try:
         write_started(client, job)
@@ -417,8 +459,6 @@ def stop_job(settings: Settings, job: str) -> bool:
 
 
 def _family(pid: int) -> set[int]:
-    import psutil
-
     try:
         proc = psutil.Process(pid)
         if proc.status() == psutil.STATUS_ZOMBIE:  # exited: reap it (it is our child) and say so
@@ -429,13 +469,15 @@ def _family(pid: int) -> set[int]:
         return set()
 
 
-def job_readiness(settings: Settings, job: StreamJob, proc: psutil.Process) -> tuple[bool, str]:
-    """(ready, detail) of a launched job, from what it writes itself: its start marker (queries running) and the
-    heartbeat of its progress query, both from this process; with no batch yet, ready once nothing waits in Kafka.
-    A running job whose last batch is older than its `stale_after_s` is not ready (unhealthy)."""
+def job_readiness(settings: Settings, job: StreamJob, started_at: float | None) -> tuple[bool, str]:
+    """(ready, detail) of a launched job whose driver started at `started_at` (`driver_started_at`; None: its keeper
+    is about to start it again), from what it writes itself: its start marker (queries running) and the heartbeat
+    of its progress query, both from this driver; with no batch yet, ready once nothing waits in Kafka. A running
+    job whose last batch is older than its `stale_after_s` is not ready (unhealthy)."""
     from marketpulse.stores.redis_store import read_heartbeat, read_started, redis_client
 
-    started_at = proc.create_time()
+    if started_at is None:
+        return False, "its keeper is starting the driver again"
     client = redis_client(settings)
     try:
         marker = read_started(client, job.name)
@@ -464,7 +506,7 @@ def _wait_until_running(
     while time.monotonic() - started < timeout_s:
         if not _family(proc.pid):
             raise StreamRestartError(f"{job.name} exited during its restart; log {log_path}:\n{tail(log_path, 30)}")
-        ready, detail = job_readiness(settings, job, proc)
+        ready, detail = job_readiness(settings, job, driver_started_at(proc))
         if ready:
             return time.monotonic() - started
         time.sleep(1.0)
