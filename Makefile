@@ -61,7 +61,7 @@ terraform-apply: $(STAMP) ## tofu apply terraform/envs/local to the running dev 
 bench: install ## Benchmark the market pipeline on its own 'bench' stack, ~9 min (options: BENCH_ARGS="--help")
 	$(BIN)/python -m bench.market_pipeline $(BENCH_ARGS)
 
-chaos: install ## Faults one at a time (kill -9, Redis down 60 s, Kafka SIGKILL, replay twice, restart) on its own 'chaos' stack; one row each, ~25 min (CHAOS_ARGS="--help")
+chaos: install ## Faults one at a time (kill -9 of each job, a 10x burst, each store down 60 s, Kafka SIGKILL, replay twice, restart) on its own 'chaos' stack; one row each, ~45 min (CHAOS_ARGS="--help")
 	$(BIN)/python -m bench.chaos $(CHAOS_ARGS)
 
 bench-api: install ## Benchmark the API: latest-quote latency (3 server variants x 3 rates) and WebSocket fan-out, ~6 min

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -38,6 +38,21 @@ UNTHROTTLED_EVENT_STEP_S = 0.001
 WIRE_FIELDS = ("symbol", "ts", "price", "size", "bid", "ask", "source", "seq")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def tick_wire(source: str) -> Callable[[str, int, float, float, int], bytes]:
+    """A formatter of trades (no quote) from `source` to the bytes `to_wire(Tick(...))` gives, ~10x faster: (symbol,
+    event time in epoch µs, price, size, seq) -> bytes. The symbol must be a valid one (it is not escaped)."""
+    if tuple(Tick.model_fields) != WIRE_FIELDS:
+        raise RuntimeError(f"Tick fields are now {tuple(Tick.model_fields)}; update the wire template")
+    # Same text as json.dumps(separators=(",", ":")): floats via repr, source escaped once here.
+    head = f'{{"v":{Tick.SCHEMA_VERSION},"symbol":"'
+    tail = f',"bid":null,"ask":null,"source":{json.dumps(source)},"seq":'
+
+    def wire(symbol: str, ts_us: int, price: float, size: float, seq: int) -> bytes:
+        return f'{head}{symbol}","ts":{ts_us * 1000},"price":{price!r},"size":{size!r}{tail}{seq}}}'.encode()
+
+    return wire
 
 
 def symbol_names(count: int) -> list[str]:
@@ -94,16 +109,11 @@ class SyntheticSource:
 
     def iter_wire(self) -> Iterator[tuple[bytes, bytes]]:
         """(key = symbol, value = to_wire bytes) per tick, formatted directly: no pydantic object per tick."""
-        if tuple(Tick.model_fields) != WIRE_FIELDS:
-            raise RuntimeError(f"Tick fields are now {tuple(Tick.model_fields)}; update the wire template")
+        wire = tick_wire(self.source)
         keys = [symbol.encode() for symbol in self.symbols]
-        # Same text as json.dumps(separators=(",", ":")): floats via repr, source escaped once here.
-        head = f'{{"v":{Tick.SCHEMA_VERSION},"symbol":"'
-        tail = f',"bid":null,"ask":null,"source":{json.dumps(self.source)},"seq":'
         symbols = self.symbols
         for symbol, ts_us, price, size, seq in self._rows():
-            value = f'{head}{symbols[symbol]}","ts":{ts_us * 1000},"price":{price!r},"size":{size!r}{tail}{seq}}}'
-            yield keys[symbol], value.encode()
+            yield keys[symbol], wire(symbols[symbol], ts_us, price, size, seq)
 
     def _rows(self) -> Iterator[tuple[int, int, float, float, int]]:
         """(symbol index, event time in epoch µs, price, size, seq) per tick, paced and bounded."""
