@@ -14,13 +14,12 @@ import pytest
 from fastapi.testclient import TestClient
 from websockets.sync.client import connect
 
+from integration.test_api_support import ARTIFACTS, api_server, create_key
 from marketpulse.api import create_app
 from marketpulse.auth.keys import parse_key
 from marketpulse.config import Settings
 from marketpulse.orchestration.airflow import settings_env
 from marketpulse.stack.manager import Stack
-
-from .test_api_support import ARTIFACTS, api_server, create_key
 
 pytestmark = pytest.mark.integration
 

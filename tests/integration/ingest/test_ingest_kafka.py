@@ -11,13 +11,12 @@ from datetime import UTC, datetime
 
 from confluent_kafka import Consumer, TopicPartition
 
+from integration.test_api_support import free_port
 from marketpulse.config import Settings
 from marketpulse.contracts import Tick, Topics, from_wire, to_wire
 from marketpulse.ingest.producer import EventProducer
 from marketpulse.orchestration.airflow import settings_env
 from marketpulse.stack.manager import Stack
-
-from .test_api_support import free_port
 
 
 def _end_offsets(settings: Settings, topic: str) -> list[TopicPartition]:

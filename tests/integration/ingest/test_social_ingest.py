@@ -10,13 +10,12 @@ import uuid
 import pytest
 from confluent_kafka import Consumer
 
+from integration.test_api_support import free_port
 from marketpulse.config import Settings
 from marketpulse.contracts import Topics, from_wire
 from marketpulse.contracts.text import NewsArticle, SocialPost
 from marketpulse.orchestration.airflow import settings_env
 from marketpulse.stack.manager import Stack
-
-from .test_api_support import free_port
 
 
 def _cli(settings: Settings, *args: str, seen_prefix: str = "it") -> subprocess.CompletedProcess[str]:

@@ -15,6 +15,7 @@ import pytest
 from confluent_kafka import Producer
 from prometheus_client import CollectorRegistry, generate_latest
 
+from integration.test_airflow_stack import airflow_db, airflow_settings  # noqa: F401  (fixtures)
 from marketpulse.config import Settings, StreamSettings
 from marketpulse.contracts import Tick, Topics, to_wire
 from marketpulse.orchestration.airflow import run_dag_test
@@ -24,8 +25,6 @@ from marketpulse.stack.process import find_process, stop_process, tail
 from marketpulse.stores.redis_store import heartbeat_key, redis_client
 from marketpulse.stream.market_job import LIVE_QUERY
 from marketpulse.stream.supervisor import MARKET_JOB, QueryHealth, check_market_job, launch_job
-
-from .test_airflow_stack import airflow_db, airflow_settings  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.slow
 

@@ -8,12 +8,11 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
+from integration.conftest import make_test_settings
 from marketpulse.errors import ServiceStartError, StackError
 from marketpulse.stack.manager import Stack
 from marketpulse.stack.process import find_process
 from marketpulse.stack.services import RedisService
-
-from .conftest import make_test_settings
 
 
 @pytest.fixture

@@ -9,12 +9,11 @@ from collections.abc import Iterator
 import pytest
 from pydantic import SecretStr
 
+from integration.conftest import TEST_PORT_OFFSET, TEST_STACK_NAME, make_test_settings
 from marketpulse.config import CassandraSettings, Settings
 from marketpulse.stack.manager import Stack
 from marketpulse.stack.services import CassandraService
 from marketpulse.stores.cassandra import cassandra_cluster
-
-from .conftest import TEST_PORT_OFFSET, TEST_STACK_NAME, make_test_settings
 
 pytestmark = pytest.mark.slow
 

@@ -10,12 +10,11 @@ import pytest
 import redis
 from pydantic import SecretStr
 
+from integration.conftest import TEST_PORT_OFFSET, TEST_STACK_NAME, make_test_settings
 from marketpulse.config import RedisSettings, Settings
 from marketpulse.stack.manager import Stack
 from marketpulse.stack.services import RedisService
 from marketpulse.stores.redis_store import redis_client
-
-from .conftest import TEST_PORT_OFFSET, TEST_STACK_NAME, make_test_settings
 
 PASSWORD = 'r3d "is" \\ p@ss/w:rd %20 ?#'
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # bench/ lives beside src/, not in the package
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # bench/ lives beside src/, not in the package
 
 from bench.market.client_probe import FirstReceipts, Records, event_seconds
 from bench.market.cpu import CpuReport
