@@ -31,7 +31,9 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
+
+from tests.kafka_helpers import dead_letters
 
 from marketpulse.config import Settings
 from marketpulse.contracts import ContractError, Tick, from_wire, to_wire
@@ -386,49 +388,6 @@ def produce(settings: Settings, floods: list[Flood]) -> None:
     assert left == 0, f"{left} records not delivered"
 
 
-def dead_letters(
-    settings: Settings, topic: str, expected: int, timeout_s: float = 120.0
-) -> list[tuple[bytes, str, int]]:
-    """(value, mp.reason, the original's size) of every record in `<topic>.dlq` (waits until `expected` arrived
-    or the timeout). A record too large to copy whole is there cut short, its size in `mp.truncated_from`."""
-    from confluent_kafka import Consumer, KafkaException
-
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": f"hostile-{uuid.uuid4().hex[:8]}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-            "fetch.message.max.bytes": 2_097_152,
-        }
-    )
-    consumer.subscribe([f"{topic}.dlq"])
-    out: list[tuple[bytes, str, int]] = []
-    deadline = time.monotonic() + timeout_s
-    quiet_since = time.monotonic()
-    try:
-        while time.monotonic() < deadline:
-            messages = consumer.consume(500, timeout=1.0)
-            for message in messages:
-                if message.error() is not None:
-                    raise KafkaException(message.error())
-                headers = {k: _text(v) for k, v in cast(list[tuple[str, Any]], message.headers() or [])}
-                value = message.value() or b""
-                size = int(headers.get("mp.truncated_from", len(value)))
-                out.append((value, headers.get("mp.reason", ""), size))
-            if messages:
-                quiet_since = time.monotonic()
-            if len(out) >= expected and time.monotonic() - quiet_since > 3:
-                break
-    finally:
-        consumer.close()
-    return out
-
-
-def _text(value: Any) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value or "")
-
-
 #: A DLQ keeps at least this many first bytes of a record (EventProducer.reject cuts larger ones to that).
 DLQ_PREFIX = 900_000
 
@@ -479,7 +438,12 @@ def check_dead_letters(
     for flood in floods:
         kind_of = {_dlq_identity(v, len(v)): k for _, v, k in flood.records if k is not None}
         expected = Counter(_dlq_identity(value, len(value)) for value in flood.bad)
-        got = dead_letters(settings, flood.topic, len(flood.bad))
+        # (value, mp.reason, the original's size): a record too large to copy whole is cut short in the DLQ, its
+        # size in mp.truncated_from.
+        got = [
+            (letter.value, letter.reason, int(letter.headers.get("mp.truncated_from", len(letter.value))))
+            for letter in dead_letters(settings, flood.topic, len(flood.bad), timeout_s=120.0, settle_s=3.0)
+        ]
         dead += len(got)
         reasoned += sum(1 for _, reason, _ in got if reason)
         reasons.update(reason.split(":")[0][:60] for _, reason, _ in got)

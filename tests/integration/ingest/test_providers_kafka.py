@@ -17,11 +17,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient, NewTopic
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
+from kafka_helpers import consume, dead_letters
 from marketpulse.config import Settings
 from marketpulse.contracts import Tick, from_wire
 from marketpulse.ingest.producer import EventProducer
@@ -118,27 +118,6 @@ def _topics(settings: Settings, unique: str) -> str:
     return topic
 
 
-def _consume(settings: Settings, topic: str, expected: int, settle_s: float = 2.0) -> list[Any]:
-    """Every record of topic (at least expected, then settle_s more to catch any extra)."""
-    consumer = Consumer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"it-{topic}", "auto.offset.reset": "earliest"}
-    )
-    consumer.subscribe([topic])
-    records: list[Any] = []
-    deadline = time.monotonic() + 60
-    settled_at: float | None = None
-    try:
-        while time.monotonic() < deadline and (settled_at is None or time.monotonic() < settled_at):
-            for msg in consumer.consume(num_messages=100, timeout=0.5):
-                assert msg.error() is None, msg.error()
-                records.append(msg)
-            if settled_at is None and len(records) >= expected:
-                settled_at = time.monotonic() + settle_s
-    finally:
-        consumer.close()
-    return records
-
-
 def _stream_into_kafka(
     name: str, settings: Settings, unique: str, drop_after: int | None
 ) -> tuple[FakeProviderServer, str]:
@@ -160,19 +139,19 @@ def _stream_into_kafka(
 
 
 def _assert_in_kafka(name: str, settings: Settings, topic: str) -> None:
-    records = _consume(settings, topic, EXPECTED_TRADES)
+    records = consume(settings, topic, EXPECTED_TRADES, settle_s=2.0)  # settle: any extra record fails below
     received = Counter(_key(msg.key().decode(), from_wire(Tick, msg.value())) for msg in records)
     assert sum(received.values()) == EXPECTED_TRADES
     assert received == _expected_ticks(name)  # keyed by symbol, none lost, none twice, no TSLA
 
-    dead = _consume(settings, f"{topic}.dlq", len(EXPECTED_REJECT_REASONS[name]))
-    reasons = sorted(dict(msg.headers())["mp.reason"].decode() for msg in dead)
+    dead = dead_letters(settings, topic, len(EXPECTED_REJECT_REASONS[name]), settle_s=2.0)
+    reasons = sorted(letter.reason for letter in dead)
     expected = EXPECTED_REJECT_REASONS[name]
     assert len(reasons) == len(expected)
     assert all(reason.startswith(start) for reason, start in zip(reasons, expected, strict=True)), reasons
-    malformed = next(msg.value() for msg in dead if dict(msg.headers())["mp.reason"].startswith(b"not JSON"))
+    malformed = next(letter.value for letter in dead if letter.reason.startswith("not JSON"))
     assert malformed.decode() in _recording(name)  # the original frame, byte for byte
-    assert all(dict(msg.headers())["mp.source_topic"] == topic.encode() for msg in dead)
+    assert all(letter.headers["mp.source_topic"] == topic.encode() for letter in dead)
 
 
 def test_trades_reach_kafka_keyed_by_symbol_and_rejects_reach_the_dlq(

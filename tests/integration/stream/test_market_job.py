@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from confluent_kafka import Consumer, Producer
 from pyspark.sql import SparkSession
 
 from factories import random_walk_ticks
+from kafka_helpers import dead_letters, produce, tick_records
 from marketpulse.config import Settings, StreamSettings
-from marketpulse.contracts import Tick, Topics, to_wire
+from marketpulse.contracts import Tick, to_wire
 from marketpulse.features.bars import ticks_to_bars
 from marketpulse.features.indicators import INDICATOR_COLUMNS, indicators
 from marketpulse.features.model_inputs import model_inputs
@@ -49,23 +49,6 @@ def _ticks(symbols: list[str], seed: int = 3) -> pd.DataFrame:
         for number, symbol in enumerate(symbols)
     ]
     return pd.concat(frames).sort_values("ts", kind="stable").reset_index(drop=True)
-
-
-def _produce(settings: Settings, topic: str, ticks: pd.DataFrame, bad: list[bytes]) -> None:
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True, "acks": "all"})
-    for row in ticks.itertuples(index=False):
-        tick = Tick(
-            symbol=row.symbol,
-            ts=row.ts.to_pydatetime(),
-            price=row.price,
-            size=row.size,
-            source="test",
-            seq=int(row.seq),
-        )
-        producer.produce(topic, key=row.symbol.encode(), value=to_wire(tick))
-    for raw in bad:
-        producer.produce(topic, key=b"BAD", value=raw)
-    assert producer.flush(60) == 0
 
 
 def _run_until_done(spark: SparkSession, settings: Settings, topic: str) -> None:
@@ -117,9 +100,9 @@ def test_market_job_stores_equal_batch_features_across_a_restart(
     registry = ModelRegistry(settings)
     registry.promote(MODEL_NAME, registry.save(MODEL_NAME, model.weights, model.meta, version=f"it-{unique}"))
 
-    _produce(settings, topic, ticks.iloc[:half], bad)
+    produce(settings, topic, tick_records(ticks.iloc[:half]) + [(b"BAD", raw) for raw in bad])
     _run_until_done(spark, job_settings, topic)  # first run stops with state in the checkpoint
-    _produce(settings, topic, ticks.iloc[half:], [])
+    produce(settings, topic, tick_records(ticks.iloc[half:]))
     _run_until_done(spark, job_settings, topic)  # the restart continues from it
 
     # Expected: the batch computation over all ticks; each symbol's last bar is still open in the stream.
@@ -200,19 +183,8 @@ def test_market_job_stores_equal_batch_features_across_a_restart(
                 landed += pq.read_table(handle).num_rows
     assert landed == len(ticks)  # every valid tick, once, although the job ran twice
 
-    consumer = Consumer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"dlq-{unique}", "auto.offset.reset": "earliest"}
-    )
-    consumer.subscribe([Topics.dlq(topic)])
-    reasons: dict[bytes, str] = {}
-    try:
-        deadline = datetime.now(UTC) + timedelta(seconds=60)
-        while len(reasons) < len(bad) and datetime.now(UTC) < deadline:
-            for msg in consumer.consume(10, timeout=1.0):
-                headers = dict(msg.headers() or [])
-                reasons[msg.value()] = headers["mp.reason"].decode()
-    finally:
-        consumer.close()
+    # settle_s: read on after three records, in case one is a second copy and a bad record is still to come.
+    reasons = {letter.value: letter.reason for letter in dead_letters(settings, topic, len(bad), settle_s=2.0)}
     assert reasons == {
         bad[0]: "not JSON, or no schema version 'v'",
         bad[1]: "price: must be greater than 0",

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kafka_helpers import produce, tick_records
 from marketpulse.config import Settings, StreamSettings
 from marketpulse.contracts import Topics
 from marketpulse.features.bars import ticks_to_bars
@@ -20,7 +21,7 @@ from marketpulse.stack.manager import Stack
 from marketpulse.stores.redis_store import heartbeat_key, latest_key, redis_client
 from marketpulse.stream.market_job import LIVE_QUERY
 
-from .test_market_job import _cassandra_rows, _produce, _ticks
+from .test_market_job import _cassandra_rows, _ticks
 
 pytestmark = pytest.mark.slow
 
@@ -61,7 +62,7 @@ def test_killed_job_resumes_from_checkpoint_without_gaps_or_duplicates(
     # The second half is produced only after the kill: however fast the job is, the restarted one must continue
     # bars that the killed one had open (state from its snapshot), not start them afresh.
     half = len(ticks) // 2
-    _produce(settings, Topics.TICKS, ticks.iloc[:half], [])
+    produce(settings, Topics.TICKS, tick_records(ticks.iloc[:half]))
 
     env = {**os.environ, **settings_env(job_settings)}
     job = subprocess.Popen(
@@ -76,7 +77,7 @@ def test_killed_job_resumes_from_checkpoint_without_gaps_or_duplicates(
     finally:
         os.killpg(job.pid, signal.SIGKILL)  # the driver and Spark's JVM, mid-stream, no clean shutdown
         job.wait(timeout=30)
-    _produce(settings, Topics.TICKS, ticks.iloc[half:], [])
+    produce(settings, Topics.TICKS, tick_records(ticks.iloc[half:]))
 
     done = subprocess.run(
         [sys.executable, "-m", "marketpulse", "stream", "market", "--available-now"],

@@ -15,6 +15,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from factories import random_walk_ticks
+from kafka_helpers import produce, tick_records
 from marketpulse.config import ModelSettings, Settings, StreamSettings
 from marketpulse.models.data import build_dataset, replay_minute_bars
 from marketpulse.models.forecasters import WINDOW, fit_sequence
@@ -23,8 +24,6 @@ from marketpulse.models.walk_forward import fold_rows, walk_forward_splits
 from marketpulse.stack.manager import Stack
 from marketpulse.stream.market_job import start_market_job
 from marketpulse.stream.session import spark_session
-
-from .test_market_job import _produce
 
 pytestmark = pytest.mark.slow
 
@@ -86,13 +85,13 @@ def test_running_job_switches_to_a_newly_promoted_version_between_batches(
     queries, sinks = start_market_job(spark, job_settings, topic=topic)
     try:
         # 80 minutes: indicator warm-up (34 bars) + a 32-bar window leave ~15 bars to predict, all with v1.
-        _produce(settings, topic, _ticks(symbol, 0, 80, seed=1), [])
+        produce(settings, topic, tick_records(_ticks(symbol, 0, 80, seed=1)))
         first = _wait_for(settings, symbol, "v1 predictions", lambda f: len(f) >= 2 * 10)
         assert set(first["model_version"]) == {"v1"} and set(first["horizon"]) == {"1min", "5min"}
 
         registry.promote(name, "v2")
         time.sleep(2.5)  # > reload_s: the next micro-batch re-reads the pointer
-        _produce(settings, topic, _ticks(symbol, 80, 20, seed=2), [])
+        produce(settings, topic, tick_records(_ticks(symbol, 80, 20, seed=2)))
         after = _wait_for(settings, symbol, "v2 predictions", lambda f: (f["model_version"] == "v2").sum() >= 2 * 10)
         assert all(q.isActive for q in queries), "the job kept running: no restart"
         assert all(q.exception() is None for q in queries)

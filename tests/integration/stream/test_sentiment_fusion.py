@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from confluent_kafka import Producer
 from pyspark.sql import SparkSession
 
+from kafka_helpers import produce
 from marketpulse.config import Settings, StreamSettings
-from marketpulse.contracts import Tick, to_wire
+from marketpulse.contracts import Tick
 from marketpulse.contracts.text import SocialPost
 from marketpulse.features.sentiment import SENTIMENT_FEATURE_COLUMNS
 from marketpulse.models.sentiment import load_sentiment_model
@@ -98,13 +98,6 @@ def _texts(symbol: str, with_future: bool) -> list[SocialPost]:
     return posts
 
 
-def _produce(settings: Settings, topic: str, records: list[tuple[str, bytes]]) -> None:
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True, "acks": "all"})
-    for key, value in records:
-        producer.produce(topic, key=key.encode(), value=value)
-    assert producer.flush(60) == 0
-
-
 def _probe_score(self: object, indicators: pd.DataFrame, context: pd.DataFrame | None = None) -> pd.DataFrame:
     """A 'model' whose output moves with every sentiment feature (NaN = no sentiment counts as 0)."""
     features = indicators[list(SENTIMENT_FEATURE_COLUMNS)].astype(float).fillna(0.0)
@@ -140,7 +133,7 @@ def test_text_known_after_a_bar_never_reaches_that_bars_prediction(
         }
     )
     posts = _texts(plain, with_future=False) + _texts(exposed, with_future=True)
-    _produce(settings, posts_topic, [(p.symbols[0], to_wire(p)) for p in sorted(posts, key=lambda p: p.ingested_at)])
+    produce(settings, posts_topic, [(p.symbols[0], p) for p in sorted(posts, key=lambda p: p.ingested_at)])
     query, sinks = start_sentiment_job(
         spark, job_settings, available_now=True, topics=(posts_topic, news_topic), scores_topic=f"it.scores.{unique}"
     )
@@ -154,7 +147,7 @@ def test_text_known_after_a_bar_never_reaches_that_bars_prediction(
     monkeypatch.setattr(
         StreamModels, "predict", lambda self, rows, context=None: (_probe_score(self, rows), pd.DataFrame())
     )
-    _produce(settings, ticks_topic, [(t.symbol, to_wire(t)) for t in _ticks([plain, exposed])])
+    produce(settings, ticks_topic, [(t.symbol, t) for t in _ticks([plain, exposed])])
     queries, market_sinks = start_market_job(spark, job_settings, available_now=True, topic=ticks_topic)
     try:
         for q in queries:

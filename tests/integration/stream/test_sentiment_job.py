@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from confluent_kafka import Consumer, Producer
 from pyspark.sql import SparkSession
 
+from kafka_helpers import consume, dead_letters, produce
 from marketpulse.config import Settings, StreamSettings
 from marketpulse.contracts import from_wire, to_wire
 from marketpulse.contracts.text import NewsArticle, SentimentScore, SocialPost, TextItem
@@ -68,29 +68,10 @@ def _texts(symbols: list[str], per_symbol: int, seed: int = 5) -> list[TextItem]
     return sorted(items, key=lambda item: item.ingested_at)
 
 
-def _produce(settings: Settings, topics: tuple[str, str], items: list[TextItem], bad: list[bytes]) -> None:
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True, "acks": "all"})
-    for item in items:
-        topic = topics[1] if isinstance(item, NewsArticle) else topics[0]
-        producer.produce(topic, key=item.symbols[0].encode(), value=to_wire(item))
-    for raw in bad:
-        producer.produce(topics[0], key=b"BAD", value=raw)
-    assert producer.flush(60) == 0
-
-
-def _consume(settings: Settings, topic: str, expected: int) -> list[bytes]:
-    consumer = Consumer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"it-{topic}", "auto.offset.reset": "earliest"}
-    )
-    consumer.subscribe([topic])
-    values: list[bytes] = []
-    deadline = datetime.now(UTC) + timedelta(seconds=60)
-    while len(values) < expected and datetime.now(UTC) < deadline:
-        message = consumer.poll(1.0)
-        if message is not None and message.error() is None:
-            values.append(message.value())
-    consumer.close()
-    return values
+def _produce(settings: Settings, topics: tuple[str, str], items: list[TextItem]) -> None:
+    """Posts to topics[0], articles to topics[1], each keyed by its first symbol."""
+    for topic, news in zip(topics, (False, True), strict=True):
+        produce(settings, topic, [(item.symbols[0], item) for item in items if isinstance(item, NewsArticle) == news])
 
 
 @pytest.fixture(scope="module")
@@ -131,9 +112,10 @@ def test_sentiment_job_scores_and_windows_in_every_store_across_a_restart(
         good.replace('"v":1', '"v":9').encode(),
     ]
     half = len(items) // 2
-    _produce(settings, topics, items[:half], bad)
+    _produce(settings, topics, items[:half])
+    produce(settings, topics[0], [(b"BAD", raw) for raw in bad])
     _run(spark, job_settings, topics, scores_topic)
-    _produce(settings, topics, items[half:], [])
+    _produce(settings, topics, items[half:])
     _run(spark, job_settings, topics, scores_topic)
 
     # Expected: the same model's scores, exploded per symbol, through the same window math.
@@ -204,9 +186,9 @@ def test_sentiment_job_scores_and_windows_in_every_store_across_a_restart(
     finally:
         client.close()
 
-    scores = [from_wire(SentimentScore, raw) for raw in _consume(settings, scores_topic, len(expected_items))]
+    scores = [from_wire(SentimentScore, m.value()) for m in consume(settings, scores_topic, len(expected_items))]
     assert {(s.item_id, s.symbol) for s in scores} == set(
         zip(expected_items["item_id"], expected_items["symbol"], strict=True)
     )
-    dlq = _consume(settings, f"{topics[0]}.dlq", len(bad))
+    dlq = [letter.value for letter in dead_letters(settings, topics[0], len(bad))]
     assert sorted(dlq) == sorted(bad)

@@ -19,12 +19,11 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Producer
 
+from kafka_helpers import produce
 from marketpulse.config import Settings, SparkSettings, StreamSettings
-from marketpulse.contracts import Tick, to_wire
+from marketpulse.contracts import Tick
 from marketpulse.features.bars import ticks_to_bars
-from marketpulse.kafka_config import client_config
 from marketpulse.models.price import MODEL_NAME, replay_minute_bars, train, training_set
 from marketpulse.models.registry import ModelRegistry
 from marketpulse.stack import install
@@ -119,17 +118,12 @@ def standalone(settings: Settings) -> Iterator[tuple[str, Path]]:
                 process.kill()
 
 
-def _produce(settings: Settings, topic: str, symbols: list[str]) -> list[Tick]:
-    ticks = [
+def _ticks(symbols: list[str]) -> list[Tick]:
+    return [
         Tick(symbol=symbol, ts=START + timedelta(seconds=3 * i), price=100 + n * 10 + 0.01 * i, size=10, source="it")
         for n, symbol in enumerate(symbols)
         for i in range(8 * 20)  # 8 minutes of a tick every 3 s
     ]
-    producer = Producer(client_config(settings, **{"enable.idempotence": True, "acks": "all"}))
-    for tick in ticks:
-        producer.produce(topic, key=tick.symbol.encode(), value=to_wire(tick))
-    assert producer.flush(60) == 0
-    return ticks
 
 
 def test_market_job_on_a_standalone_cluster(
@@ -152,7 +146,8 @@ def test_market_job_on_a_standalone_cluster(
     model = train(training_set(replay_minute_bars(["IBM"], date(2012, 11, 1), date(2012, 11, 9), 200, 1)), epochs=1)
     registry = ModelRegistry(settings)
     registry.promote(MODEL_NAME, registry.save(MODEL_NAME, model.weights, model.meta, version=f"it-{unique}"))
-    ticks = _produce(settings, topic, symbols)
+    ticks = _ticks(symbols)
+    produce(settings, topic, [(tick.symbol, tick) for tick in ticks])
 
     spark = spark_session(cluster_settings, "marketpulse-standalone-it")
     try:
@@ -161,7 +156,7 @@ def test_market_job_on_a_standalone_cluster(
         # The executor (another JVM, another Python) imports the shipped zip, not this checkout's sources.
         imported = spark.sparkContext.parallelize([0], 1).map(lambda _: __import__("marketpulse").__file__).collect()
         assert "marketpulse-" in imported[0] and ".zip" in imported[0], imported
-        assert not imported[0].startswith(str(Path(__file__).resolve().parents[2]))
+        assert not imported[0].startswith(str(Path(__file__).resolve().parents[3]))
 
         _run_until_done(spark, cluster_settings, topic)  # the market job test's runner: available-now, then stop
         app_logs = list(work.glob("app-*/*/stderr"))

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from confluent_kafka import Producer
 
+from kafka_helpers import produce
 from marketpulse.config import Settings, StreamSettings
-from marketpulse.contracts import Topics, to_wire
+from marketpulse.contracts import Topics
 from marketpulse.contracts.text import SocialPost
 from marketpulse.sections.text import SentimentSettings
 from marketpulse.stack.manager import Stack
@@ -26,11 +26,10 @@ from marketpulse.stream.supervisor import SENTIMENT_JOB, check_job, restart_job,
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def _produce_posts(settings: Settings, unique: str, count: int) -> None:
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True, "acks": "all"})
+def _posts(unique: str, count: int) -> list[SocialPost]:
     published = datetime(2013, 1, 2, 15, 0, tzinfo=UTC)
-    for k in range(count):
-        post = SocialPost(
+    return [
+        SocialPost(
             source="reddit",
             id=f"reddit:{unique}-{k}",
             author=f"a{k}",
@@ -40,8 +39,8 @@ def _produce_posts(settings: Settings, unique: str, count: int) -> None:
             ingested_at=published + timedelta(minutes=k, seconds=30),
             symbols=["IBM"],
         )
-        producer.produce(Topics.SOCIAL_POSTS, key=b"IBM", value=to_wire(post))
-    assert producer.flush(60) == 0
+        for k in range(count)
+    ]
 
 
 def test_supervisor_restarts_the_sentiment_job(settings: Settings, stack: Stack, unique: str, tmp_path: Path) -> None:
@@ -55,7 +54,8 @@ def test_supervisor_restarts_the_sentiment_job(settings: Settings, stack: Stack,
     job = stream_job(SENTIMENT_JOB)
     app = job.app(settings)
     assert check_job(settings, job).verdict == "stopped"  # never started here: left alone
-    _produce_posts(settings, unique, 3)  # input waits (read from the earliest offset): "running again" = a batch ran
+    # The input waits (read from the earliest offset): "running again" = a batch ran.
+    produce(settings, Topics.SOCIAL_POSTS, [(b"IBM", post) for post in _posts(unique, 3)])
     try:
         outcome = restart_job(settings, SENTIMENT_JOB, verdict="manual", reason=f"test {unique}")
 
