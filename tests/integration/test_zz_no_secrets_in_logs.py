@@ -1,6 +1,6 @@
-"""No secret in any log the suite produced. Named to run last (pytest runs the files of a folder in name order):
-it scans what this session wrote to its stack's logs (services, Airflow, apps) and test-artifacts/ for every
-secret the session used (secret_scan.py)."""
+"""No secret in any log the suite produced. Runs after every other test, wherever they live (tests/conftest.py
+sorts it last by its name): it scans what this session wrote to its stack's logs (services, Airflow, apps) and
+test-artifacts/ for every secret the session used (secret_scan.py)."""
 
 from __future__ import annotations
 

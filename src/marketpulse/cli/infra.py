@@ -82,7 +82,7 @@ def infra_check(
         )
     console.print(
         "aws, gcp, azure: no validate/plan here (their providers cannot be built from the Go module proxy); "
-        "module wiring: tests/unit/test_terraform_static.py"
+        "module wiring: tests/unit/deploy/test_terraform_static.py"
     )
 
 

@@ -4,7 +4,7 @@ mirror's providers allow.
 fmt needs no providers and covers every module and environment. validate and the plan-level tests need
 each provider's schema, so they run where the providers are in the mirror: the local environment and the
 modules it uses. The cloud providers cannot be built here (docs/decisions/0004-terraform.md); their
-roots are covered by fmt, the static HCL checks in tests/unit/test_terraform_static.py, and the offline rules
+roots are covered by fmt, the static HCL checks in tests/unit/deploy/test_terraform_static.py, and the offline rules
 and licence check below (docs/decisions/0010-cloud-deployment.md).
 """
 

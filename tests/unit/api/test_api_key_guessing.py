@@ -1,6 +1,6 @@
 """Guessing API keys is limited per client address, refusals are logged without the key, and expired keys get a
 clear 401: the Authenticator against a key store in memory (the shared Redis buckets are tested in
-tests/integration/test_api_key_lifecycle.py)."""
+tests/integration/api/test_api_key_lifecycle.py)."""
 
 from __future__ import annotations
 

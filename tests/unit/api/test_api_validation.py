@@ -204,7 +204,7 @@ def offline_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCli
         api=ApiSettings(fast_latest=False),
     )
     app = create_app(settings)
-    # Authentication is tested against the real Postgres (tests/integration/test_api_auth.py); here a key is
+    # Authentication is tested against the real Postgres (tests/integration/api/test_api_auth.py); here a key is
     # taken as verified so that validation and store failures are what answers.
     reader = ApiKey("0123456789ab", "unit", ("read",), None, datetime.now(UTC), None)
     app.dependency_overrides[require_read] = lambda: reader
