@@ -43,9 +43,17 @@ def test_the_migration_command_exists_in_the_cli() -> None:
     assert "migrate" in db.commands
 
 
+def test_airflow_starts_after_the_migration() -> None:
+    airflow = _blocks(WORKLOADS, "module")["airflow"]
+    assert airflow["source"].strip('"') == "../../airflow/kubernetes"
+    assert "${kubernetes_job_v1.migrate}" in airflow["depends_on"]
+
+
 @pytest.mark.parametrize("cloud", ["aws", "gcp", "azure"])
-def test_services_and_airflow_start_after_the_migration(cloud: str) -> None:
+def test_services_start_after_the_migration_and_the_migration_after_the_roles(cloud: str) -> None:
     modules = _blocks(TERRAFORM / "envs" / cloud, "module")
     assert modules["workloads"]["source"].strip('"') == "../../modules/spark_runtime/kubernetes"
     assert "${module.workloads}" in modules["services"]["depends_on"]
-    assert "${module.workloads}" in modules["airflow"]["depends_on"]
+    # The migration connects as the app role, which owns the database: the roles come first.
+    assert "${module.db_roles}" in modules["workloads"]["depends_on"]
+    assert "airflow" not in modules, "Airflow is wired once, in spark_runtime/kubernetes"

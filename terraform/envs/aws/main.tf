@@ -137,23 +137,15 @@ module "spark_runtime" {
 }
 
 module "workloads" {
-  source      = "../../modules/spark_runtime/kubernetes"
-  spark_image = var.spark_image
-  app_image   = var.image
-  app_env     = local.app_env
-  app_secrets = local.app_secrets
-}
-
-module "airflow" {
-  source          = "../../modules/airflow/kubernetes"
-  namespace       = module.workloads.namespace
-  service_account = module.workloads.service_account
-  env_secret      = module.workloads.env_secret
-  image           = var.airflow_image
-  db_host         = module.reporting_db.host
-  db_user         = "marketpulse"
-  db_password     = module.passwords.values["postgres_app"]
-  depends_on      = [module.db_roles, module.workloads]
+  source        = "../../modules/spark_runtime/kubernetes"
+  spark_image   = var.spark_image
+  app_image     = var.image
+  airflow_image = var.airflow_image
+  app_env       = local.app_env
+  app_secrets   = local.app_secrets
+  db_host       = module.reporting_db.host
+  db_password   = module.passwords.values["postgres_app"]
+  depends_on    = [module.db_roles]
 }
 
 module "services" {

@@ -15,7 +15,7 @@ output "service_urls" {
 
 output "airflow_url" {
   description = "Airflow API server inside the cluster (kubectl port-forward or an ingress)."
-  value       = module.airflow.api_server_service
+  value       = module.workloads.airflow_api_server_service
 }
 
 output "kubernetes_cluster" {

@@ -165,24 +165,15 @@ module "workloads" {
   source                      = "../../modules/spark_runtime/kubernetes"
   spark_image                 = var.spark_image
   app_image                   = var.image
+  airflow_image               = var.airflow_image
   app_env                     = local.app_env
   app_secrets                 = local.app_secrets
+  db_host                     = module.reporting_db.host
+  db_password                 = module.passwords.values["postgres_app"]
   service_account_annotations = { "iam.gke.io/gcp-service-account" = module.identity.email }
   # The Redis URL names /secrets/redis-ca/ca.pem: the pods get the file like Cloud Run does.
   mounted_files = { "redis-ca" = { mount_path = "/secrets/redis-ca", files = { "ca.pem" = module.online_store.server_ca } } }
-}
-
-module "airflow" {
-  source          = "../../modules/airflow/kubernetes"
-  namespace       = module.workloads.namespace
-  service_account = module.workloads.service_account
-  env_secret      = module.workloads.env_secret
-  image           = var.airflow_image
-  db_host         = module.reporting_db.host
-  db_user         = "marketpulse"
-  db_password     = module.passwords.values["postgres_app"]
-  mounted_files   = module.workloads.mounted_files
-  depends_on      = [module.db_roles, module.workloads]
+  depends_on    = [module.db_roles]
 }
 
 module "services" {

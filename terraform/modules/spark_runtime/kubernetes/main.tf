@@ -1,6 +1,8 @@
-# What Spark on Kubernetes needs inside any of the three clusters: the namespace, the service account the
-# driver and executors run as (annotated/labelled for the cloud's workload identity), the driver's right to
-# manage executor pods, the platform's settings as a Secret, and spark-defaults that put them into every pod.
+# What runs inside any of the three clusters, wired once for aws, gcp and azure. For Spark on Kubernetes: the
+# namespace, the service account the driver and executors run as (annotated/labelled for the cloud's workload
+# identity), the driver's right to manage executor pods, the platform's settings as a Secret, and spark-defaults
+# that put them into every pod. Then the one-shot bootstrap and db-migrate jobs, and Airflow after the migration.
+# An env root passes only what differs per cloud: the workload identity's annotations and labels, files to mount.
 resource "kubernetes_namespace_v1" "this" {
   metadata {
     name = var.namespace
@@ -183,4 +185,20 @@ resource "kubernetes_job_v1" "migrate" {
   }
   # The keyspace (Azure) comes from the bootstrap job; tables need it.
   depends_on = [kubernetes_job_v1.this]
+}
+
+# Airflow in the same namespace, as the same service account, with the same settings Secret and files; started
+# once the schema migration has completed.
+module "airflow" {
+  source          = "../../airflow/kubernetes"
+  namespace       = kubernetes_namespace_v1.this.metadata[0].name
+  service_account = kubernetes_service_account_v1.this.metadata[0].name
+  env_secret      = kubernetes_secret_v1.this.metadata[0].name
+  mounted_files   = { for name, m in var.mounted_files : name => m.mount_path }
+  pod_labels      = var.pod_labels
+  image           = var.airflow_image
+  db_host         = var.db_host
+  db_user         = "marketpulse" # the app's role (reporting_db/roles), which owns Airflow's database too
+  db_password     = var.db_password
+  depends_on      = [kubernetes_job_v1.migrate]
 }

@@ -18,12 +18,12 @@ output "spark_master" {
   value       = "k8s://https://kubernetes.default.svc"
 }
 
-output "mounted_files" {
-  description = "Secret name => mount path of the files mounted into the pods (pass to airflow/kubernetes)."
-  value       = { for name, m in var.mounted_files : name => m.mount_path }
-}
-
 output "migration_job" {
   description = "Name of the schema-migration job of this app image (completed when apply returns)."
   value       = kubernetes_job_v1.migrate.metadata[0].name
+}
+
+output "airflow_api_server_service" {
+  description = "In-cluster address of the Airflow API server (UI and REST API); expose it with an ingress or port-forward."
+  value       = module.airflow.api_server_service
 }

@@ -18,6 +18,37 @@ variable "app_image" {
   }
 }
 
+variable "airflow_image" {
+  description = "The project's Airflow image, repository:tag (Airflow + the marketpulse venv + DAGs)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[^:]+:[^:]+$", var.airflow_image))
+    error_message = "airflow_image must be repository:tag (no port in the registry host)."
+  }
+}
+
+variable "db_host" {
+  description = "Reporting PostgreSQL host (Airflow's metadata database lives there)."
+  type        = string
+
+  validation {
+    condition     = length(var.db_host) > 0
+    error_message = "db_host must be set."
+  }
+}
+
+variable "db_password" {
+  description = "Password of the app's PostgreSQL role, which Airflow connects as (letters and digits: it goes into a URL)."
+  type        = string
+  sensitive   = true
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9]{16,}$", var.db_password))
+    error_message = "db_password must be 16+ letters or digits."
+  }
+}
+
 variable "app_env" {
   description = "Plain MARKETPULSE_* settings."
   type        = map(string)
@@ -84,7 +115,7 @@ variable "executor_instances" {
 }
 
 variable "mounted_files" {
-  description = "Secret name => mount path and file name => content, mounted into every Spark pod (and Airflow's)."
+  description = "Secret name => mount path and file name => content, mounted into every Spark and Airflow pod."
   type = map(object({
     mount_path = string
     files      = map(string)

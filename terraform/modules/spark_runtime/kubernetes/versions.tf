@@ -5,5 +5,9 @@ terraform {
       source  = "hashicorp/kubernetes"
       version = ">= 2.35, < 3.0"
     }
+    helm = {
+      source  = "hashicorp/helm"
+      version = ">= 3.0, < 4.0"
+    }
   }
 }
