@@ -36,7 +36,7 @@ from bench.api_common import (
     tree_cpu_s,
 )
 from marketpulse.config import Settings
-from marketpulse.stores.redis_store import RedisWriter
+from marketpulse.stores.redis_store import RedisWriter, redis_section
 
 SYMBOLS = [f"B{i:03d}" for i in range(100)]
 POOL = 64
@@ -211,7 +211,7 @@ def main() -> None:
     results: list[dict] = []
     with stores(settings):
         key = bench_key(settings)
-        writer = RedisWriter(settings)
+        writer = RedisWriter(redis_section(settings), settings.stream.redis_ttl_s)
         writer.update_latest({s: {"tick.price": 100.0, "tick.ts": "2024-03-07T15:00:00+00:00"} for s in SYMBOLS})
         writer.close()
         for variant in parse_variants(args.variants, args.baseline_src):

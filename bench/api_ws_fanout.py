@@ -41,7 +41,7 @@ from bench.api_common import (
     tree_cpu_s,
 )
 from marketpulse.config import Settings
-from marketpulse.stores.redis_store import RedisWriter
+from marketpulse.stores.redis_store import RedisWriter, redis_section
 
 
 @dataclass
@@ -72,7 +72,7 @@ def symbol_name(i: int) -> str:
 
 def publish(settings: Settings, symbols: int, rate: float, seconds: float) -> None:
     """In its own process: update_latest one symbol at a time, round robin, `rate` times per second."""
-    writer = RedisWriter(settings)
+    writer = RedisWriter(redis_section(settings), settings.stream.redis_ttl_s)
     begin, total = time.monotonic(), int(rate * seconds)
     for i in range(total):
         time.sleep(max(0.0, begin + i / rate - time.monotonic()))

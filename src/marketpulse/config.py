@@ -210,6 +210,24 @@ class RedisSettings(_Section):
         description="Local stack only: also serve TLS on this port (self-signed CA); off when None.",
     )
 
+    def client_url(self, default_host: str | None = None) -> str:
+        """redis-py URL with AUTH and the CA in it, so every client built `from_url` (sync, asyncio) agrees.
+
+        default_host: where a section without `url` points (the stack host). The password is percent-quoted
+        (redis-py unquotes it), so spaces, '@', '/' and ':' arrive intact. A URL made here gives itself back.
+        """
+        if self.url is None and default_host is None:
+            raise ConfigError("redis.url is not set and no default host was given")
+        url = urlsplit(self.url or f"redis://{default_host}:{self.port}/0")
+        netloc = url.netloc
+        if self.password is not None and "@" not in netloc:
+            user = quote(self.username or "", safe="")
+            netloc = f"{user}:{quote(self.password.get_secret_value(), safe='')}@{netloc}"
+        query = url.query
+        if self.ssl_ca_location is not None and "ssl_ca_certs=" not in query:
+            query = "&".join(filter(None, [query, urlencode({"ssl_ca_certs": str(self.ssl_ca_location)})]))
+        return urlunsplit((url.scheme, netloc, url.path, query, url.fragment))
+
 
 class PostgresSettings(_Section):
     """PostgreSQL (Debian package, run as a process of the stack)."""
@@ -219,6 +237,26 @@ class PostgresSettings(_Section):
     password: SecretStr = Field(SecretStr("marketpulse"))
     database: str = Field("marketpulse")
     host: str | None = Field(None, description="Override for a remote server; default the stack host.")
+
+    def dsn(self, database: str | None = None, *, default_host: str | None = None) -> str:
+        """libpq connection string (password included: never log it); default_host: where a section without
+        `host` points (the stack host).
+
+        psycopg's make_conninfo quotes each value, so a password with spaces, quotes or backslashes arrives intact.
+        """
+        from psycopg.conninfo import make_conninfo
+
+        host = self.host or default_host
+        if host is None:
+            raise ConfigError("postgres.host is not set and no default host was given")
+        return make_conninfo(
+            host=host,
+            port=self.port,
+            user=self.user,
+            password=self.password.get_secret_value(),
+            dbname=database or self.database,
+            connect_timeout=3,
+        )
 
 
 class S3Settings(_Section):
@@ -545,41 +583,16 @@ class Settings(BaseSettings):
 
     @property
     def redis_url(self) -> str:
-        """redis-py URL with AUTH and the CA in it, so every client built `from_url` (sync, asyncio) agrees.
-
-        The password is percent-quoted (redis-py unquotes it), so spaces, '@', '/' and ':' arrive intact.
-        """
-        redis = self.redis
-        url = urlsplit(redis.url or f"redis://{self.stack.host}:{redis.port}/0")
-        netloc = url.netloc
-        if redis.password is not None and "@" not in netloc:
-            user = quote(redis.username or "", safe="")
-            netloc = f"{user}:{quote(redis.password.get_secret_value(), safe='')}@{netloc}"
-        query = url.query
-        if redis.ssl_ca_location is not None and "ssl_ca_certs=" not in query:
-            query = "&".join(filter(None, [query, urlencode({"ssl_ca_certs": str(redis.ssl_ca_location)})]))
-        return urlunsplit((url.scheme, netloc, url.path, query, url.fragment))
+        """redis-py URL with AUTH and the CA in it (RedisSettings.client_url), by default on the stack host."""
+        return self.redis.client_url(default_host=self.stack.host)
 
     @property
     def postgres_host(self) -> str:
         return self.postgres.host or self.stack.host
 
     def postgres_dsn(self, database: str | None = None) -> str:
-        """libpq connection string (password included: never log it).
-
-        psycopg's make_conninfo quotes each value, so a password with spaces, quotes or backslashes arrives intact.
-        """
-        from psycopg.conninfo import make_conninfo
-
-        pg = self.postgres
-        return make_conninfo(
-            host=self.postgres_host,
-            port=pg.port,
-            user=pg.user,
-            password=pg.password.get_secret_value(),
-            dbname=database or pg.database,
-            connect_timeout=3,
-        )
+        """libpq connection string (password included: never log it), by default on the stack host."""
+        return self.postgres.dsn(database, default_host=self.stack.host)
 
     @property
     def api_base_url(self) -> str:

@@ -17,7 +17,7 @@ from factories import wait_until
 from marketpulse.alerts.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from marketpulse.config import Settings
 from marketpulse.stack.manager import Stack
-from marketpulse.stores.redis_store import RedisWriter
+from marketpulse.stores.redis_store import RedisWriter, redis_section
 
 from .test_api_support import ARTIFACTS, LOOPBACK_WEBHOOKS, Receiver, alert_service, api_server, create_key
 
@@ -36,7 +36,7 @@ def base(stack: Stack, settings: Settings) -> Iterator[str]:
 
 @pytest.fixture
 def writer(settings: Settings) -> Iterator[RedisWriter]:
-    writer = RedisWriter(settings)
+    writer = RedisWriter(redis_section(settings), settings.stream.redis_ttl_s)
     yield writer
     writer.close()
 

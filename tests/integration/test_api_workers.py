@@ -17,7 +17,7 @@ from factories import wait_until
 from marketpulse.alerts.engine import LEASE_S
 from marketpulse.config import Settings
 from marketpulse.stack.manager import Stack
-from marketpulse.stores.redis_store import RedisWriter
+from marketpulse.stores.redis_store import RedisWriter, redis_section
 
 from .test_api_support import ARTIFACTS, LOOPBACK_WEBHOOKS, Receiver, alert_service, api_server, create_key
 
@@ -76,7 +76,7 @@ def test_every_alert_fires_once_with_two_api_workers(two_workers: str, settings:
     symbol = "K" + uuid.uuid4().hex[:6].upper()
     headers = {"X-API-Key": create_key(settings, "workers-alerts")[1]}
     receiver = Receiver(fail_first=0)
-    writer = RedisWriter(settings)
+    writer = RedisWriter(redis_section(settings), settings.stream.redis_ttl_s)
     try:
         with alert_service(settings, ARTIFACTS / "workers-alerts.log", **LOOPBACK_WEBHOOKS):
             _price_rule(two_workers, headers, symbol, "above", 50, receiver.url)
@@ -99,7 +99,7 @@ def test_two_alert_services_fire_once_and_the_standby_takes_over(
     symbol = "L" + uuid.uuid4().hex[:6].upper()
     headers = {"X-API-Key": create_key(settings, "leader")[1]}
     receiver = Receiver(fail_first=0)
-    writer = RedisWriter(settings)
+    writer = RedisWriter(redis_section(settings), settings.stream.redis_ttl_s)
     try:
         with (  # entered in order: the first one leads
             alert_service(settings, ARTIFACTS / "leader-1.log", **LOOPBACK_WEBHOOKS) as first,
@@ -128,7 +128,7 @@ def test_a_webhook_cut_short_by_a_stop_is_delivered_after_restart(
     symbol = "D" + uuid.uuid4().hex[:6].upper()
     headers = {"X-API-Key": create_key(settings, "durable")[1]}
     receiver = Receiver(fail_first=0, failing=True)
-    writer = RedisWriter(settings)
+    writer = RedisWriter(redis_section(settings), settings.stream.redis_ttl_s)
     # 2 s between tries: the stop lands while the second try is waiting.
     slow_retries = {"webhook_backoff_s": "2", "webhook_attempts": "4", **LOOPBACK_WEBHOOKS}
     try:
@@ -165,7 +165,7 @@ def test_the_alert_service_checks_the_target_again_at_delivery(
     symbol = "R" + uuid.uuid4().hex[:6].upper()
     headers = {"X-API-Key": create_key(settings, "refused")[1]}
     receiver = Receiver(fail_first=0)
-    writer = RedisWriter(settings)
+    writer = RedisWriter(redis_section(settings), settings.stream.redis_ttl_s)
     try:
         with alert_service(settings, ARTIFACTS / "refusing-alerts.log"):
             _price_rule(two_workers, headers, symbol, "above", 50, receiver.url)

@@ -19,8 +19,8 @@ from playwright.sync_api import Page, expect, sync_playwright
 from marketpulse.config import Settings
 from marketpulse.stack.install import ensure_debian_program
 from marketpulse.stack.manager import Stack
-from marketpulse.stores.cassandra import INDICATOR_CQL_COLUMNS, CassandraWriter
-from marketpulse.stores.redis_store import SYMBOLS_KEY, RedisWriter, latest_key, redis_client
+from marketpulse.stores.cassandra import INDICATOR_CQL_COLUMNS, CassandraWriter, cassandra_section
+from marketpulse.stores.redis_store import SYMBOLS_KEY, RedisWriter, latest_key, redis_client, redis_section
 
 from .test_api_support import ARTIFACTS, api_server, create_key, free_port, running
 
@@ -72,7 +72,7 @@ def symbol(stack: Stack, settings: Settings) -> Iterator[str]:
             "sentiment_model_version": ["vader-1", None],
         }
     )
-    writer = CassandraWriter(settings)
+    writer = CassandraWriter(cassandra_section(settings))
     try:
         writer.write_bars(bars, "1min")
         writer.write_indicators(indicators, "1min")
@@ -89,7 +89,7 @@ def symbol(stack: Stack, settings: Settings) -> Iterator[str]:
 
 def publish(settings: Settings, symbol: str, price: float) -> None:
     """Update the latest state the way the market job does."""
-    writer = RedisWriter(settings)
+    writer = RedisWriter(redis_section(settings), settings.stream.redis_ttl_s)
     try:
         writer.update_latest(
             {

@@ -24,7 +24,7 @@ from marketpulse.models.scorecard import update_scorecard
 from marketpulse.orchestration.airflow import settings_env
 from marketpulse.stack.manager import Stack
 from marketpulse.stores import reporting
-from marketpulse.stores.postgres import PostgresWriter
+from marketpulse.stores.postgres import PostgresWriter, postgres_section
 from marketpulse.stores.schema import migrate_postgres
 
 TABLES = {
@@ -68,7 +68,7 @@ def _relations(settings: Settings) -> tuple[set[str], set[str]]:
 
 def test_modules_refuse_an_unmigrated_database_and_name_the_command(scratch: Settings) -> None:
     with pytest.raises(SchemaNotMigratedError, match=r"revision none.*marketpulse db migrate"):
-        PostgresWriter(scratch)
+        PostgresWriter(postgres_section(scratch))
     with psycopg.connect(scratch.postgres_dsn()) as conn, pytest.raises(SchemaNotMigratedError):
         reporting.ensure_schema(conn)
     keys = ApiKeyStore(scratch)
@@ -95,7 +95,7 @@ def test_one_upgrade_creates_the_whole_schema_and_a_second_changes_nothing(scrat
         comment = conn.execute("SELECT obj_description('fact_bar_1m'::regclass, 'pg_class')").fetchone()
         assert current_revision(conn) == HEAD
     assert comment is not None and comment[0]  # the data dictionary's comments came with the migration
-    writer = PostgresWriter(scratch)  # and the modules accept the database now
+    writer = PostgresWriter(postgres_section(scratch))  # and the modules accept the database now
     writer.close()
 
 
@@ -218,7 +218,7 @@ def test_stream_inserts_and_periodic_jobs_pass_a_long_running_reader(
     monkeypatch.setenv("PGOPTIONS", "-c lock_timeout=5s")
     seen, bars, predictions = _one_minute_of("LOCKS")
 
-    writer = PostgresWriter(migrated)  # the stream's writer: checks the schema version, runs no DDL
+    writer = PostgresWriter(postgres_section(migrated))  # the stream's writer: checks the schema version, runs no DDL
     writer.upsert_symbols(seen)
     writer.upsert_bars_1m(bars)
     writer.upsert_predictions(predictions)

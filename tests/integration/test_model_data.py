@@ -12,7 +12,9 @@ from marketpulse.config import ModelSettings, Settings
 from marketpulse.features.bars import ticks_to_bars
 from marketpulse.models.data import NotEnoughDataError, lake_minute_bars, lake_sessions, training_bars
 from marketpulse.stack.manager import Stack
+from marketpulse.stores.cassandra import cassandra_section
 from marketpulse.stores.lake import LakeWriter
+from marketpulse.stores.objectstore import s3_section
 
 
 def _ticks(symbol: str, day: str, n: int, seed: int) -> pd.DataFrame:
@@ -23,7 +25,7 @@ def _ticks(symbol: str, day: str, n: int, seed: int) -> pd.DataFrame:
 def test_lake_bars_equal_the_bars_of_the_landed_ticks(stack: Stack, settings: Settings, unique: str) -> None:
     symbol = f"L{unique[:6].upper()}"
     ticks = pd.concat([_ticks(symbol, "2013-02-11", 400, 1), _ticks(symbol, "2013-02-12", 300, 2)], ignore_index=True)
-    writer = LakeWriter(settings)
+    writer = LakeWriter(s3_section(settings))
     half = len(ticks) // 2
     writer.write_ticks(ticks.iloc[:half], "batch-1")  # two micro-batches, as the stream lands them
     writer.write_ticks(ticks.iloc[half:], "batch-2")
@@ -74,7 +76,7 @@ def test_lake_training_bars_carry_the_sentiment_known_by_each_bar(
             "replayed": False,
         }
     )
-    store = CassandraSentiment(settings)
+    store = CassandraSentiment(cassandra_section(settings))
     try:
         store.write_items(items)
     finally:

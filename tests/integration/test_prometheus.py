@@ -21,7 +21,7 @@ from websockets.sync.client import connect
 from marketpulse.config import Settings
 from marketpulse.stack.install import ensure_debian_program
 from marketpulse.stack.manager import Stack
-from marketpulse.stores.redis_store import SYMBOLS_KEY, RedisWriter, latest_key, redis_client
+from marketpulse.stores.redis_store import SYMBOLS_KEY, RedisWriter, latest_key, redis_client, redis_section
 
 from .test_api_support import ARTIFACTS, api_server, create_key, free_port, running
 
@@ -125,7 +125,7 @@ def _traffic(settings: Settings, api_base: str, key: str, dash_base: str) -> Non
     with connect(api_base.replace("http", "ws") + "/v1/ws", additional_headers={"X-API-Key": key}) as ws:
         ws.send(json.dumps({"op": "subscribe", "symbols": [symbol], "channels": ["ticks"]}))
         ws.recv(timeout=5)
-        writer = RedisWriter(settings)
+        writer = RedisWriter(redis_section(settings), settings.stream.redis_ttl_s)
         writer.update_latest({symbol: {"tick.price": 1.0}})
         writer.close()
         assert json.loads(ws.recv(timeout=5))["type"] in ("data", "heartbeat")

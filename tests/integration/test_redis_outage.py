@@ -12,7 +12,7 @@ import pytest
 
 from marketpulse.config import Settings
 from marketpulse.stack.manager import Stack
-from marketpulse.stores.redis_store import RedisWriter, latest_doc_key, latest_key, redis_client
+from marketpulse.stores.redis_store import RedisWriter, latest_doc_key, latest_key, redis_client, redis_section
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +21,7 @@ def test_the_stream_writer_waits_out_a_redis_outage(
     stack: Stack, settings: Settings, unique: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     symbol = f"RO{unique[:6].upper()}"
-    writer = RedisWriter(settings)
+    writer = RedisWriter(redis_section(settings), settings.stream.redis_ttl_s)
     writer.update_latest({symbol: {"tick.price": 1.0}})  # connected before the outage
     outcome: list[BaseException | None] = []
 

@@ -13,6 +13,9 @@ from marketpulse.api import create_app
 from marketpulse.config import Settings
 from marketpulse.features.sentiment import sentiment_windows
 from marketpulse.stack.manager import Stack
+from marketpulse.stores.cassandra import cassandra_section
+from marketpulse.stores.postgres import postgres_section
+from marketpulse.stores.redis_store import redis_section
 from marketpulse.stores.sentiment import checked_windows
 from marketpulse.stream.sentiment_sinks import (
     CassandraSentimentSink,
@@ -58,8 +61,11 @@ def stored(stack: Stack, settings: Settings) -> tuple[str, pd.DataFrame]:
     items = _items(symbol)
     windows = sentiment_windows(items, pd.Timedelta("30min"), baseline=2)
     facts = SentimentFacts(items, checked_windows(windows, "vader-test"), "vader-test")
-    history = CassandraSentimentSink(settings)
-    sinks = [history, PostgresSentimentSink(settings), RedisSentimentSink(settings)]
+    history = CassandraSentimentSink(cassandra_section(settings))
+    live = RedisSentimentSink(
+        redis_section(settings), recent_windows=settings.sentiment.recent_windows, ttl_s=settings.stream.redis_ttl_s
+    )
+    sinks = [history, PostgresSentimentSink(postgres_section(settings)), live]
     try:
         history.client.write_items(items)
         for sink in sinks:

@@ -25,6 +25,7 @@ from marketpulse.features.model_inputs import MODEL_INPUT_COLUMNS, model_inputs
 from marketpulse.features.sentiment import bar_sentiment_features
 from marketpulse.ingest.replay import day_rng, intraday_ticks, load_daily_bars
 from marketpulse.models.tabular import SENTIMENT_COLUMNS, tabular_features
+from marketpulse.stores.cassandra import cassandra_section
 from marketpulse.stores.objectstore import lake_filesystem
 from marketpulse.stores.sentiment import CassandraSentiment
 
@@ -244,7 +245,7 @@ def with_stored_sentiment(settings: Settings, bars: pd.DataFrame) -> pd.DataFram
     # Texts that can reach the first bar: its window, the buzz baseline's windows before it, and max_age.
     start = (ts.min() - max_age - (cfg.baseline_windows + 1) * length).to_pydatetime()
     end = ts.max().to_pydatetime()
-    store = CassandraSentiment(settings)
+    store = CassandraSentiment(cassandra_section(settings))
     try:
         items = [store.read_items(symbol, start, end) for symbol in sorted(bars["symbol"].unique())]
     finally:

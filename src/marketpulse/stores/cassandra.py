@@ -11,9 +11,18 @@ from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, S
 from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 
-from marketpulse.config import Settings
+from marketpulse.config import CassandraSettings, Settings
 from marketpulse.contracts.columns import INDICATOR_COLUMNS
 from marketpulse.errors import ConfigError
+
+
+def cassandra_section(settings: Settings) -> CassandraSettings:
+    """settings.cassandra with what it takes from other sections filled in (the contact points default to the stack
+    host, the sigv4 region to s3.region): a section that connects by itself, what writers and sinks are given."""
+    c = settings.cassandra
+    return c.model_copy(
+        update={"hosts": settings.cassandra_hosts, "sigv4_region": c.sigv4_region or settings.s3.region}
+    )
 
 
 def cassandra_cluster(settings: Settings, *, timeout_s: float = 10.0, writer: bool = False) -> Any:
@@ -22,12 +31,23 @@ def cassandra_cluster(settings: Settings, *, timeout_s: float = 10.0, writer: bo
     TLS, authentication, protocol version and consistency come from `cassandra` settings (see cluster_options);
     a writer's sessions run at cassandra.write_consistency, every other at cassandra.read_consistency.
     """
-    return Cluster(settings.cassandra_hosts, **cluster_options(settings, timeout_s=timeout_s, writer=writer))
+    return section_cluster(cassandra_section(settings), timeout_s=timeout_s, writer=writer)
+
+
+def section_cluster(c: CassandraSettings, *, timeout_s: float = 10.0, writer: bool = False) -> Any:
+    """cassandra_cluster for a section from `cassandra_section` (its contact points set)."""
+    if not c.hosts:
+        raise ConfigError("cassandra.hosts is not set: build the section with cassandra_section(settings)")
+    return Cluster(c.hosts, **section_options(c, timeout_s=timeout_s, writer=writer))
 
 
 def cluster_options(settings: Settings, *, timeout_s: float = 10.0, writer: bool = False) -> dict[str, Any]:
     """Keyword arguments of cassandra.cluster.Cluster (contact points aside); public so the mapping is testable."""
-    c = settings.cassandra
+    return section_options(cassandra_section(settings), timeout_s=timeout_s, writer=writer)
+
+
+def section_options(c: CassandraSettings, *, timeout_s: float = 10.0, writer: bool = False) -> dict[str, Any]:
+    """cluster_options for a section from `cassandra_section`."""
     profile = ExecutionProfile(
         # Token-aware routing sends each write to the replica that owns its (symbol, day) partition.
         load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=c.local_dc)),
@@ -42,12 +62,14 @@ def cluster_options(settings: Settings, *, timeout_s: float = 10.0, writer: bool
         "control_connection_timeout": timeout_s,
     }
     if c.ssl:
-        options["ssl_context"] = _ssl_context(settings)
+        options["ssl_context"] = _ssl_context(c)
     if c.auth == "password":
         assert c.password is not None  # CassandraSettings' validator
         options["auth_provider"] = PlainTextAuthProvider(username=c.username, password=c.password.get_secret_value())
     elif c.auth == "sigv4":
-        options["auth_provider"] = _sigv4_provider(c.sigv4_region or settings.s3.region)
+        if not c.sigv4_region:
+            raise ConfigError("cassandra.sigv4_region is not set: build the section with cassandra_section(settings)")
+        options["auth_provider"] = _sigv4_provider(c.sigv4_region)
     return options
 
 
@@ -56,8 +78,7 @@ def consistency(name: str) -> int:
     return int(ConsistencyLevel.name_to_value[name])
 
 
-def _ssl_context(settings: Settings) -> Any:
-    c = settings.cassandra
+def _ssl_context(c: CassandraSettings) -> Any:
     context = ssl.create_default_context(cafile=str(c.ssl_ca_location) if c.ssl_ca_location else None)
     # The driver passes each contact point as server_hostname when check_hostname is on.
     context.check_hostname = c.ssl_check_hostname
@@ -138,11 +159,12 @@ def migrate(session: Any, keyspace: str) -> None:
 class CassandraWriter:
     """Idempotent writes: Cassandra inserts are upserts keyed by the primary key, so replays overwrite."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, cassandra: CassandraSettings) -> None:
+        """cassandra: a section from `cassandra_section` (contact points and region filled in)."""
         # Its statements (the stores' inserts and the few reads they need) run at the write consistency.
-        self._cluster = cassandra_cluster(settings, writer=True)
+        self._cluster = section_cluster(cassandra, writer=True)
         self.session: Session = self._cluster.connect()
-        migrate(self.session, settings.cassandra.keyspace)
+        migrate(self.session, cassandra.keyspace)
         bar_columns = "symbol, interval, day, ts, open, high, low, close, volume, vwap, trades"
         self._insert_bar = self.session.prepare(f"INSERT INTO bars ({bar_columns}) VALUES ({', '.join('?' * 11)})")
         indicator_columns = ["symbol", "interval", "day", "ts", "close", *INDICATOR_CQL_COLUMNS]

@@ -8,8 +8,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from marketpulse.config import Settings
-from marketpulse.stores.objectstore import lake_filesystem
+from marketpulse.config import S3Settings
+from marketpulse.stores.objectstore import section_filesystem
 
 _NS_PER_DAY = 86_400 * 10**9
 
@@ -17,9 +17,10 @@ _NS_PER_DAY = 86_400 * 10**9
 class LakeWriter:
     """One parquet file per (archive step, date, symbol), named by the step: a redone step overwrites its files."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.fs = lake_filesystem(settings)
-        self.root = f"{settings.s3.buckets['raw']}/ticks"
+    def __init__(self, s3: S3Settings) -> None:
+        """s3: a section from `objectstore.s3_section` (its endpoint filled in)."""
+        self.fs = section_filesystem(s3)
+        self.root = f"{s3.buckets['raw']}/ticks"
 
     def write_ticks(self, ticks: Any, name: str) -> list[str]:
         """ticks: an Arrow table (or pandas frame) with symbol, ts (UTC) and the tick fields; `name` names the

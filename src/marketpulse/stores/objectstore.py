@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from marketpulse.config import Settings
+from marketpulse.config import S3Settings, Settings
 from marketpulse.errors import ConfigError
+
+
+def s3_section(settings: Settings) -> S3Settings:
+    """settings.s3 with its endpoint filled in (default: the stack host's S3 API; empty: the cloud's own): a section
+    that connects by itself, what writers and sinks are given."""
+    return settings.s3.model_copy(update={"endpoint_url": settings.s3_endpoint})
 
 
 def s3_client(settings: Settings, *, timeout_s: float | None = None) -> Any:
@@ -32,35 +38,45 @@ def s3_client(settings: Settings, *, timeout_s: float | None = None) -> Any:
         aws_secret_access_key=keys[1] if keys else None,
         region_name=s3.region,
         # Path-style addressing: a server on localhost has no per-bucket DNS names.
-        config=Config(s3={"addressing_style": "path"}, **_checksum_options(settings), **limits),
+        config=Config(s3={"addressing_style": "path"}, **_checksum_options(s3), **limits),
     )
 
 
-def _checksum_options(settings: Settings) -> dict[str, str]:
+def _checksum_options(s3: S3Settings) -> dict[str, str]:
     # boto3 >= 1.36 sends CRC32 checksums by default; GCS's XML API (and older S3-compatible servers) reject them.
-    if not settings.s3.checksum_when_required:
+    if not s3.checksum_when_required:
         return {}
     return {"request_checksum_calculation": "when_required", "response_checksum_validation": "when_required"}
 
 
 def s3fs_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for s3fs.S3FileSystem (and pandas/pyarrow storage_options); no keys: the default chain."""
-    s3 = settings.s3
+    return section_s3fs_options(s3_section(settings))
+
+
+def section_s3fs_options(s3: S3Settings) -> dict[str, Any]:
+    """s3fs_options for a section from `s3_section` (its endpoint filled in)."""
+    if s3.endpoint_url is None:
+        raise ConfigError("s3.endpoint_url is not set: build the section with s3_section(settings)")
     keys = s3.static_keys
     options: dict[str, Any] = {
-        "client_kwargs": {"endpoint_url": settings.s3_endpoint or None, "region_name": s3.region},
+        "client_kwargs": {"endpoint_url": s3.endpoint_url or None, "region_name": s3.region},
     }
     if keys:
         options |= {"key": keys[0], "secret": keys[1]}
     if s3.checksum_when_required:
-        options["config_kwargs"] = _checksum_options(settings)
+        options["config_kwargs"] = _checksum_options(s3)
     return options
 
 
 def adlfs_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for adlfs.AzureBlobFileSystem: the account, and the default Azure credential chain
     (workload identity, managed identity) unless a static account key is configured as s3.secret_key."""
-    s3 = settings.s3
+    return section_adlfs_options(settings.s3)
+
+
+def section_adlfs_options(s3: S3Settings) -> dict[str, Any]:
+    """adlfs_options for the s3 section alone (ADLS needs no endpoint)."""
     options: dict[str, Any] = {"account_name": s3.adls_account}
     if s3.secret_key is not None:
         options["account_key"] = s3.secret_key.get_secret_value()
@@ -74,15 +90,20 @@ def lake_filesystem(settings: Settings) -> Any:
 
     Paths are `<bucket>/<key>` on both: an ADLS container per bucket name.
     """
-    if settings.s3.backend == "adls":
+    return section_filesystem(s3_section(settings))
+
+
+def section_filesystem(s3: S3Settings) -> Any:
+    """lake_filesystem for a section from `s3_section`."""
+    if s3.backend == "adls":
         try:
             import adlfs
         except ImportError as exc:
             raise ConfigError("s3.backend=adls needs adlfs: pip install 'marketpulse[cloud]'") from exc
-        return adlfs.AzureBlobFileSystem(**adlfs_options(settings))
+        return adlfs.AzureBlobFileSystem(**section_adlfs_options(s3))
     import s3fs
 
-    return s3fs.S3FileSystem(**s3fs_options(settings))
+    return s3fs.S3FileSystem(**section_s3fs_options(s3))
 
 
 def create_bucket(settings: Settings, name: str) -> bool:

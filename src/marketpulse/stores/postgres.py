@@ -7,16 +7,23 @@ from typing import Any
 
 import psycopg
 
-from marketpulse.config import Settings
+from marketpulse.config import PostgresSettings, Settings
 from marketpulse.migrations import require_schema
 from marketpulse.stores.cassandra import INDICATOR_CQL_COLUMNS, sentiment_used
+
+
+def postgres_section(settings: Settings) -> PostgresSettings:
+    """settings.postgres with its host filled in (default: the stack host): a section that connects by itself, what
+    writers and sinks are given."""
+    return settings.postgres.model_copy(update={"host": settings.postgres_host})
 
 
 class PostgresWriter:
     """Upserts keyed by natural keys: writing the same micro-batch twice leaves the same rows."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.conn = psycopg.connect(settings.postgres_dsn())
+    def __init__(self, postgres: PostgresSettings) -> None:
+        """postgres: a section from `postgres_section` (its host filled in)."""
+        self.conn = psycopg.connect(postgres.dsn())
         # Tables come from `marketpulse db migrate`: DDL here would lock the facts against readers and writers.
         require_schema(self.conn)
         self.conn.commit()  # end the check's transaction: an idle one would hold locks until the first batch

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from marketpulse.config import Settings
+from marketpulse.config import RedisSettings, Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -143,10 +143,22 @@ def sentiment_windows_key(symbol: str) -> str:
     return f"mp:sentiment:windows:{symbol}"
 
 
+def redis_section(settings: Settings) -> RedisSettings:
+    """settings.redis with its URL filled in (default: the stack host; AUTH and CA in it): a section that connects
+    by itself, what writers and sinks are given."""
+    return settings.redis.model_copy(update={"url": settings.redis_url})
+
+
 def redis_client(settings: Settings) -> Any:
+    """A redis-py client (str responses, 10 s socket timeout) for the configured server."""
+    return section_client(redis_section(settings))
+
+
+def section_client(section: RedisSettings) -> Any:
+    """redis_client for a section from `redis_section` (its URL filled in)."""
     import redis
 
-    return redis.Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=10)
+    return redis.Redis.from_url(section.client_url(), decode_responses=True, socket_timeout=10)
 
 
 class OutageRetry:
@@ -305,9 +317,10 @@ class LatestMerger:
 class RedisWriter:
     """Writes a micro-batch's updates in one pipeline round trip, then publishes them per symbol."""
 
-    def __init__(self, settings: Settings, give_up_after_s: float = OUTAGE_GIVE_UP_S) -> None:
-        self.client = redis_client(settings)
-        self.ttl_s = settings.stream.redis_ttl_s
+    def __init__(self, redis: RedisSettings, ttl_s: int, give_up_after_s: float = OUTAGE_GIVE_UP_S) -> None:
+        """redis: a section from `redis_section` (its URL filled in); ttl_s: stream.redis_ttl_s."""
+        self.client = section_client(redis)
+        self.ttl_s = ttl_s
         self.merger = LatestMerger(self.client, self.ttl_s)
         #: Every write rides out a Redis outage (the caller's micro-batch waits). One retry state per thread (the
         #: micro-batch thread, the archiver's heartbeats): each logs an outage once.

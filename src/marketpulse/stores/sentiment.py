@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
-from marketpulse.config import Settings
+from marketpulse.config import CassandraSettings, PostgresSettings, RedisSettings
 from marketpulse.contracts.columns import STORED_ITEM_COLUMNS as ITEM_COLUMNS
 from marketpulse.contracts.columns import WINDOW_COLUMNS
 from marketpulse.contracts.text import TEXT_SOURCES, SentimentWindow
@@ -29,7 +29,7 @@ from marketpulse.stores.redis_store import (
     LatestMerger,
     OutageRetry,
     live_channel,
-    redis_client,
+    section_client,
     sentiment_windows_key,
     write_heartbeat,
 )
@@ -59,8 +59,9 @@ def _days(start: datetime, end: datetime) -> list[date]:
 class CassandraSentiment:
     """Scored texts and windows in Cassandra: the history the sentiment job recomputes windows from."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.cassandra = CassandraWriter(settings)  # connects and migrates (creates the sentiment tables)
+    def __init__(self, cassandra: CassandraSettings) -> None:
+        """cassandra: a section from `cassandra.cassandra_section`."""
+        self.cassandra = CassandraWriter(cassandra)  # connects and migrates (creates the sentiment tables)
         session = self.cassandra.session
         self._insert_item = session.prepare(
             f"INSERT INTO sentiment_items ({', '.join(ITEM_COLUMNS)}) VALUES ({', '.join('?' * len(ITEM_COLUMNS))})"
@@ -121,8 +122,9 @@ class CassandraSentiment:
 class PostgresSentiment:
     """Windows in the reporting schema (`fact_sentiment_window`), one transaction per batch."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.postgres = PostgresWriter(settings)
+    def __init__(self, postgres: PostgresSettings) -> None:
+        """postgres: a section from `postgres.postgres_section`."""
+        self.postgres = PostgresWriter(postgres)
 
     def write_windows(self, windows: pd.DataFrame, model_version: str) -> None:
         seen = windows.groupby("symbol").agg(first=("window_start", "min"), last=("window_end", "max")).reset_index()
@@ -161,10 +163,12 @@ class RedisSentiment:
     sent.* fields of the latest state with their live fan-out, and the job's heartbeat. Writes ride out a Redis
     outage (the batch waits; Spark commits nothing meanwhile)."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.redis = redis_client(settings)
-        self.keep = settings.sentiment.recent_windows
-        self.ttl_s = settings.stream.redis_ttl_s
+    def __init__(self, redis: RedisSettings, *, recent_windows: int, ttl_s: int) -> None:
+        """redis: a section from `redis_store.redis_section`; recent_windows: sentiment.recent_windows (windows kept
+        per symbol); ttl_s: stream.redis_ttl_s (of the latest-state keys)."""
+        self.redis = section_client(redis)
+        self.keep = recent_windows
+        self.ttl_s = ttl_s
         self.retry = OutageRetry("sentiment Redis writer")
 
     def write_windows(self, windows: pd.DataFrame, model_version: str) -> None:

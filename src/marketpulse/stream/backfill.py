@@ -148,10 +148,10 @@ def replay_symbol_day(state: MarketState, ticks: pd.DataFrame, last_day: bool) -
 
 
 class HistoryWriter:
-    """The stream's history sinks, written once per symbol-day (one Postgres transaction each)."""
+    """The stream's history sinks (`history_sinks`), written once per symbol-day (one Postgres transaction each)."""
 
-    def __init__(self, settings: Settings, sinks: Sequence[ArchiveSink] | None = None) -> None:
-        self.sinks = list(sinks) if sinks is not None else history_sinks(settings)
+    def __init__(self, sinks: Sequence[ArchiveSink]) -> None:
+        self.sinks = list(sinks)
 
     def write(self, rows: pd.DataFrame) -> dict[str, int]:
         kinds = split_kinds(rows)
@@ -195,7 +195,7 @@ def backfill_symbol(
     if not days:
         return result
     own_writer = writer is None
-    writer = writer or HistoryWriter(settings)
+    writer = writer or HistoryWriter(history_sinks(settings))
     try:
         state = MarketState()
         state.set_tail(symbol, warmup_tail(settings, symbol, _utc_midnight(days[0])))

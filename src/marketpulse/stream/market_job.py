@@ -43,7 +43,7 @@ from marketpulse.ingest.producer import DLQ_MAX_KEY_BYTES, DLQ_MAX_VALUE_BYTES, 
 from marketpulse.kafka_config import spark_kafka_options
 from marketpulse.models.serving import StreamModels
 from marketpulse.stores.cassandra import sentiment_used
-from marketpulse.stores.redis_store import RedisWriter
+from marketpulse.stores.redis_store import RedisWriter, redis_section
 from marketpulse.stream.market_state import Emitted, MarketState, StateStore, advance_arrays, is_late
 from marketpulse.stream.runner import StreamJobRunner
 from marketpulse.stream.sentiment_fusion import SentimentLookup, attach_sentiment_used
@@ -242,7 +242,7 @@ class MarketJob:
         self.state = MarketState()
         self.state_batch: int | None = None  # the batch the in-memory state is "after"
         self.tails_batch: int | None = None
-        self.redis = RedisWriter(settings)
+        self.redis = RedisWriter(redis_section(settings), settings.stream.redis_ttl_s)
         self.producer = EventProducer(settings, "marketpulse-market-job")
         self.sentiment = SentimentLookup(settings)
         # Built (torch imported) at start-up, not at the first closed minute: that batch would pay seconds.

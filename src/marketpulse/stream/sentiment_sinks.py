@@ -1,21 +1,26 @@
 """The sentiment job's sinks: one class per store, written in a loop by the job's foreachBatch writer.
 
 They have the shape of the market job's archive sinks (`stream.spool.ArchiveSink`: write a batch, close), over
-what one micro-batch leaves: its scored texts and the windows they touched. Each opens its store's client on
-first use and keeps it. A new store is one class here plus one entry in `sentiment_sinks`.
+what one micro-batch leaves: its scored texts and the windows they touched. Each takes only its own settings
+section (`sentiment_sinks`, the one place that reads the whole Settings, hands it down), opens its store's client
+on first use and keeps it. A new store is one class here plus one entry in `sentiment_sinks`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
-from marketpulse.config import Settings
+from marketpulse.config import CassandraSettings, PostgresSettings, RedisSettings, Settings
 from marketpulse.contracts.text import SentimentScore
 from marketpulse.ingest.producer import EventProducer
+from marketpulse.stores.cassandra import cassandra_section
+from marketpulse.stores.postgres import postgres_section
+from marketpulse.stores.redis_store import redis_section
 from marketpulse.stores.sentiment import CassandraSentiment, PostgresSentiment, RedisSentiment
 
 C = TypeVar("C")
@@ -35,8 +40,7 @@ class SentimentSink(ABC, Generic[C]):
 
     name = "sink"
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self) -> None:
         self._client: C | None = None
 
     @abstractmethod
@@ -79,8 +83,13 @@ class CassandraSentimentSink(WindowsSink[CassandraSentiment]):
 
     name = "cassandra"
 
+    def __init__(self, cassandra: CassandraSettings) -> None:
+        """cassandra: a section from `stores.cassandra.cassandra_section`."""
+        super().__init__()
+        self.section = cassandra
+
     def open(self) -> CassandraSentiment:
-        return CassandraSentiment(self.settings)
+        return CassandraSentiment(self.section)
 
 
 class PostgresSentimentSink(WindowsSink[PostgresSentiment]):
@@ -88,8 +97,13 @@ class PostgresSentimentSink(WindowsSink[PostgresSentiment]):
 
     name = "postgres"
 
+    def __init__(self, postgres: PostgresSettings) -> None:
+        """postgres: a section from `stores.postgres.postgres_section`."""
+        super().__init__()
+        self.section = postgres
+
     def open(self) -> PostgresSentiment:
-        return PostgresSentiment(self.settings)
+        return PostgresSentiment(self.section)
 
 
 class RedisSentimentSink(WindowsSink[RedisSentiment]):
@@ -97,8 +111,16 @@ class RedisSentimentSink(WindowsSink[RedisSentiment]):
 
     name = "redis"
 
+    def __init__(self, redis: RedisSettings, *, recent_windows: int, ttl_s: int) -> None:
+        """redis: a section from `stores.redis_store.redis_section`; recent_windows: sentiment.recent_windows;
+        ttl_s: stream.redis_ttl_s."""
+        super().__init__()
+        self.section = redis
+        self.recent_windows = recent_windows
+        self.ttl_s = ttl_s
+
     def open(self) -> RedisSentiment:
-        return RedisSentiment(self.settings)
+        return RedisSentiment(self.section, recent_windows=self.recent_windows, ttl_s=self.ttl_s)
 
 
 class KafkaScoresSink(SentimentSink[EventProducer]):
@@ -106,12 +128,15 @@ class KafkaScoresSink(SentimentSink[EventProducer]):
 
     name = "kafka"
 
-    def __init__(self, settings: Settings, topic: str) -> None:
-        super().__init__(settings)
+    def __init__(self, topic: str, producer: Callable[[], EventProducer]) -> None:
+        """producer: opens the job's Kafka producer (built by `sentiment_sinks`: kafka_config derives its client
+        settings from kafka, the stack host and the MSK region's s3 fallback)."""
+        super().__init__()
         self.topic = topic
+        self.producer = producer
 
     def open(self) -> EventProducer:
-        return EventProducer(self.settings, "marketpulse-sentiment-job")
+        return self.producer()
 
     def write(self, facts: SentimentFacts) -> None:
         producer = self.client
@@ -135,10 +160,15 @@ class KafkaScoresSink(SentimentSink[EventProducer]):
 
 
 def sentiment_sinks(settings: Settings, scores_topic: str) -> list[SentimentSink[Any]]:
-    """Every store of the sentiment job, in the order a batch reaches them (Cassandra first: the history)."""
+    """Every store of the sentiment job, in the order a batch reaches them (Cassandra first: the history); each sink
+    gets only its own section of `settings`."""
     return [
-        CassandraSentimentSink(settings),
-        PostgresSentimentSink(settings),
-        RedisSentimentSink(settings),
-        KafkaScoresSink(settings, scores_topic),
+        CassandraSentimentSink(cassandra_section(settings)),
+        PostgresSentimentSink(postgres_section(settings)),
+        RedisSentimentSink(
+            redis_section(settings),
+            recent_windows=settings.sentiment.recent_windows,
+            ttl_s=settings.stream.redis_ttl_s,
+        ),
+        KafkaScoresSink(scores_topic, lambda: EventProducer(settings, "marketpulse-sentiment-job")),
     ]

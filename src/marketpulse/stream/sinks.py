@@ -1,7 +1,9 @@
-"""The market job's archive sinks: one class per history store, each taking only its own settings.
+"""The market job's archive sinks: one class per history store, each taking only its own settings section.
 
 The live job's archiver and backfill loop over the same list (`history_sinks`), so a new history store is one
-class here plus one entry in that list.
+class here plus one entry in that list. That list is the one place the whole Settings is read: it hands each sink
+its section, completed by the store module (`cassandra_section`, `postgres_section`, `s3_section`) with what the
+section takes from others (the stack host its servers default to).
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from typing import Any
 
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
-from marketpulse.config import Settings
+from marketpulse.config import CassandraSettings, PostgresSettings, S3Settings, Settings
 from marketpulse.models.scorecard import write_ensemble_inputs
-from marketpulse.stores.cassandra import CassandraWriter
+from marketpulse.stores.cassandra import CassandraWriter, cassandra_section
 from marketpulse.stores.lake import LakeWriter
-from marketpulse.stores.postgres import PostgresWriter
+from marketpulse.stores.objectstore import s3_section
+from marketpulse.stores.postgres import PostgresWriter, postgres_section
 from marketpulse.stream.spool import ArchiveSink, MarketFacts
 
 
@@ -23,13 +26,14 @@ class CassandraHistorySink(ArchiveSink):
 
     name = "cassandra"
 
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
+    def __init__(self, cassandra: CassandraSettings) -> None:
+        """cassandra: a section from `stores.cassandra.cassandra_section`."""
+        self._section = cassandra
         self._writer: Any = None
 
     def _open(self) -> Any:
         if self._writer is None:
-            self._writer = CassandraWriter(self._settings)
+            self._writer = CassandraWriter(self._section)
         return self._writer
 
     def write(self, facts: MarketFacts) -> None:
@@ -56,13 +60,14 @@ class PostgresReportingSink(ArchiveSink):
 
     name = "postgres"
 
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
+    def __init__(self, postgres: PostgresSettings) -> None:
+        """postgres: a section from `stores.postgres.postgres_section`."""
+        self._section = postgres
         self._writer: Any = None
 
     def _open(self) -> Any:
         if self._writer is None:
-            self._writer = PostgresWriter(self._settings)
+            self._writer = PostgresWriter(self._section)
         return self._writer
 
     def write(self, facts: MarketFacts) -> None:
@@ -100,18 +105,20 @@ class LakeSink(ArchiveSink):
 
     name = "lake"
 
-    def __init__(self, settings: Settings) -> None:
-        self._writer = LakeWriter(settings)
+    def __init__(self, s3: S3Settings) -> None:
+        """s3: a section from `stores.objectstore.s3_section`."""
+        self._writer = LakeWriter(s3)
 
     def write(self, facts: MarketFacts) -> None:
         self._writer.write_ticks(facts.ticks, f"batch-{facts.first_batch:010d}-{facts.last_batch:010d}")
 
 
 def history_sinks(settings: Settings) -> list[ArchiveSink]:
-    """Where closed bars, indicators and predictions are kept (the live job's archiver and backfill)."""
-    return [CassandraHistorySink(settings), PostgresReportingSink(settings)]
+    """Where closed bars, indicators and predictions are kept (the live job's archiver and backfill); each sink gets
+    only its own section of `settings`."""
+    return [CassandraHistorySink(cassandra_section(settings)), PostgresReportingSink(postgres_section(settings))]
 
 
 def archive_sinks(settings: Settings) -> list[ArchiveSink]:
     """Every store of the live job's archive path: the history stores and the raw tick lake."""
-    return [*history_sinks(settings), LakeSink(settings)]
+    return [*history_sinks(settings), LakeSink(s3_section(settings))]

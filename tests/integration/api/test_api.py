@@ -19,13 +19,14 @@ from marketpulse.api import create_app
 from marketpulse.api.schemas import LatestState
 from marketpulse.config import Settings
 from marketpulse.stack.manager import Stack
-from marketpulse.stores.cassandra import INDICATOR_CQL_COLUMNS, CassandraWriter
+from marketpulse.stores.cassandra import INDICATOR_CQL_COLUMNS, CassandraWriter, cassandra_section
 from marketpulse.stores.redis_store import (
     SYMBOLS_KEY,
     RedisWriter,
     latest_doc_key,
     latest_fragments_key,
     latest_key,
+    redis_section,
 )
 
 #: 500 one-minute bars at the end of each of these UTC days (15:40 .. 23:59); 2024-03-06 stays empty.
@@ -69,7 +70,7 @@ def bars(stack: Stack, settings: Settings, symbol: str) -> Iterator[pd.DataFrame
     for i, name in enumerate(INDICATOR_CQL_COLUMNS):
         indicators[name] = frame["close"] * (i + 1)
     indicators.loc[:25, "rsi_14"] = np.nan  # warm-up: stored as null
-    writer = CassandraWriter(settings)
+    writer = CassandraWriter(cassandra_section(settings))
     try:
         writer.write_bars(frame, "1min")
         writer.write_indicators(indicators, "1min")
@@ -171,7 +172,7 @@ def test_prediction_pages_split_rows_sharing_a_feature_time(
     symbol = _new_symbol()
     feature_times = [datetime(2024, 3, 4, 23, 58, tzinfo=UTC) + timedelta(minutes=m) for m in range(4)]
     keys = [(ts, horizon, model) for ts in feature_times for horizon in ("1min", "5min") for model in ("gbm", "lin")]
-    writer = CassandraWriter(settings)
+    writer = CassandraWriter(cassandra_section(settings))
     try:
         insert = writer.session.prepare(
             "INSERT INTO predictions (symbol, day, feature_ts, horizon, model_name, model_version, prob_up, "
@@ -285,7 +286,7 @@ def test_latest_from_the_stream_writer_is_the_same_document_on_both_paths(
     """The writer's ready JSON (one GET) equals the contract's nested shape, whichever path serves it, and a
     later batch carrying only changed fields merges into it."""
     symbol = _new_symbol()
-    writer = RedisWriter(settings)
+    writer = RedisWriter(redis_section(settings), settings.stream.redis_ttl_s)
     try:
         writer.update_latest({symbol: LATEST_UPDATE})
         first = [c.get(f"/v1/symbols/{symbol}/latest") for c in (client, slow_client)]

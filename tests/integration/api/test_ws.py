@@ -22,7 +22,7 @@ from websockets.uri import parse_uri
 from integration.test_api_support import ARTIFACTS, api_server, create_key
 from marketpulse.config import Settings
 from marketpulse.stack.manager import Stack
-from marketpulse.stores.redis_store import RedisWriter
+from marketpulse.stores.redis_store import RedisWriter, redis_section
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +40,7 @@ def key(settings: Settings, stack: Stack) -> str:
 
 @pytest.fixture
 def writer(settings: Settings) -> Iterator[RedisWriter]:
-    writer = RedisWriter(settings)
+    writer = RedisWriter(redis_section(settings), settings.stream.redis_ttl_s)
     yield writer
     writer.close()
 

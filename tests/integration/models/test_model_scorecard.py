@@ -17,7 +17,7 @@ from marketpulse.api import create_app
 from marketpulse.config import Settings
 from marketpulse.models.scorecard import read_scorecard, update_scorecard
 from marketpulse.stack.manager import Stack
-from marketpulse.stores.postgres import PostgresWriter
+from marketpulse.stores.postgres import PostgresWriter, postgres_section
 
 T0 = datetime(2013, 2, 5, 15, 0, tzinfo=UTC)  # 10:00 New York
 
@@ -55,7 +55,7 @@ def _prediction(symbol: str, minute: int, horizon: str, prob: float, version: st
 def stored(stack: Stack, settings: Settings, unique: str) -> Iterator[str]:
     """Bars 100, 101, 100.5, 100.5, 102 and five predictions of one symbol, written by the stream's writer."""
     symbol = f"S{unique[:6].upper()}"
-    writer = PostgresWriter(settings)
+    writer = PostgresWriter(postgres_section(settings))
     bars = _bars(symbol, [100.0, 101.0, 100.5, 100.5, 102.0])
     writer.upsert_symbols(pd.DataFrame({"symbol": [symbol], "first": [bars["ts"].min()], "last": [bars["ts"].max()]}))
     writer.upsert_bars_1m(bars)
@@ -101,7 +101,7 @@ def test_scorecard_numbers_equal_a_hand_computation(settings: Settings, stored: 
     assert realized == pytest.approx(0.0049875415110391)  # log(100.5 / 100)
 
     # The minute-5 bar arrives: the waiting prediction is scored on the next update.
-    writer = PostgresWriter(settings)
+    writer = PostgresWriter(postgres_section(settings))
     writer.upsert_bars_1m(_bars(stored, [100.0, 101.0, 100.5, 100.5, 102.0, 101.0]).iloc[[5]])
     writer.commit()
     writer.close()

@@ -16,6 +16,7 @@ from marketpulse.features.bars import ticks_to_bars
 from marketpulse.orchestration.airflow import run_dag_test
 from marketpulse.stores.cassandra import cassandra_cluster
 from marketpulse.stores.lake import LakeWriter
+from marketpulse.stores.objectstore import s3_section
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +46,7 @@ def lake_ticks(symbol: str, day: date, seed: int, minutes: int = 45) -> pd.DataF
 
 def plant_lake(settings: Settings, symbols: list[str]) -> pd.DataFrame:
     """Ticks of each symbol and day in the raw lake, split over batches, one tick landed twice (a re-run batch)."""
-    writer = LakeWriter(settings)
+    writer = LakeWriter(s3_section(settings))
     every = []
     for s_index, symbol in enumerate(symbols):
         for d_index, day in enumerate(DAYS):

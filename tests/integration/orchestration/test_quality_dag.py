@@ -17,8 +17,8 @@ from integration.test_airflow_stack import airflow_db, airflow_settings  # noqa:
 from marketpulse.config import Settings
 from marketpulse.orchestration.airflow import run_dag_test
 from marketpulse.quality.metrics import OperationsCollector
-from marketpulse.stores.cassandra import CassandraWriter
-from marketpulse.stores.postgres import PostgresWriter
+from marketpulse.stores.cassandra import CassandraWriter, cassandra_section
+from marketpulse.stores.postgres import PostgresWriter, postgres_section
 from marketpulse.stores.reporting import dictionary_dir
 
 pytestmark = pytest.mark.slow
@@ -48,7 +48,7 @@ def minute_bars(symbol: str, seed: int, minutes: list[int], jump_at: int | None 
 
 def plant(settings: Settings, bars: pd.DataFrame) -> None:
     """The same bars in both history stores, as the stream writes them."""
-    cassandra, postgres = CassandraWriter(settings), PostgresWriter(settings)
+    cassandra, postgres = CassandraWriter(cassandra_section(settings)), PostgresWriter(postgres_section(settings))
     try:
         cassandra.write_bars(bars, "1min")
         postgres.upsert_symbols(bars.groupby("symbol")["ts"].agg(first="min", last="max").reset_index())
