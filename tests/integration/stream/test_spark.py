@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from confluent_kafka import Producer
 from pyspark.sql import SparkSession
 
+from kafka_helpers import produce
 from marketpulse.config import Settings
 from marketpulse.stack.manager import Stack
 from marketpulse.stream.session import spark_session
@@ -23,10 +23,7 @@ def spark(stack: Stack, settings: Settings) -> Iterator[SparkSession]:
 @pytest.mark.slow
 def test_spark_batch_reads_kafka_topic(spark: SparkSession, settings: Settings, unique: str) -> None:
     topic = f"it.spark.{unique}"
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True})
-    for i in range(50):
-        producer.produce(topic, key="AAPL" if i % 2 else "MSFT", value=str(i))
-    assert producer.flush(30) == 0
+    produce(settings, topic, [("AAPL" if i % 2 else "MSFT", str(i).encode()) for i in range(50)])
 
     frame = (
         spark.read.format("kafka")
