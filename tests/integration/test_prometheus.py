@@ -18,12 +18,11 @@ import pytest
 import yaml
 from websockets.sync.client import connect
 
+from integration.api.test_api_support import ARTIFACTS, api_server, create_key, free_port, running
 from marketpulse.config import Settings
 from marketpulse.stack.install import ensure_debian_program
 from marketpulse.stack.manager import Stack
 from marketpulse.stores.redis_store import SYMBOLS_KEY, RedisWriter, latest_key, redis_client, redis_section
-
-from .test_api_support import ARTIFACTS, api_server, create_key, free_port, running
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

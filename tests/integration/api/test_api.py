@@ -14,7 +14,7 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from integration.test_api_support import create_key
+from integration.api.test_api_support import create_key
 from marketpulse.api import create_app
 from marketpulse.api.schemas import LatestState
 from marketpulse.config import Settings

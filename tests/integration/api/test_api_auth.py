@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from websockets.sync.client import connect
 
-from integration.test_api_support import ARTIFACTS, api_server, create_key
+from integration.api.test_api_support import ARTIFACTS, api_server, create_key
 from marketpulse.api import create_app
 from marketpulse.auth.keys import parse_key
 from marketpulse.config import Settings

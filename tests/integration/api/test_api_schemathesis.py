@@ -13,7 +13,7 @@ from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
-from integration.test_api_support import ARTIFACTS, api_server, create_key
+from integration.api.test_api_support import ARTIFACTS, api_server, create_key
 from marketpulse.config import Settings
 from marketpulse.stack.manager import Stack
 

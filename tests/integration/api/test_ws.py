@@ -19,7 +19,7 @@ from websockets.protocol import State
 from websockets.sync.client import ClientConnection, connect
 from websockets.uri import parse_uri
 
-from integration.test_api_support import ARTIFACTS, api_server, create_key
+from integration.api.test_api_support import ARTIFACTS, api_server, create_key
 from marketpulse.config import Settings
 from marketpulse.stack.manager import Stack
 from marketpulse.stores.redis_store import RedisWriter, redis_section

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from confluent_kafka import Consumer, TopicPartition
 
-from integration.test_api_support import free_port
+from integration.api.test_api_support import free_port
 from marketpulse.config import Settings
 from marketpulse.contracts import Tick, Topics, from_wire, to_wire
 from marketpulse.ingest.producer import EventProducer

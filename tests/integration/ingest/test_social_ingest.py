@@ -10,7 +10,7 @@ import uuid
 import pytest
 from confluent_kafka import Consumer
 
-from integration.test_api_support import free_port
+from integration.api.test_api_support import free_port
 from marketpulse.config import Settings
 from marketpulse.contracts import Topics, from_wire
 from marketpulse.contracts.text import NewsArticle, SocialPost

@@ -98,7 +98,7 @@ def test_retrain_stores_candidate_and_report_and_promotes_only_on_improvement(
 ) -> None:
     from fastapi.testclient import TestClient
 
-    from integration.test_api_support import create_key
+    from integration.api.test_api_support import create_key
     from marketpulse.api import create_app
     from marketpulse.models.pipeline import retrain
 

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from integration.test_api_support import create_key
+from integration.api.test_api_support import create_key
 from marketpulse.api import create_app
 from marketpulse.config import Settings
 from marketpulse.models.scorecard import read_scorecard, update_scorecard

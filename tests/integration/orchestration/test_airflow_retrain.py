@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from integration.test_airflow_stack import airflow_db, airflow_settings  # noqa: F401  (fixtures)
+from integration.orchestration.test_airflow_stack import airflow_db, airflow_settings  # noqa: F401  (fixtures)
 from marketpulse.config import ModelSettings, Settings
 from marketpulse.models.registry import ModelRegistry
 from marketpulse.orchestration.airflow import run_dag_test

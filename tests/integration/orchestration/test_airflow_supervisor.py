@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from confluent_kafka import Producer
 from prometheus_client import CollectorRegistry, generate_latest
 
-from integration.test_airflow_stack import airflow_db, airflow_settings  # noqa: F401  (fixtures)
+from integration.orchestration.test_airflow_stack import airflow_db, airflow_settings  # noqa: F401  (fixtures)
+from kafka_helpers import produce
 from marketpulse.config import Settings, StreamSettings
-from marketpulse.contracts import Tick, Topics, to_wire
+from marketpulse.contracts import Tick, Topics
 from marketpulse.orchestration.airflow import run_dag_test
 from marketpulse.quality.metrics import OperationsCollector
 from marketpulse.stack.apps import MarketJobApp
@@ -34,15 +34,21 @@ START = datetime(2013, 3, 4, 14, 30, tzinfo=UTC)
 def produce_minutes(settings: Settings, symbol: str, first_minute: int, minutes: int, seed: int) -> None:
     """A few ticks per second of event time for `minutes` minutes, into market.ticks."""
     rng = np.random.default_rng(seed)
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True, "acks": "all"})
     count = minutes * 30
     offsets_ms = first_minute * 60_000 + np.sort(rng.choice(minutes * 60_000, size=count, replace=False))
     prices = 40 * np.exp(np.cumsum(rng.normal(0, 0.0005, count)))
-    for seq, (offset, price) in enumerate(zip(offsets_ms, prices, strict=True)):
-        ts = datetime.fromtimestamp(START.timestamp() + offset / 1000, tz=UTC)
-        tick = Tick(symbol=symbol, ts=ts, price=float(price), size=10.0, source="test", seq=first_minute * 10_000 + seq)
-        producer.produce(Topics.TICKS, key=symbol.encode(), value=to_wire(tick))
-    assert producer.flush(60) == 0
+    ticks = [
+        Tick(
+            symbol=symbol,
+            ts=datetime.fromtimestamp(START.timestamp() + offset / 1000, tz=UTC),
+            price=float(price),
+            size=10.0,
+            source="test",
+            seq=first_minute * 10_000 + seq,
+        )
+        for seq, (offset, price) in enumerate(zip(offsets_ms, prices, strict=True))
+    ]
+    produce(settings, Topics.TICKS, [(symbol, tick) for tick in ticks])
 
 
 def ensure_ticks_topic(settings: Settings) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from integration.test_airflow_stack import airflow_db, airflow_settings  # noqa: F401  (fixtures)
+from integration.orchestration.test_airflow_stack import airflow_db, airflow_settings  # noqa: F401  (fixtures)
 from marketpulse.config import Settings
 from marketpulse.features.bars import ticks_to_bars
 from marketpulse.orchestration.airflow import run_dag_test

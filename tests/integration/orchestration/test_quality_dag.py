@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from integration.test_airflow_stack import airflow_db, airflow_settings  # noqa: F401  (fixtures)
+from integration.orchestration.test_airflow_stack import airflow_db, airflow_settings  # noqa: F401  (fixtures)
 from marketpulse.config import Settings
 from marketpulse.orchestration.airflow import run_dag_test
 from marketpulse.quality.metrics import OperationsCollector

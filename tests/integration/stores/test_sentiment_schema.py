@@ -1,6 +1,6 @@
 """Dev stacks made before sentiment keep working: the new prediction columns are added idempotently.
 
-PostgreSQL's side is a migration now: tests/integration/test_migrations.py."""
+PostgreSQL's side is a migration now: tests/integration/migrations/test_migrations.py."""
 
 from __future__ import annotations
 

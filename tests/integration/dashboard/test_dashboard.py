@@ -16,13 +16,12 @@ import pandas as pd
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
+from integration.api.test_api_support import ARTIFACTS, api_server, create_key, free_port, running
 from marketpulse.config import Settings
 from marketpulse.stack.install import ensure_debian_program
 from marketpulse.stack.manager import Stack
 from marketpulse.stores.cassandra import INDICATOR_CQL_COLUMNS, CassandraWriter, cassandra_section
 from marketpulse.stores.redis_store import SYMBOLS_KEY, RedisWriter, latest_key, redis_client, redis_section
-
-from .test_api_support import ARTIFACTS, api_server, create_key, free_port, running
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

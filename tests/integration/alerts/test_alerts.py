@@ -14,12 +14,18 @@ import pytest
 from websockets.sync.client import connect
 
 from factories import wait_until
+from integration.api.test_api_support import (
+    ARTIFACTS,
+    LOOPBACK_WEBHOOKS,
+    Receiver,
+    alert_service,
+    api_server,
+    create_key,
+)
 from marketpulse.alerts.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from marketpulse.config import Settings
 from marketpulse.stack.manager import Stack
 from marketpulse.stores.redis_store import RedisWriter, redis_section
-
-from .test_api_support import ARTIFACTS, LOOPBACK_WEBHOOKS, Receiver, alert_service, api_server, create_key
 
 pytestmark = pytest.mark.integration
 

@@ -21,7 +21,7 @@ from marketpulse.auth.keys import ApiKey, ApiKeyStore
 from marketpulse.config import Settings
 from marketpulse.orchestration.airflow import settings_env
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 
 
 def create_key(
