@@ -1,7 +1,7 @@
-"""The platform's memory by role: the package's `marketpulse.stack.memory` (also behind `marketpulse platform
+"""The platform's memory by role: the package's `marketpulse.platform.memory` (also behind `marketpulse platform
 memory`), re-exported so the bench's modules and tests keep their import path."""
 
-from marketpulse.stack.memory import (
+from marketpulse.platform.memory import (
     ROLE_HOLDS,
     PlatformMemory,
     ProcessMemory,

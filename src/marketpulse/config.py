@@ -6,6 +6,7 @@ Nested fields use a double underscore: `MARKETPULSE_KAFKA__PORT=19092`.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
@@ -608,3 +609,24 @@ class Settings(BaseSettings):
         return (
             self.s3.endpoint_url if self.s3.endpoint_url is not None else (f"http://{self.stack.host}:{self.s3.port}")
         )
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """MARKETPULSE_* variables that rebuild `settings` exactly in a child process (secrets included)."""
+    env: dict[str, str] = {"MARKETPULSE_ENVIRONMENT": settings.environment}
+    for section_name in type(settings).model_fields:
+        section = getattr(settings, section_name)
+        if not isinstance(section, BaseModel):
+            continue
+        for field_name in type(section).model_fields:
+            value = getattr(section, field_name)
+            if value is None:
+                continue
+            key = f"MARKETPULSE_{section_name.upper()}__{field_name.upper()}"
+            if isinstance(value, SecretStr):
+                env[key] = value.get_secret_value()
+            elif isinstance(value, str | Path):
+                env[key] = str(value)
+            else:
+                env[key] = json.dumps(section.model_dump(mode="json", include={field_name})[field_name])
+    return env

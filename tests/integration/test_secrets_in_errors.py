@@ -19,9 +19,8 @@ from pydantic import SecretStr
 
 from marketpulse.api import create_app
 from marketpulse.auth.keys import ApiKeyStore, generate_key
-from marketpulse.config import Settings
+from marketpulse.config import Settings, settings_env
 from marketpulse.migrations import upgrade
-from marketpulse.orchestration.airflow import settings_env
 from marketpulse.stack.manager import Stack
 
 from .secret_scan import log_files, scan

@@ -22,13 +22,7 @@ SRC = Path(marketpulse.__file__).parent
 #: Optional heavy dependencies: imported where needed, behind marketpulse.optional (or directly).
 HEAVY = {"torch", "pyspark", "onnxruntime", "onnx", "sentence_transformers", "transformers", "lightgbm"}
 #: Cycles between packages not broken yet, and why. Every other cycle fails the test.
-KNOWN_CYCLES = {
-    frozenset({"orchestration", "quality", "stack", "stream"}): (
-        "stack.apps and stack.memory (the platform's processes) need stream.supervisor and orchestration.airflow, "
-        "while stream and orchestration build on stack's process and service helpers: they move up into a "
-        "platform layer once the supervisor work of issue 17 item 4 has landed"
-    ),
-}
+KNOWN_CYCLES: dict[frozenset[str], str] = {}
 
 
 @dataclass(frozen=True)
@@ -229,7 +223,6 @@ LOCAL_IMPORT_BASELINE: dict[str, int] = {
     "marketpulse.deploy.rules": 1,
     "marketpulse.deploy.schema_lint": 1,
     "marketpulse.orchestration.tasks": 12,
-    "marketpulse.stack.apps": 11,
     "marketpulse.stores.redis_store": 3,
     "marketpulse.stream.runner": 4,
     "marketpulse.stream.supervisor": 14,

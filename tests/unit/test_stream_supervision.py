@@ -9,9 +9,9 @@ import pytest
 import redis
 
 from marketpulse.config import StreamSettings
-from marketpulse.stack.apps import MarketJobApp, SentimentJobApp
 from marketpulse.stack.instances import side_by_side_settings
 from marketpulse.stores.redis_store import Beat, OutageRetry, heartbeat_key, heartbeat_query
+from marketpulse.stream.jobs import MarketJobApp, SentimentJobApp
 from marketpulse.stream.supervisor import (
     MARKET_JOB,
     SENTIMENT_JOB,

@@ -14,9 +14,9 @@ from marketpulse.config import Settings
 from marketpulse.deploy.local_env import LocalEnvironment
 from marketpulse.orchestration.airflow import dag_ids
 from marketpulse.orchestration.layers import LayeredStack, full_stack
-from marketpulse.stack.apps import all_apps
+from marketpulse.platform.apps import all_apps
+from marketpulse.platform.memory import memory_table, platform_memory
 from marketpulse.stack.manager import Stack
-from marketpulse.stack.memory import memory_table, platform_memory
 
 app = typer.Typer(
     help="The whole platform on the local stack: services, replay ingest and the market job.", no_args_is_help=True

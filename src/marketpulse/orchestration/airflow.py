@@ -22,9 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import BaseModel, SecretStr
-
-from marketpulse.config import Settings
+from marketpulse.config import Settings, settings_env
 from marketpulse.errors import StackError
 from marketpulse.orchestration.connections import airflow_connections
 from marketpulse.stack.install import Progress
@@ -35,27 +33,6 @@ RESOURCES = Path(__file__).parent / "resources"
 LOCK_FILE = RESOURCES / "airflow-requirements.txt"
 #: Set in Airflow's processes: the interpreter that runs the tasks' marketpulse code (the project venv).
 PROJECT_PYTHON_ENV = "MARKETPULSE_AIRFLOW_PROJECT_PYTHON"
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """MARKETPULSE_* variables that rebuild `settings` exactly in a child process (secrets included)."""
-    env: dict[str, str] = {"MARKETPULSE_ENVIRONMENT": settings.environment}
-    for section_name in type(settings).model_fields:
-        section = getattr(settings, section_name)
-        if not isinstance(section, BaseModel):
-            continue
-        for field_name in type(section).model_fields:
-            value = getattr(section, field_name)
-            if value is None:
-                continue
-            key = f"MARKETPULSE_{section_name.upper()}__{field_name.upper()}"
-            if isinstance(value, SecretStr):
-                env[key] = value.get_secret_value()
-            elif isinstance(value, str | Path):
-                env[key] = str(value)
-            else:
-                env[key] = json.dumps(section.model_dump(mode="json", include={field_name})[field_name])
-    return env
 
 
 def project_python() -> Path:

@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 
@@ -46,6 +46,9 @@ from marketpulse.errors import StackError
 from marketpulse.kafka_config import client_config
 from marketpulse.stack.process import find_process, start_process, stop_process, tail
 from marketpulse.stream.keeper import report_running
+
+if TYPE_CHECKING:
+    from marketpulse.stream.jobs import StreamJobApp
 
 log = logging.getLogger(__name__)
 
@@ -126,9 +129,9 @@ class StreamJob:
             startup_grace_s=settings.airflow.restart_timeout_s,
         )
 
-    def app(self, settings: Settings) -> Any:
+    def app(self, settings: Settings) -> StreamJobApp:
         """The platform process (pid file, log, folder, environment) that `platform up` starts for this job."""
-        from marketpulse.stack.apps import MarketJobApp, SentimentJobApp
+        from marketpulse.stream.jobs import MarketJobApp, SentimentJobApp
 
         return {MARKET_JOB: MarketJobApp, SENTIMENT_JOB: SentimentJobApp}[self.name](settings)
 

@@ -17,8 +17,7 @@ from websockets.sync.client import connect
 from integration.api.test_api_support import ARTIFACTS, api_server, create_key
 from marketpulse.api import create_app
 from marketpulse.auth.keys import parse_key
-from marketpulse.config import Settings
-from marketpulse.orchestration.airflow import settings_env
+from marketpulse.config import Settings, settings_env
 from marketpulse.stack.manager import Stack
 
 pytestmark = pytest.mark.integration

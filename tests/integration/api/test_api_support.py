@@ -18,8 +18,7 @@ from typing import Any
 import httpx
 
 from marketpulse.auth.keys import ApiKey, ApiKeyStore
-from marketpulse.config import Settings
-from marketpulse.orchestration.airflow import settings_env
+from marketpulse.config import Settings, settings_env
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 

@@ -12,10 +12,9 @@ from datetime import UTC, datetime
 from confluent_kafka import Consumer, TopicPartition
 
 from integration.api.test_api_support import free_port
-from marketpulse.config import Settings
+from marketpulse.config import Settings, settings_env
 from marketpulse.contracts import Tick, Topics, from_wire, to_wire
 from marketpulse.ingest.producer import EventProducer
-from marketpulse.orchestration.airflow import settings_env
 from marketpulse.stack.manager import Stack
 
 

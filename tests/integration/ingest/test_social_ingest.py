@@ -11,10 +11,9 @@ import pytest
 from confluent_kafka import Consumer
 
 from integration.api.test_api_support import free_port
-from marketpulse.config import Settings
+from marketpulse.config import Settings, settings_env
 from marketpulse.contracts import Topics, from_wire
 from marketpulse.contracts.text import NewsArticle, SocialPost
-from marketpulse.orchestration.airflow import settings_env
 from marketpulse.stack.manager import Stack
 
 

@@ -18,10 +18,9 @@ import pytest
 from psycopg import sql
 
 from marketpulse.auth.keys import ApiKeyStore
-from marketpulse.config import Settings
+from marketpulse.config import Settings, settings_env
 from marketpulse.migrations import HEAD, SchemaNotMigratedError, current_revision, upgrade
 from marketpulse.models.scorecard import update_scorecard
-from marketpulse.orchestration.airflow import settings_env
 from marketpulse.stack.manager import Stack
 from marketpulse.stores import reporting
 from marketpulse.stores.postgres import PostgresWriter, postgres_section

@@ -20,9 +20,9 @@ from marketpulse.config import Settings, StreamSettings
 from marketpulse.contracts import Tick, Topics
 from marketpulse.orchestration.airflow import run_dag_test
 from marketpulse.quality.metrics import OperationsCollector
-from marketpulse.stack.apps import MarketJobApp
 from marketpulse.stack.process import find_process, stop_process, tail
 from marketpulse.stores.redis_store import heartbeat_key, redis_client
+from marketpulse.stream.jobs import MarketJobApp
 from marketpulse.stream.market_job import LIVE_QUERY
 from marketpulse.stream.supervisor import MARKET_JOB, QueryHealth, check_market_job, launch_job
 

@@ -13,10 +13,9 @@ import numpy as np
 import pytest
 
 from kafka_helpers import produce, tick_records
-from marketpulse.config import Settings, StreamSettings
+from marketpulse.config import Settings, StreamSettings, settings_env
 from marketpulse.contracts import Topics
 from marketpulse.features.bars import ticks_to_bars
-from marketpulse.orchestration.airflow import settings_env
 from marketpulse.stack.manager import Stack
 from marketpulse.stores.redis_store import heartbeat_key, latest_key, redis_client
 from marketpulse.stream.market_job import LIVE_QUERY

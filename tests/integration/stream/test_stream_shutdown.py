@@ -10,8 +10,7 @@ import time
 
 import pytest
 
-from marketpulse.config import Settings
-from marketpulse.orchestration.airflow import settings_env
+from marketpulse.config import Settings, settings_env
 from marketpulse.stack.manager import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

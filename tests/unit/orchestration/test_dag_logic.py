@@ -11,11 +11,10 @@ import pandas as pd
 import pytest
 
 from factories import random_walk_ticks
-from marketpulse.config import Settings
+from marketpulse.config import Settings, settings_env
 from marketpulse.errors import StackError
 from marketpulse.features.bars import BAR_COLUMNS
 from marketpulse.features.indicators import INDICATOR_COLUMNS
-from marketpulse.orchestration.airflow import settings_env
 from marketpulse.orchestration.connections import airflow_connections
 from marketpulse.quality import checks
 from marketpulse.stack.instances import side_by_side_settings
@@ -199,7 +198,7 @@ def test_stream_health_breaches_only_dead_or_stuck_jobs() -> None:
 
 
 def test_every_streaming_job_of_the_platform_is_supervised_with_its_own_entry_point() -> None:
-    from marketpulse.stack.apps import all_apps
+    from marketpulse.platform.apps import all_apps
     from marketpulse.stack.services import SparkService
 
     settings = side_by_side_settings("unit", 0)

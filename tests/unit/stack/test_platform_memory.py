@@ -7,7 +7,7 @@ import sys
 
 from rich.console import Console
 
-from marketpulse.stack.memory import PlatformMemory, ProcessMemory, RoleMemory, memory_table
+from marketpulse.platform.memory import PlatformMemory, ProcessMemory, RoleMemory, memory_table
 
 GIB = 2**30
 

@@ -123,10 +123,10 @@ class _FakeRedis:
 def test_replay_resumes_after_the_newest_streamed_day(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, latest: dict[str, str | None], expected: str
 ) -> None:
-    from marketpulse.stack.apps import ReplayIngestApp
-    from marketpulse.stores import redis_store
+    from marketpulse.platform import apps
+    from marketpulse.platform.apps import ReplayIngestApp
 
-    monkeypatch.setattr(redis_store, "redis_client", lambda _settings: _FakeRedis(latest))
+    monkeypatch.setattr(apps, "redis_client", lambda _settings: _FakeRedis(latest))
     app = ReplayIngestApp(_settings(tmp_path))
     assert str(app.resume_day()) == expected
     assert app.command()[-2:] == ["--start", expected]

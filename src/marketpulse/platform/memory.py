@@ -22,7 +22,7 @@ from rich.table import Table
 
 from marketpulse.config import Settings
 from marketpulse.orchestration.airflow import airflow_services
-from marketpulse.stack.apps import all_apps
+from marketpulse.platform.apps import all_apps
 from marketpulse.stack.process import find_process
 from marketpulse.stack.services import all_services
 
@@ -113,7 +113,7 @@ class RoleMemory:
 @dataclass
 class PlatformMemory:
     roles: dict[str, RoleMemory]
-    #: Roles of the platform's apps (`stack.apps.all_apps`): they only run under `make run`, not `stack up`.
+    #: Roles of the platform's apps (`platform.apps.all_apps`): they only run under `make run`, not `stack up`.
     app_roles: frozenset[str]
 
     @property
