@@ -1186,6 +1186,12 @@ def main() -> None:
     parser.add_argument("--cadence", type=float, default=Options.cadence_s, help="Supervisor period (s).")
     parser.add_argument("--outage", type=float, default=Options.outage_s, help="Store outage (s).")
     parser.add_argument(
+        "--recover-timeout",
+        type=float,
+        default=Options.recover_timeout_s,
+        help="How long after a kill (plus two supervisor periods) the job may take to come back before the row FAILs.",
+    )
+    parser.add_argument(
         "--no-keeper", action="store_true", help="Launch the job without its keeper (only the supervisor restarts it)."
     )
     parser.add_argument("--no-supervisor", action="store_true", help="The supervisor only judges, never restarts.")
@@ -1202,6 +1208,7 @@ def main() -> None:
         symbols=args.symbols,
         cadence_s=args.cadence,
         outage_s=args.outage,
+        recover_timeout_s=args.recover_timeout,
         keeper=not args.no_keeper,
         restart=not args.no_supervisor,
     )

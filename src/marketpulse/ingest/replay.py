@@ -158,6 +158,19 @@ def _as_daily_bar(bar: DailyBar | pd.Series | Any) -> DailyBar:
 # --- one day -> ticks -------------------------------------------------------------------------------------------
 
 
+#: Room for a day's ticks in a replay seq (a day's seq starts at day.toordinal() << SEQ_DAY_BITS).
+SEQ_DAY_BITS = 32
+
+
+def replay_seq(day: date, numbers: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Tick.seq of the day's ticks numbered 0, 1, ... per symbol: increasing per symbol across days and across
+    replay runs (a later `make run` resumes at a later day), as the contract asks, so the stream can tell a tick
+    sent again (a day replayed twice) from a new one."""
+    if len(numbers) and int(numbers.max()) >= 1 << SEQ_DAY_BITS:
+        raise ValueError(f"at most {1 << SEQ_DAY_BITS} ticks per symbol and day")
+    return np.int64(day.toordinal() << SEQ_DAY_BITS) + numbers
+
+
 def session_open_us(day: date) -> int:
     """Epoch microseconds of the 09:30 New York open on `day` (13:30 UTC in summer time, 14:30 in winter)."""
     local_open = datetime.combine(day, SESSION_OPEN, tzinfo=ZoneInfo(EXCHANGE_TZ))
@@ -346,11 +359,10 @@ class ReplaySource:
         return self._stopped.is_set()
 
     def __iter__(self) -> Iterator[Tick]:
-        next_seq: dict[str, int] = {}
         ticks_done = 0
         started = time.monotonic()
         for days_done, (day, day_bars) in enumerate(self.bars.groupby("date", sort=True), start=1):
-            merged = self._day_ticks(day, day_bars, next_seq)
+            merged = self._day_ticks(day, day_bars)
             # Market time runs only in sessions (day k starts k-1 sessions in): nights and weekends take no wall time.
             day_start_s = started + (days_done - 1) * SESSION_US / 1e6 / self.speedup if self.speedup > 0 else 0.0
             rows = zip(
@@ -379,16 +391,12 @@ class ReplaySource:
         if ahead > 0:
             self._stopped.wait(ahead)
 
-    def _day_ticks(self, day: date, day_bars: pd.DataFrame, next_seq: dict[str, int]) -> _DayTicks:
+    def _day_ticks(self, day: date, day_bars: pd.DataFrame) -> _DayTicks:
         bars = [_as_daily_bar(row) for _, row in day_bars.iterrows()]
         per_symbol = [_intraday_arrays(bar, self.ticks_per_day, day_rng(self.seed, bar.symbol, day)) for bar in bars]
         code = np.repeat(np.arange(len(bars)), self.ticks_per_day)
         epoch_us = np.concatenate([arrays.epoch_us for arrays in per_symbol])
-        # seq continues each symbol's count from earlier days: 0, 1, 2, ... over the whole replay.
-        seq_base = np.array([next_seq.get(bar.symbol, 0) for bar in bars], dtype=np.int64)
-        seq = seq_base[code] + np.tile(np.arange(self.ticks_per_day, dtype=np.int64), len(bars))
-        for bar in bars:
-            next_seq[bar.symbol] = next_seq.get(bar.symbol, 0) + self.ticks_per_day
+        seq = replay_seq(day, np.tile(np.arange(self.ticks_per_day, dtype=np.int64), len(bars)))
         order = np.argsort(epoch_us, kind="stable")  # ties keep symbol order: deterministic
         return _DayTicks(
             day=day,

@@ -6,9 +6,9 @@ indicator tail warmed up from the reporting bars just before the range. Writes g
 history sinks (`stream.sinks.history_sinks`: Cassandra rows by primary key, Postgres ON CONFLICT), so a second
 run over the same range rewrites the same values: running it twice changes nothing.
 
-Two deliberate differences from the live stream: ticks that reached the stream late (dead-lettered there
-because their 1 s bar had already closed) are in the lake and so count here, which is what a backfill is
-for; and the last open bar of the range is closed at its end, since no later tick will come.
+The lake holds what the live stream kept: ticks it dead-lettered (late: their 1 s bar had already closed;
+repeated: their source had sent them before) are not in it, so a backfill rebuilds the stream's own bars. One
+deliberate difference: the last open bar of the range is closed at its end, since no later tick will come.
 Predictions are not backfilled: they are what the model serving at that time said (see decision 0009).
 """
 

@@ -44,7 +44,14 @@ from marketpulse.kafka_config import spark_kafka_options
 from marketpulse.models.serving import StreamModels
 from marketpulse.stores.cassandra import sentiment_used
 from marketpulse.stores.redis_store import RedisWriter, redis_section
-from marketpulse.stream.market_state import Emitted, MarketState, StateStore, advance_arrays, is_late
+from marketpulse.stream.market_state import (
+    Emitted,
+    MarketState,
+    StateStore,
+    advance_arrays,
+    is_late,
+    repeated_ticks,
+)
 from marketpulse.stream.runner import StreamJobRunner
 from marketpulse.stream.sentiment_fusion import SentimentLookup, attach_sentiment_used
 from marketpulse.stream.sinks import archive_sinks
@@ -161,23 +168,42 @@ def split_valid(raw: pa.Table) -> tuple[pa.Table, pa.Table]:
     return pa.table(columns), rejected.append_column("reason", reasons_of_rejected)
 
 
-def advance_valid(state: MarketState, valid: pa.Table) -> tuple[Emitted, npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+def advance_valid(
+    state: MarketState, valid: pa.Table
+) -> tuple[Emitted, npt.NDArray[np.int64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     """Fold the batch's valid ticks into the state straight from Arrow (no Python object per tick); returns what
-    it emitted, the ticks' Kafka CreateTimes (ns) and which ticks were on time (the rest are late)."""
+    it emitted, the ticks' Kafka CreateTimes (ns), which ticks were on time (neither late nor repeated: the ones
+    archived) and which were repeated (their source sent them before: `repeated_ticks`)."""
     names = valid["symbol"].combine_chunks().dictionary_encode()
     slots = state.slots_of(names.dictionary.to_pylist())[names.indices.to_numpy(zero_copy_only=False)]
     kafka_ns = _epoch_ns(valid["kafka_ts"])
     ts_ns = _epoch_ns(valid["ts"])
-    on_time = ~is_late(state, slots, ts_ns)  # judged against the state before this batch, as advance does
-    emitted = advance_arrays(
-        state,
-        slots,
-        ts_ns,
-        valid["price"].to_numpy().astype(np.float64, copy=False),
-        valid["size"].to_numpy().astype(np.float64, copy=False),
-        kafka_ns,
+    repeated = _repeated(state, valid, slots)
+    fresh = ~repeated
+    on_time = ~is_late(state, slots, ts_ns) & fresh  # judged against the state before this batch, as advance does
+    price = valid["price"].to_numpy().astype(np.float64, copy=False)
+    size = valid["size"].to_numpy().astype(np.float64, copy=False)
+    if repeated.any():
+        slots, ts_ns, price, size, kafka_fresh = slots[fresh], ts_ns[fresh], price[fresh], size[fresh], kafka_ns[fresh]
+    else:
+        kafka_fresh = kafka_ns
+    emitted = advance_arrays(state, slots, ts_ns, price, size, kafka_fresh)
+    return emitted, kafka_ns, on_time, repeated
+
+
+def _repeated(state: MarketState, valid: pa.Table, slots: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """`repeated_ticks` over the ticks that carry a seq (none: nothing is repeated)."""
+    if "seq" not in valid.column_names or valid["seq"].null_count == valid.num_rows:
+        return np.zeros(valid.num_rows, dtype=bool)
+    seq = valid["seq"].combine_chunks()
+    sources = valid["source"].combine_chunks().dictionary_encode()
+    codes = np.where(
+        seq.is_valid().to_numpy(zero_copy_only=False),
+        sources.indices.to_numpy(zero_copy_only=False).astype(np.int64),
+        -1,
     )
-    return emitted, kafka_ns, on_time
+    values = seq.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+    return repeated_ticks(state, codes, sources.dictionary.to_pylist(), slots, values)
 
 
 def _epoch_ns(column: pa.ChunkedArray) -> npt.NDArray[np.int64]:
@@ -272,7 +298,7 @@ class MarketJob:
         collected = time.perf_counter()
         self._restore_state(batch_id)
         self._dead_letter_rejects(rejected)
-        emitted, kafka_ns, on_time = advance_valid(self.state, valid)
+        emitted, kafka_ns, on_time, repeated = advance_valid(self.state, valid)
         kinds = emitted.by_kind()
         state_done = time.perf_counter()
         predictions, ensemble_inputs = self._predict(kinds["indicators"], kinds["context"])
@@ -281,9 +307,11 @@ class MarketJob:
         written = time.time()
         live_done = time.perf_counter()
         self._dead_letter_late(kinds["late"])
+        if repeated.any():
+            self._dead_letter_repeated(valid.filter(pa.array(repeated)))
         self.producer.flush()  # DLQ and signals are durable before Spark commits the batch
         facts = MarketFacts(
-            ticks=valid.filter(pa.array(on_time)),  # late ticks are dead-lettered, not archived
+            ticks=valid.filter(pa.array(on_time)),  # late and repeated ticks are dead-lettered, not archived
             bars_1s=kinds["bar_1s"],
             bars_1m=kinds["bar_1m"],
             indicators=kinds["indicators"],
@@ -378,6 +406,12 @@ class MarketJob:
             self.producer.reject(
                 self.topic, to_wire(tick), "late: its 1 s bar was already closed", r.symbol.encode(), "stream-state"
             )
+
+    def _dead_letter_repeated(self, repeated: pa.Table) -> None:
+        """Ticks their source sent before (seq not above its newest for the symbol): in the DLQ, never applied twice."""
+        for row in repeated.select(list(_TICK_FIELDS)).to_pylist():
+            reason = f"repeated: seq {row['seq']} of {row['source']} was already seen for {row['symbol']}"
+            self.producer.reject(self.topic, to_wire(Tick(**row)), reason, row["symbol"].encode(), "stream-state")
 
     # -- archive path ------------------------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ what the first run emitted (decision 0012).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Sequence
@@ -144,6 +145,8 @@ class MarketState:
     open_bars: dict[str, OpenBars] = field(default_factory=lambda: {i: OpenBars() for i in INTERVALS})
     #: The trailing closed 1-min bars per slot that the indicators need, TAIL_WINDOW at most.
     tails: dict[int, Tail] = field(default_factory=dict)
+    #: Newest `seq` accepted per source, per slot (-1: none): a tick whose seq is not above it was sent before.
+    last_seq: dict[str, _I64] = field(default_factory=dict)
 
     def slots_of(self, names: Sequence[str] | npt.NDArray[Any]) -> _I64:
         """The slot of each (distinct) symbol name, giving new symbols a slot."""
@@ -167,6 +170,14 @@ class MarketState:
             setattr(self, name, new)
         for bars in self.open_bars.values():
             bars.grow(grown)
+        for source, seqs in self.last_seq.items():
+            self.last_seq[source] = np.concatenate([seqs, np.full(grown - len(seqs), -1, np.int64)])
+
+    def seqs_of(self, source: str) -> _I64:
+        """The newest accepted seq per slot of one source (made on first use)."""
+        if source not in self.last_seq:
+            self.last_seq[source] = np.full(len(self.last_ts), -1, np.int64)
+        return self.last_seq[source]
 
     @property
     def pending(self) -> dict[str, pd.DataFrame]:
@@ -192,6 +203,7 @@ class MarketState:
                 "last_ts": self.last_ts.tolist(),
                 "closed_until": self.closed_until.tolist(),
                 "open": {interval: bars.to_json() for interval, bars in self.open_bars.items()},
+                "last_seq": {source: seqs.tolist() for source, seqs in self.last_seq.items()},
             }
         )
 
@@ -209,6 +221,8 @@ class MarketState:
             last_ts=np.asarray(data["last_ts"], np.int64),
             closed_until=np.asarray(data["closed_until"], np.int64),
             open_bars={interval: OpenBars.from_json(bars) for interval, bars in data["open"].items()},
+            # Snapshots written before seq was tracked have none: tracking starts from the next batch.
+            last_seq={source: np.asarray(seqs, np.int64) for source, seqs in data.get("last_seq", {}).items()},
         )
         if tails:
             state.tails = {int(slot): Tail.from_json(data) for slot, data in json.loads(tails).items()}
@@ -243,6 +257,30 @@ def is_late(state: MarketState, slots: _I64, ts_ns: _I64) -> npt.NDArray[np.bool
     """Ticks before the end of their symbol's newest closed 1 s bar: they cannot change history (dead-lettered,
     and kept out of the raw lake, so a replay of what was already streamed changes no store)."""
     return np.asarray(ts_ns < state.closed_until[slots], dtype=bool)  # _NONE (nothing closed) is below every time
+
+
+def repeated_ticks(
+    state: MarketState, sources: npt.NDArray[np.int64], names: list[str], slots: _I64, seq: _I64
+) -> npt.NDArray[np.bool_]:
+    """Ticks whose `seq` is not above the newest one their source already sent for their symbol (before, or earlier
+    in this batch): the contract says seq increases per (source, symbol), so these were sent before (a replay run
+    twice, a producer resending). `sources` are codes into `names`; -1 where a tick has no seq (never repeated).
+    Arrival order within a symbol is Kafka's (one partition per symbol key). Records the newest seq of the rest."""
+    repeated = np.zeros(len(slots), dtype=bool)
+    for code, source in enumerate(names):
+        idx = np.flatnonzero(sources == code)
+        if not len(idx):
+            continue
+        newest = state.seqs_of(source)
+        order = idx[np.argsort(slots[idx], kind="stable")]  # by symbol, arrival order kept
+        run_slots, run_seq = slots[order], seq[order]
+        bounds = [0, *(np.flatnonzero(np.diff(run_slots)) + 1), len(order)]
+        for lo, hi in itertools.pairwise(bounds):
+            slot = run_slots[lo]
+            highest = np.maximum.accumulate(np.concatenate([[newest[slot]], run_seq[lo:hi]]))
+            repeated[order[lo:hi]] = run_seq[lo:hi] <= highest[:-1]
+            newest[slot] = highest[-1]
+    return repeated
 
 
 def advance_arrays(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import defaultdict
@@ -17,6 +18,7 @@ from marketpulse.contracts.base import from_wire, to_wire
 from marketpulse.contracts.market import Tick
 from marketpulse.ingest.replay import (
     AVAILABLE_SYMBOLS,
+    SEQ_DAY_BITS,
     SESSION_US,
     DailyBar,
     ReplayProgress,
@@ -159,12 +161,15 @@ def test_replay_merges_symbols_in_event_time_order(replayed: list[Tick]) -> None
     assert len(replayed) == 3 * 4 * 200  # 3 symbols x 4 trading days (Nov 1, 2, 5, 6) x 200
 
 
-def test_replay_seq_counts_up_from_zero_per_symbol(replayed: list[Tick]) -> None:
+def test_replay_seq_increases_per_symbol_across_days_and_runs(replayed: list[Tick]) -> None:
     seqs: dict[str, list[int]] = defaultdict(list)
     for tick in replayed:
-        seqs[tick.symbol].append(tick.seq if tick.seq is not None else -1)
+        assert tick.seq is not None
+        seqs[tick.symbol].append(tick.seq)
+        # A day's ticks are numbered from that day's base: a replay resumed at a later day continues above.
+        assert tick.seq >> SEQ_DAY_BITS == tick.ts.date().toordinal()
     for values in seqs.values():
-        assert values == list(range(len(values)))
+        assert all(later > earlier for earlier, later in itertools.pairwise(values))
 
 
 def test_every_replayed_tick_is_a_valid_contract(replayed: list[Tick]) -> None:

@@ -191,25 +191,58 @@ def test_concurrent_plans_put_every_batch_in_exactly_one_manifest(tmp_path: Path
     assert sorted(planned) == list(range(60))  # each batch once
 
 
+def _tick_table(ticks: pd.DataFrame, seq: bool = False) -> pa.Table:
+    columns = {
+        "symbol": ticks["symbol"].astype(str).to_numpy(),
+        "ts": pa.array(ticks["ts"], pa.timestamp("us", tz="UTC")),
+        "price": ticks["price"].to_numpy(float),
+        "size": ticks["size"].to_numpy(float),
+        "bid": pa.nulls(len(ticks), pa.float64()),
+        "ask": pa.nulls(len(ticks), pa.float64()),
+        "source": ["replay"] * len(ticks),
+        "seq": ticks.groupby("symbol").cumcount().to_numpy() if seq else pa.nulls(len(ticks), pa.int64()),
+        "kafka_ts": pa.array(ticks["ts"], pa.timestamp("us", tz="UTC")),
+    }
+    return pa.table(columns)
+
+
 def test_ticks_sent_again_are_late_and_kept_out_of_the_archived_ticks() -> None:
     from marketpulse.stream.market_job import advance_valid
 
     ticks = _ticks(symbols=2, minutes=2, seed=11)
-    table = pa.table(
-        {
-            "symbol": ticks["symbol"].astype(str).to_numpy(),
-            "ts": pa.array(ticks["ts"], pa.timestamp("us", tz="UTC")),
-            "price": ticks["price"].to_numpy(float),
-            "size": ticks["size"].to_numpy(float),
-            "kafka_ts": pa.array(ticks["ts"], pa.timestamp("us", tz="UTC")),
-        }
-    )
+    table = _tick_table(ticks)
     state = MarketState()
-    _, _, first = advance_valid(state, table)
-    assert first.all()  # nothing closed before: every tick counts
-    emitted, _, again = advance_valid(state, table)  # the same ticks replayed
+    _, _, first, repeated = advance_valid(state, table)
+    assert first.all() and not repeated.any()  # nothing closed before; no seq, so nothing is known as repeated
+    emitted, _, again, _ = advance_valid(state, table)  # the same ticks replayed
     late = emitted.by_kind()["late"]
     # Only each symbol's still-open last second can take them again; everything else is late and not archived.
     still_open = ticks.groupby("symbol")["ts"].transform(lambda ts: ts.dt.floor("1s") == ts.max().floor("1s"))
     assert again.tolist() == still_open.tolist()
     assert len(late) == int((~again).sum()) > 0
+
+
+def test_ticks_whose_seq_was_seen_are_repeated_and_change_nothing_even_in_the_open_second() -> None:
+    from marketpulse.stream.market_job import advance_valid
+
+    ticks = _ticks(symbols=2, minutes=2, seed=11)
+    table = _tick_table(ticks, seq=True)
+    state = MarketState()
+    _, _, first, repeated = advance_valid(state, table)
+    assert first.all() and not repeated.any()
+    before = state.copy()
+    emitted, _, on_time, again = advance_valid(state, table)  # the same ticks replayed
+    assert again.all() and not on_time.any()  # every one repeated: none archived, none applied
+    assert emitted.by_kind()["latest"].empty and emitted.by_kind()["bar_1s"].empty
+    assert state.small_json() == before.small_json()  # the open second took none of them again
+
+    # Sent again within one batch (a resend mid-stream): the second copy of each tick is repeated.
+    state = MarketState()
+    half = table.slice(0, table.num_rows // 2)
+    _, _, on_time, again = advance_valid(state, pa.concat_tables([half, half]))
+    assert not again[: half.num_rows].any() and again[half.num_rows :].all()
+
+    # The newest seq per (source, symbol) survives a snapshot (what a restarted job loads).
+    restored = MarketState.from_json(state.small_json(), state.tails_json())
+    _, _, _, again = advance_valid(restored, half)
+    assert again.all()
