@@ -25,6 +25,7 @@ from marketpulse.config import Settings
 from marketpulse.migrations import require_schema
 from marketpulse.models.data import Horizon, forward_labels
 from marketpulse.models.registry import ModelNotFoundError, ModelRegistry
+from marketpulse.stores.cassandra import prediction_head
 
 log = logging.getLogger(__name__)
 
@@ -138,11 +139,7 @@ def _upsert_outcomes(conn: Any, outcomes: pd.DataFrame) -> None:
     rows = [
         (
             r.symbol,
-            r.feature_ts.to_pydatetime(),
-            r.horizon,
-            r.model_name,
-            r.model_version,
-            float(r.prob_up),
+            *prediction_head(r),
             None if r.expected_return is None or r.expected_return != r.expected_return else float(r.expected_return),
             float(r.realized_return),
             int(r.up),

@@ -216,23 +216,19 @@ class CassandraWriter:
     def write_predictions(self, frame: Any) -> None:
         """frame: symbol, feature_ts (UTC), horizon, model_name, model_version, prob_up, expected_return."""
         rows = [
-            (
-                r.symbol,
-                r.feature_ts.date(),
-                r.feature_ts.to_pydatetime(),
-                r.horizon,
-                r.model_name,
-                r.model_version,
-                float(r.prob_up),
-                float(r.expected_return),
-                *sentiment_used(r),
-            )
+            (r.symbol, r.feature_ts.date(), *prediction_head(r), float(r.expected_return), *sentiment_used(r))
             for r in frame.itertuples(index=False)
         ]
         self._write(self._insert_prediction, rows)
 
     def close(self) -> None:
         self._cluster.shutdown()
+
+
+def prediction_head(row: Any) -> tuple[Any, str, str, Any, float]:
+    """(feature_ts as a datetime, horizon, model_name, model_version, prob_up) of a prediction row: what every store
+    of predictions (and of their scored outcomes) writes after the symbol and its partition columns."""
+    return row.feature_ts.to_pydatetime(), row.horizon, row.model_name, row.model_version, float(row.prob_up)
 
 
 def sentiment_used(row: Any) -> tuple[Any, str | None]:

@@ -9,7 +9,7 @@ import psycopg
 
 from marketpulse.config import PostgresSettings, Settings
 from marketpulse.migrations import require_schema
-from marketpulse.stores.cassandra import INDICATOR_CQL_COLUMNS, sentiment_used
+from marketpulse.stores.cassandra import INDICATOR_CQL_COLUMNS, prediction_head, sentiment_used
 
 
 def postgres_section(settings: Settings) -> PostgresSettings:
@@ -73,16 +73,7 @@ class PostgresWriter:
             "sentiment_model_version",
         ]
         rows = [
-            (
-                r.symbol,
-                r.feature_ts.to_pydatetime(),
-                r.horizon,
-                r.model_name,
-                r.model_version,
-                float(r.prob_up),
-                float(r.expected_return),
-                *sentiment_used(r),
-            )
+            (r.symbol, *prediction_head(r), float(r.expected_return), *sentiment_used(r))
             for r in frame.itertuples(index=False)
         ]
         self._upsert("fact_prediction", columns, ["symbol", "feature_ts", "horizon", "model_name"], rows)
