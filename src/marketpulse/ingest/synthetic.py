@@ -8,7 +8,6 @@ can be measured downstream) unless `start_ts` is given, in which case it advance
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from marketpulse.contracts.market import Tick
+from marketpulse.ingest.pacing import Stoppable
 
 SYMBOL_PREFIX = "SYN"
 #: SYN + 7 digits is 10 characters, the longest symbol a Tick accepts.
@@ -70,7 +70,7 @@ class _Chunk:
     seq: list[int]
 
 
-class SyntheticSource:
+class SyntheticSource(Stoppable):
     """Deterministic synthetic ticks at `rate` ticks/s (0 = as fast as possible) until count, duration or stop()."""
 
     def __init__(
@@ -91,16 +91,7 @@ class SyntheticSource:
         self.duration_s = duration_s
         self.source = source
         self.start_ts = start_ts
-        self._stopped = threading.Event()
-
-    def stop(self) -> None:
-        """End the iteration before its next tick (safe from a signal handler or another thread); also cuts a sleep."""
-        self._stopped.set()
-
-    @property
-    def stopped(self) -> bool:
-        """Whether stop() was called."""
-        return self._stopped.is_set()
+        super().__init__()
 
     def __iter__(self) -> Iterator[Tick]:
         for symbol, ts_us, price, size, seq in self._rows():

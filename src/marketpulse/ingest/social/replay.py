@@ -13,7 +13,6 @@ point-in-time exactly like a live feed. Texts lean with the previous day's move 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -25,6 +24,7 @@ import numpy as np
 
 from marketpulse.contracts.text import TextItem
 from marketpulse.errors import ConfigError
+from marketpulse.ingest.pacing import Stoppable
 from marketpulse.ingest.replay import SESSION_US, load_daily_bars, session_open_us
 from marketpulse.ingest.social.base import RawText, build_item
 from marketpulse.ingest.social.linking import SymbolLinker
@@ -71,7 +71,7 @@ class _Scheduled:
     ingested_at: datetime
 
 
-class TextReplaySource:
+class TextReplaySource(Stoppable):
     """Sample texts for the replay days and symbols, as TextItems in ingest-time order (see module doc)."""
 
     def __init__(
@@ -101,15 +101,7 @@ class TextReplaySource:
         self.linker = linker or SymbolLinker()
         self.samples = load_samples()
         self.on_day = on_day
-        self._stopped = threading.Event()
-
-    def stop(self) -> None:
-        """End the iteration before its next text; also cuts a wait short."""
-        self._stopped.set()
-
-    @property
-    def stopped(self) -> bool:
-        return self._stopped.is_set()
+        super().__init__()
 
     def __iter__(self) -> Iterator[TextItem]:
         started = time.monotonic()
@@ -168,11 +160,6 @@ class TextReplaySource:
         item_id = f"{day:%Y%m%d}{symbol}{k:03d}"
         raw = _wrap(sample.provider, item_id, filled, published_at, rng)
         return _Scheduled(published_offset + delay_us, raw, ingested_at)
-
-    def _wait_until(self, due: float) -> None:
-        ahead = due - time.monotonic()
-        if ahead > 0:
-            self._stopped.wait(ahead)
 
 
 def _wrap(provider: str, item_id: str, fields: dict[str, str], published_at: datetime, rng: Any) -> RawText:
