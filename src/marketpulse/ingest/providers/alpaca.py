@@ -38,6 +38,7 @@ from marketpulse.ingest.providers.base import (
     ProviderSpec,
     Sink,
     compact_json,
+    decode_frame,
     make_tick,
 )
 from marketpulse.ingest.providers.fakes import (
@@ -61,12 +62,9 @@ _UNSUPPORTED = {"c": "trade correction", "x": "trade cancel/error"}
 
 def parse_alpaca(frame: bytes, source: str = SOURCE) -> list[Parsed]:
     """Every message of one Alpaca frame, in order."""
-    try:
-        messages = json.loads(frame)
-    except ValueError as exc:
-        return [Item(None, frame, f"not JSON: {exc}")]
-    if not isinstance(messages, list):
-        return [Item(None, frame, f"expected a JSON array of messages, got {type(messages).__name__}")]
+    messages = decode_frame(frame, list, "a JSON array of messages")
+    if isinstance(messages, Item):
+        return [messages]
     return [_message(message, source) for message in messages]
 
 

@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from pydantic import ValidationError
 from websockets.asyncio.client import ClientConnection, connect
@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 
 #: What a provider hands every trade-level message to: (tick, raw bytes, None) or (None, raw bytes, reason).
 Sink = Callable[[Tick | None, bytes, str | None], None]
+
+#: A frame's top-level JSON container (Alpaca: a list of messages; Finnhub: one message object).
+J = TypeVar("J", list[Any], dict[str, Any])
 
 _SYMBOL = re.compile(SYMBOL_PATTERN)
 
@@ -119,6 +122,18 @@ class ProviderHealth(TypedDict):
 def compact_json(value: Any) -> bytes:
     """One element of a batched frame as bytes: what the DLQ gets when only that element is bad."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def decode_frame(frame: bytes, expected: type[J], what: str) -> J | Item:
+    """The frame's JSON if it is an `expected` (`what` names it in the reason), else the Item that sends the whole
+    frame to the DLQ."""
+    try:
+        value = json.loads(frame)
+    except ValueError as exc:
+        return Item(None, frame, f"not JSON: {exc}")
+    if not isinstance(value, expected):
+        return Item(None, frame, f"expected {what}, got {type(value).__name__}")
+    return value
 
 
 def make_tick(raw: bytes, **fields: Any) -> Item:

@@ -27,6 +27,7 @@ from marketpulse.ingest.providers.base import (
     Parsed,
     ProviderSpec,
     compact_json,
+    decode_frame,
     make_tick,
 )
 from marketpulse.ingest.providers.fakes import FAKE_KEY, FakeProviderServer, Subscriptions, compact, with_key
@@ -36,12 +37,9 @@ SOURCE = "finnhub"
 
 def parse_finnhub(frame: bytes, source: str = SOURCE) -> list[Parsed]:
     """Every message of one Finnhub frame: a trade batch becomes one Item per trade."""
-    try:
-        message = json.loads(frame)
-    except ValueError as exc:
-        return [Item(None, frame, f"not JSON: {exc}")]
-    if not isinstance(message, dict):
-        return [Item(None, frame, f"expected a JSON object, got {type(message).__name__}")]
+    message = decode_frame(frame, dict, "a JSON object")
+    if isinstance(message, Item):
+        return [message]
     kind = message.get("type")
     if kind == "ping":
         return [Control(ControlKind.PING)]
