@@ -7,6 +7,8 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
+from marketpulse.contracts.market import IndicatorRow
+
 Item = TypeVar("Item", bound=BaseModel)
 
 LatestValue = float | str
@@ -32,24 +34,9 @@ class BarOut(BaseModel):
     trades: int | None
 
 
-class IndicatorOut(BaseModel):
-    symbol: str
-    interval: str
-    ts: datetime
-    close: float | None
-    ret_1: float | None = None
-    log_ret_1: float | None = None
-    ema_12: float | None = None
-    ema_26: float | None = None
-    macd: float | None = None
-    macd_signal: float | None = None
-    macd_hist: float | None = None
-    rsi_14: float | None = None
-    bb_mid: float | None = None
-    bb_upper: float | None = None
-    bb_lower: float | None = None
-    bb_pctb: float | None = None
-    volatility_20: float | None = None
+class IndicatorOut(IndicatorRow):
+    # The contract's fields as stored. No docstring: it would become the OpenAPI schema's description.
+    pass
 
 
 class PredictionOut(BaseModel):

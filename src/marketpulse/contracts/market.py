@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from marketpulse.contracts.base import Contract, from_epoch_ns
 
@@ -91,13 +91,14 @@ class Bar(Contract):
         return self
 
 
-class IndicatorSnapshot(Contract):
-    """Indicators of a symbol as of the close of the bar starting at ts (None during warm-up)."""
+class IndicatorRow(BaseModel):
+    """The fields of an IndicatorSnapshot, in its order, as plain types without its validators: a stored row as it
+    is (the API serves these). The contract below narrows the first four."""
 
-    symbol: str = Field(pattern=SYMBOL_PATTERN)
-    interval: Interval
+    symbol: str
+    interval: str
     ts: datetime
-    close: float
+    close: float | None
     ret_1: float | None = None
     log_ret_1: float | None = None
     ema_12: float | None = None
@@ -111,6 +112,15 @@ class IndicatorSnapshot(Contract):
     bb_lower: float | None = None
     bb_pctb: float | None = None
     volatility_20: float | None = None
+
+
+class IndicatorSnapshot(Contract, IndicatorRow):
+    """Indicators of a symbol as of the close of the bar starting at ts (None during warm-up)."""
+
+    symbol: str = Field(pattern=SYMBOL_PATTERN)
+    interval: Interval
+    ts: datetime
+    close: float
 
     _event_time = field_validator("ts", mode="before")(_utc_event_time)
 
