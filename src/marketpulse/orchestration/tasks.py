@@ -15,6 +15,9 @@ from datetime import date, datetime
 from typing import Any
 
 from marketpulse.config import Settings
+from marketpulse.stores.redis_store import SYMBOLS_KEY, latest_key, redis_client
+from marketpulse.stream.supervisor import check_market_job, restart_submit_kwargs
+from marketpulse.stream.supervisor import check_streams as judge_all
 
 
 def _say(message: str) -> None:
@@ -38,8 +41,6 @@ def _when(value: str | None) -> datetime | None:
 
 def check_streams() -> list[dict[str, Any]]:
     """Judge every stream job; return SparkSubmitOperator kwargs for each one to restart (often none)."""
-    from marketpulse.stream.supervisor import check_streams as judge_all
-    from marketpulse.stream.supervisor import restart_submit_kwargs
 
     settings = _settings()
     restarts = []
@@ -176,8 +177,6 @@ def retrain_models(params_json: str) -> dict[str, Any]:
 
 def confirm_hot_reload(result: dict[str, Any], timeout_s: float = 120.0) -> dict[str, Any]:
     """After a promotion, wait until the running market job scores with the new version (if it is running)."""
-    from marketpulse.stores.redis_store import SYMBOLS_KEY, latest_key, redis_client
-    from marketpulse.stream.supervisor import check_market_job
 
     if not result["promoted"]:
         _say("nothing promoted: the market job keeps its model")

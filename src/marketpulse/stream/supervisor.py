@@ -39,12 +39,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psutil
+import psycopg
+from confluent_kafka import Consumer, TopicPartition
 
 from marketpulse.config import Settings
 from marketpulse.contracts import Topics
 from marketpulse.errors import StackError
 from marketpulse.kafka_config import client_config
 from marketpulse.stack.process import find_process, start_process, stop_process, tail
+from marketpulse.stack.services import SparkService
+from marketpulse.stores.redis_store import read_heartbeat, read_started, redis_client, write_started
 from marketpulse.stream.keeper import report_running
 
 if TYPE_CHECKING:
@@ -204,8 +208,6 @@ def kafka_lag(settings: Settings, committed: dict[str, dict[int, int]] | None, t
     known = [topic for topic in topics if committed is not None and topic in committed]
     if committed is None or not known:
         return None
-    from confluent_kafka import Consumer, TopicPartition
-
     consumer = Consumer(client_config(settings, **{"group.id": "marketpulse-supervisor"}))
     try:
         lag = 0
@@ -223,8 +225,6 @@ def query_health(
 ) -> QueryHealth:
     """Heartbeat (written by the job after each micro-batch) and Kafka lag of one query. A heartbeat older than
     `started_at` (the job's process start) was left by another run: it says nothing of this one."""
-    from marketpulse.stores.redis_store import read_heartbeat, redis_client
-
     client = redis_client(settings)
     try:
         beat = read_heartbeat(client, query)
@@ -275,8 +275,6 @@ def judge(
 def started_since(settings: Settings, job: str, since: float) -> bool:
     """The job reported its queries running since `since` (its driver's start; a marker of an older run does not
     count)."""
-    from marketpulse.stores.redis_store import read_started, redis_client
-
     client = redis_client(settings)
     try:
         marker = read_started(client, job)
@@ -371,8 +369,6 @@ def restart_submit_kwargs(settings: Settings, verdict: StreamVerdict) -> dict[st
 
 def job_submit_argv(settings: Settings, job: StreamJob, master: str | None = None) -> list[str]:
     """spark-submit argv of a job (spark/<entry>), with the stack's connector jars."""
-    from marketpulse.stack.services import SparkService
-
     jars = SparkService(settings).connector_jars()
     if not jars:
         raise StackError("Spark connector jars are not installed; run `marketpulse stack install spark`")
@@ -398,8 +394,6 @@ def job_submit_argv(settings: Settings, job: StreamJob, master: str | None = Non
 def mark_started(settings: Settings, job: str) -> None:
     """Called by a job once its queries run: lets a launcher tell the new process from the old one, tells the job's
     keeper that this driver ran, and records the restart the keeper made (if it made one)."""
-    from marketpulse.stores.redis_store import redis_client, write_started
-
     restart = report_running(os.getpid())
     if restart is not None:
         try:
@@ -477,8 +471,6 @@ def job_readiness(settings: Settings, job: StreamJob, started_at: float | None) 
     is about to start it again), from what it writes itself: its start marker (queries running) and the heartbeat
     of its progress query, both from this driver; with no batch yet, ready once nothing waits in Kafka. A running
     job whose last batch is older than its `stale_after_s` is not ready (unhealthy)."""
-    from marketpulse.stores.redis_store import read_heartbeat, read_started, redis_client
-
     if started_at is None:
         return False, "its keeper is starting the driver again"
     client = redis_client(settings)
@@ -522,8 +514,6 @@ def _wait_until_running(
 def record_restart(
     settings: Settings, job: str, verdict: str, reason: str, old_pid: int | None, new_pid: int, ready_s: float
 ) -> None:
-    import psycopg
-
     # ops_stream_restart comes from the schema migrations (`marketpulse db migrate`, run by `stack up`).
     with psycopg.connect(settings.postgres_dsn()) as conn:
         conn.execute(
