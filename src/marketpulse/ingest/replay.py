@@ -21,7 +21,6 @@ What we found in that data (checked against bokeh-sampledata 2026.1, 12,154 rows
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ import numpy.typing as npt
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
 from marketpulse.contracts.market import Tick
+from marketpulse.ingest.pacing import Stoppable
 
 log = logging.getLogger(__name__)
 
@@ -315,7 +315,7 @@ class _DayTicks:
     seq: npt.NDArray[np.int64]
 
 
-class ReplaySource:
+class ReplaySource(Stoppable):
     """Real daily history replayed as intraday ticks, all symbols merged in event-time order."""
 
     def __init__(
@@ -343,20 +343,11 @@ class ReplaySource:
         self.source = source
         self.on_progress = on_progress
         self.days: list[date] = sorted(set(self.bars["date"]))
-        self._stopped = threading.Event()
+        super().__init__()
 
     def total_ticks(self) -> int:
         """Ticks a full replay yields: one day of `ticks_per_day` per (symbol, date) bar."""
         return len(self.bars) * self.ticks_per_day
-
-    def stop(self) -> None:
-        """End the iteration before its next tick (safe from a signal handler or another thread); also cuts a sleep."""
-        self._stopped.set()
-
-    @property
-    def stopped(self) -> bool:
-        """Whether stop() was called."""
-        return self._stopped.is_set()
 
     def __iter__(self) -> Iterator[Tick]:
         ticks_done = 0
@@ -384,12 +375,6 @@ class ReplaySource:
                 ticks_done += 1
             if self.on_progress is not None:
                 self.on_progress(ReplayProgress(day, days_done, len(self.days), ticks_done, self.total_ticks()))
-
-    def _wait_until(self, due: float) -> None:
-        # Scheduled against the replay's start (not the previous tick), so rounding and slow sends don't add up.
-        ahead = due - time.monotonic()
-        if ahead > 0:
-            self._stopped.wait(ahead)
 
     def _day_ticks(self, day: date, day_bars: pd.DataFrame) -> _DayTicks:
         bars = [_as_daily_bar(row) for _, row in day_bars.iterrows()]
