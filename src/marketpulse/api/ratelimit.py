@@ -11,6 +11,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 log = logging.getLogger(__name__)
 
 
@@ -109,9 +112,6 @@ class SharedRateLimiter:
         return await self._call(self._peek, key_id, rate, now, take=False)
 
     async def _call(self, script: Any, key_id: str, rate: float, now: float, *, take: bool) -> float:
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeoutError
-
         try:
             wait = float(await script(keys=[bucket_key(key_id)], args=[rate, self.burst]))
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:

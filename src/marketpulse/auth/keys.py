@@ -20,6 +20,7 @@ from typing import Any, Literal, get_args
 
 from marketpulse.config import Settings
 from marketpulse.errors import MarketPulseError
+from marketpulse.stores.postgres import GuardedConnection
 
 Scope = Literal["read", "admin"]
 SCOPES: tuple[str, ...] = get_args(Scope)
@@ -127,8 +128,6 @@ class ApiKeyStore:
     """The api_keys table. One autocommit connection guarded by a lock, reopened after a failure."""
 
     def __init__(self, settings: Settings) -> None:
-        from marketpulse.stores.postgres import GuardedConnection
-
         self._db = GuardedConnection(settings, "API keys", KeyStoreUnavailableError)
         self._execute = self._db.execute
 

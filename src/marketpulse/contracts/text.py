@@ -8,6 +8,7 @@ that was not yet published or not yet ingested at that bar's time) is written ag
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -44,8 +45,6 @@ class TextItem(Contract):
     @field_validator("symbols")
     @classmethod
     def _tickers(cls, symbols: list[str]) -> list[str]:
-        import re
-
         bad = [symbol for symbol in symbols if not re.fullmatch(SYMBOL_PATTERN, symbol)]
         if bad:
             raise ValueError(f"not exchange tickers: {', '.join(bad)}")

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from confluent_kafka.admin import AdminClient
+
 from marketpulse.config import Settings
 from marketpulse.deploy.catalog import Catalog, load_catalog
 from marketpulse.deploy.envfile import app_env_from_outputs
@@ -148,8 +150,6 @@ class LocalEnvironment:
         return adopted
 
     def _existing_topics(self) -> set[str]:
-        from confluent_kafka.admin import AdminClient
-
         admin = AdminClient(client_config(self.settings, log_level=0))
         return set(admin.list_topics(timeout=10).topics)
 

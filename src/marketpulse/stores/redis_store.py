@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
+import redis
+from redis.exceptions import NoScriptError
 
 from marketpulse.config import RedisSettings, Settings
 
@@ -156,8 +158,6 @@ def redis_client(settings: Settings) -> Any:
 
 def section_client(section: RedisSettings) -> Any:
     """redis_client for a section from `redis_section` (its URL filled in)."""
-    import redis
-
     return redis.Redis.from_url(section.client_url(), decode_responses=True, socket_timeout=10)
 
 
@@ -187,9 +187,6 @@ class OutageRetry:
         self.outages = 0
 
     def call(self, action: Callable[[], T]) -> T:
-        import redis
-        from redis.exceptions import NoScriptError
-
         delay = 0.2
         while True:
             try:

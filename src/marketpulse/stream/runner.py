@@ -13,8 +13,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
+from prometheus_client import start_http_server
+
 from marketpulse.config import Settings
 from marketpulse.errors import ConfigError
+from marketpulse.stream.session import spark_session
+from marketpulse.stream.supervisor import stream_jobs
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -97,7 +101,6 @@ class StreamJobRunner(ABC):
 
 def serve_job_metrics(settings: Settings, port: int, setting: str) -> None:
     """Expose the job's Prometheus metrics; a taken port is a clear error naming the setting that moves it."""
-    from prometheus_client import start_http_server
 
     try:
         start_http_server(port, addr=settings.stack.host)
@@ -113,9 +116,8 @@ def run_until_signalled(
 ) -> None:
     """Check the job's checkpoints (a damaged one is a clear error, never a silent reset), start Spark, run the job
     until it ends or SIGTERM/SIGINT stop it, then stop Spark."""
+
     from marketpulse.stream.checkpoint import verify_job_checkpoints
-    from marketpulse.stream.session import spark_session
-    from marketpulse.stream.supervisor import stream_jobs
 
     for job in stream_jobs().values():
         if job.spark_name == app_name:
