@@ -37,8 +37,8 @@ from marketpulse.ingest.providers.base import (
     Parsed,
     ProviderSpec,
     Sink,
-    compact_json,
     decode_frame,
+    each_object,
     make_tick,
 )
 from marketpulse.ingest.providers.fakes import (
@@ -65,13 +65,10 @@ def parse_alpaca(frame: bytes, source: str = SOURCE) -> list[Parsed]:
     messages = decode_frame(frame, list, "a JSON array of messages")
     if isinstance(messages, Item):
         return [messages]
-    return [_message(message, source) for message in messages]
+    return each_object(messages, "message", lambda message, raw: _message(message, raw, source))
 
 
-def _message(message: Any, source: str) -> Parsed:
-    raw = compact_json(message)
-    if not isinstance(message, dict):
-        return Item(None, raw, "message is not a JSON object")
+def _message(message: dict[str, Any], raw: bytes, source: str) -> Parsed:
     kind = message.get("T")
     if kind == "t":
         return _trade(message, raw, source)

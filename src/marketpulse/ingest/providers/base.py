@@ -136,6 +136,20 @@ def decode_frame(frame: bytes, expected: type[J], what: str) -> J | Item:
     return value
 
 
+def each_object(elements: list[Any], what: str, parse: Callable[[dict[str, Any], bytes], Parsed]) -> list[Parsed]:
+    """One result per element of a batch: `parse(element, raw)` for a JSON object, else an Item with `what` in its
+    reason. raw is that element alone as compact JSON: the DLQ never gets its siblings, so a replay cannot duplicate
+    them."""
+    results: list[Parsed] = []
+    for element in elements:
+        raw = compact_json(element)
+        if isinstance(element, dict):
+            results.append(parse(element, raw))
+        else:
+            results.append(Item(None, raw, f"{what} is not a JSON object"))
+    return results
+
+
 def make_tick(raw: bytes, **fields: Any) -> Item:
     """Validate fields into a Tick; a contract violation becomes the item's reason."""
     try:

@@ -26,8 +26,8 @@ from marketpulse.ingest.providers.base import (
     MarketDataProvider,
     Parsed,
     ProviderSpec,
-    compact_json,
     decode_frame,
+    each_object,
     make_tick,
 )
 from marketpulse.ingest.providers.fakes import FAKE_KEY, FakeProviderServer, Subscriptions, compact, with_key
@@ -50,14 +50,11 @@ def parse_finnhub(frame: bytes, source: str = SOURCE) -> list[Parsed]:
     trades = message.get("data")
     if not isinstance(trades, list):
         return [Item(None, frame, "trade message without a data list")]
-    return [_trade(trade, source) for trade in trades]
+    return each_object(trades, "trade", lambda trade, raw: _trade(trade, raw, source))
 
 
-def _trade(trade: Any, source: str) -> Item:
-    """One element of a trade batch; the DLQ gets that element alone, so a replay cannot duplicate its siblings."""
-    raw = compact_json(trade)
-    if not isinstance(trade, dict):
-        return Item(None, raw, "trade is not a JSON object")
+def _trade(trade: dict[str, Any], raw: bytes, source: str) -> Item:
+    """One element of a trade batch (raw: that element alone, what the DLQ gets)."""
     epoch_ms = trade.get("t")
     if isinstance(epoch_ms, bool) or not isinstance(epoch_ms, int):
         return Item(None, raw, f"t: expected integer epoch milliseconds, got {epoch_ms!r}")
