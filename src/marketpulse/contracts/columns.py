@@ -4,23 +4,11 @@ package imports pandas (~120 MiB resident in each such process)."""
 
 from __future__ import annotations
 
+from marketpulse.contracts.market import IndicatorRow
 from marketpulse.contracts.text import TEXT_SOURCES
 
-INDICATOR_COLUMNS: list[str] = [
-    "ret_1",
-    "log_ret_1",
-    "ema_12",
-    "ema_26",
-    "macd",
-    "macd_signal",
-    "macd_hist",
-    "rsi_14",
-    "bb_mid",
-    "bb_upper",
-    "bb_lower",
-    "bb_pctb",
-    "volatility_20",
-]
+#: The indicator columns of a snapshot (the optional fields of the contract), in its order.
+INDICATOR_COLUMNS: list[str] = [name for name, field in IndicatorRow.model_fields.items() if not field.is_required()]
 
 #: Columns of a sentiment window row (features.sentiment builds them), in this order.
 WINDOW_COLUMNS: tuple[str, ...] = (
