@@ -22,6 +22,7 @@ Prints one row per job (bad records, dead-lettered, with a reason, valid, proces
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import sys
@@ -29,7 +30,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -416,6 +417,9 @@ class Row:
     seconds: float
     missing_kinds: dict[str, int]
     reasons: dict[str, int]
+    #: Resident memory (GiB) of this process and its Spark JVM before and after the job's run: flat under a flood.
+    rss_gib_before: str | None = None
+    rss_gib_after: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -455,6 +459,19 @@ def check_dead_letters(
     return dead, reasoned, missing, unexpected, missing_kinds, reasons
 
 
+def tree_rss_gib() -> str:
+    """Resident memory (GiB) of this process (the harness, which also keeps every record it sent, and the job's
+    Python driver) and of its children (the Spark JVM)."""
+    import psutil
+
+    me = psutil.Process()
+    children = 0
+    for proc in me.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            children += proc.memory_info().rss
+    return f"python {me.memory_info().rss / 2**30:.2f} + JVM {children / 2**30:.2f}"
+
+
 def print_rows(rows: list[Row]) -> None:
     header = f"{'job':<10} {'bad':>7} {'in DLQ':>7} {'reason':>7} {'missing':>7} {'valid':>7} {'processed':>9} verdict"
     print(header)
@@ -464,6 +481,11 @@ def print_rows(rows: list[Row]) -> None:
             f"{row.job:<10} {row.bad:>7} {row.dead_lettered:>7} {row.with_reason:>7} {row.missing:>7} {row.valid:>7} "
             f"{row.processed:>9} {verdict}"
         )
+        if row.rss_gib_before is not None:
+            print(
+                f"{'':<10} memory (this process + its Spark JVM): {row.rss_gib_before} GiB before, "
+                f"{row.rss_gib_after} GiB after"
+            )
 
 
 def _lake_ticks(settings: Settings, symbols: list[str]) -> int:
@@ -598,9 +620,13 @@ def run_scenario(settings: Settings, count: int, only: str | None = None) -> lis
     try:
         rows = []
         if only in (None, "ticks"):
-            rows.append(run_ticks(spark, settings, count, run_id, valid_per_symbol=max(120, count // 50)))
+            before = tree_rss_gib()
+            row = run_ticks(spark, settings, count, run_id, valid_per_symbol=max(120, count // 50))
+            rows.append(replace(row, rss_gib_before=before, rss_gib_after=tree_rss_gib()))
         if only in (None, "texts"):
-            rows.append(run_texts(spark, settings, count, run_id, valid_per_symbol=max(20, count // 500)))
+            before = tree_rss_gib()
+            row = run_texts(spark, settings, count, run_id, valid_per_symbol=max(20, count // 500))
+            rows.append(replace(row, rss_gib_before=before, rss_gib_after=tree_rss_gib()))
         return rows
     finally:
         spark.stop()
