@@ -352,3 +352,71 @@ def test_x_stream_rate_limit_is_reported_with_the_reset_time() -> None:
         assert reset - time.time() < delay <= reset - time.time() + 2
         runner.run_once()  # after the wait, the stream connects again
         assert runner.health()["state"] == CollectorState.WAITING
+
+
+# --- hostile responses: an unreadable item is dropped and counted, never fatal -----------------------------------
+
+GOOD_TWEET = {"id": "101", "text": "$AAPL beats estimates", "created_at": "2025-12-12T15:00:00.000Z", "author_id": "7"}
+HOSTILE_TWEETS = [
+    {"id": "102", "created_at": "2025-12-12T15:00:00.000Z"},  # no text
+    {"id": "103", "text": "$AAPL", "created_at": "yesterday-ish"},  # a date that does not parse
+    {"id": "104", "text": "$AAPL", "created_at": 1765551600},  # a number where a string belongs
+    {"text": "$AAPL no id", "created_at": "2025-12-12T15:00:00.000Z"},  # no id
+    "a string where a tweet belongs",
+    None,
+    {"id": "105", "text": "$AAPL", "created_at": "2025-12-12T15:00:00.000Z", "public_metrics": "many"},
+]
+
+
+def test_a_search_page_with_unreadable_posts_keeps_the_readable_ones() -> None:
+    from marketpulse.ingest.social.base import Malformed, RawText
+    from marketpulse.ingest.social.x import parse_search_page
+
+    fetched = parse_search_page({"data": [GOOD_TWEET, *HOSTILE_TWEETS], "includes": {"users": ["not a user", {}]}})
+
+    assert [text.id for text in fetched if isinstance(text, RawText)] == ["x:101"]
+    assert len([text for text in fetched if isinstance(text, Malformed)]) == len(HOSTILE_TWEETS)
+    for page in (["a list"], "text", None, {"data": "not a list"}, {"data": [GOOD_TWEET], "includes": "junk"}):
+        parsed = parse_search_page(page)
+        assert all(isinstance(text, (Malformed, RawText)) for text in parsed), page
+
+
+def test_a_news_response_with_unreadable_articles_keeps_the_readable_ones() -> None:
+    from marketpulse.ingest.social.base import Malformed, RawText
+    from marketpulse.ingest.social.news import parse_articles
+
+    good = {"title": "Apple beats", "url": "https://n.example/1", "publishedAt": "2025-12-12T15:00:00Z"}
+    removed = {"title": "[Removed]", "url": "https://n.example/2", "publishedAt": "2025-12-12T15:00:00Z"}
+    hostile = [
+        {"title": "No date", "url": "https://n.example/3"},
+        {"title": 42, "url": "https://n.example/4", "publishedAt": "2025-12-12T15:00:00Z"},  # title not a string
+        {"title": "Bad source", "url": "https://n.example/5", "publishedAt": "2025-12-12T15:00:00Z", "source": "x"},
+        ["not", "an", "article"],
+    ]
+    fetched = parse_articles({"status": "ok", "articles": [good, removed, *hostile]})
+
+    assert [text.id for text in fetched if isinstance(text, RawText)] == [
+        "news:https://n.example/1"
+    ]  # removed: skipped
+    assert len([text for text in fetched if isinstance(text, Malformed)]) == len(hostile)
+    assert all(isinstance(text, Malformed) for text in parse_articles(["not", "a", "response"]))
+
+
+def test_a_round_with_malformed_items_accepts_the_rest_and_counts_them_dropped() -> None:
+    from marketpulse.ingest.social.base import Fetched, TextCollector
+    from marketpulse.ingest.social.x import parse_search_page
+
+    class Hostile(TextCollector):
+        name = "x"
+        poll_interval_s = 30.0
+
+        def fetch(self) -> list[Fetched]:
+            return parse_search_page({"data": [GOOD_TWEET, *HOSTILE_TWEETS]})
+
+    items: list[TextItem] = []
+    runner = CollectorRunner(Hostile(), SocialSettings(symbols=SYMBOLS), items.append)
+
+    assert runner.run_once() == 30.0  # the round ends normally: no exception, no backoff
+    assert [item.id for item in items] == ["x:101"]
+    assert runner.dropped[DropReason.MALFORMED.value] == len(HOSTILE_TWEETS)
+    assert runner.health()["state"] == CollectorState.WAITING.value and runner.errors == 0

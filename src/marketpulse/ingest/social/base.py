@@ -112,13 +112,51 @@ class CollectorHealth(TypedDict):
     quota: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Malformed:
+    """An item of a provider's response that is not what its API documents (a field missing or of the wrong type, a
+    date that does not parse): dropped, counted and logged, never fatal to the collector's round."""
+
+    source: str
+    reason: str
+
+
+#: What a collector's round yields: texts, and the items of the response it could not read.
+Fetched = RawText | Malformed
+
+#: What a malformed item raises while it is read.
+_UNREADABLE = (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError)
+
+
+def is_since(text: RawText, since: datetime | None) -> bool:
+    """Published at or after `since` (None: the first round, everything counts)."""
+    return since is None or text.published_at >= since
+
+
+def parse_each(source: str, items: Any, parse_one: Callable[[Any], RawText | None]) -> list[Fetched]:
+    """`parse_one` over the items of a response, each on its own: one that cannot be read becomes `Malformed` (the
+    rest of the page still counts); None from `parse_one` skips an item on purpose (a removed article)."""
+    if not isinstance(items, list):
+        return [Malformed(source, f"expected a list of items, got {type(items).__name__}")]
+    fetched: list[Fetched] = []
+    for item in items:
+        try:
+            parsed = parse_one(item)
+        except _UNREADABLE as exc:
+            fetched.append(Malformed(source, f"{type(exc).__name__}: {str(exc)[:120]}"))
+            continue
+        if parsed is not None:
+            fetched.append(parsed)
+    return fetched
+
+
 class TextCollector(ABC):
     """A text source polled in rounds; see the module doc."""
 
     name: TextSource
 
     @abstractmethod
-    def fetch(self) -> list[RawText]:
+    def fetch(self) -> list[Fetched]:
         """One round: every text published since the last round (raise RateLimited/AccessDenied/Unavailable)."""
 
     @property
@@ -227,6 +265,10 @@ class CollectorRunner:
             return self._on_failure(CollectorState.BACKOFF, str(exc))
         self._on_success()
         for raw in texts:
+            if isinstance(raw, Malformed):
+                log.warning("%s: dropped an item the API answered malformed: %s", self.name, raw.reason)
+                self._drop(DropReason.MALFORMED)
+                continue
             self._accept(raw)
         self._export_quota()
         self._set_state(CollectorState.WAITING)

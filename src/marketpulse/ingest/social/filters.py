@@ -37,6 +37,8 @@ class DropReason(StrEnum):
     BOT = "bot"
     UNLINKED = "unlinked"
     INVALID = "invalid"
+    #: The provider's item could not be read (a field missing or of the wrong type).
+    MALFORMED = "malformed"
 
 
 def canonical_url(url: str) -> str:

@@ -16,7 +16,17 @@ from typing import Any
 import requests
 
 from marketpulse.errors import ConfigError
-from marketpulse.ingest.social.base import AccessDenied, ProviderUnavailable, RateLimited, RawText, TextCollector
+from marketpulse.ingest.social.base import (
+    AccessDenied,
+    Fetched,
+    Malformed,
+    ProviderUnavailable,
+    RateLimited,
+    RawText,
+    TextCollector,
+    is_since,
+    parse_each,
+)
 from marketpulse.ingest.social.http import RewritingSession
 from marketpulse.ingest.social.linking import SymbolLinker
 from marketpulse.sections.text import NewsSettings
@@ -45,29 +55,31 @@ def build_queries(symbols: Sequence[str], linker: SymbolLinker, limit: int = MAX
     return queries
 
 
-def parse_articles(payload: dict[str, Any]) -> list[RawText]:
-    """The articles of one NewsAPI response; the text is title + description (content is cut at 200 chars)."""
-    texts: list[RawText] = []
-    for article in payload.get("articles", []):
+def parse_articles(payload: Any) -> list[Fetched]:
+    """The articles of one NewsAPI response; the text is title + description (content is cut at 200 chars). An
+    unreadable article is `Malformed`; a removed one (no title or URL, "[Removed]") is skipped."""
+    if not isinstance(payload, dict):
+        return [Malformed("news", f"the response is a {type(payload).__name__}, not a JSON object")]
+
+    def parse(article: dict[str, Any]) -> RawText | None:
         title = (article.get("title") or "").strip()
         url = article.get("url")
         if not title or not url or title == "[Removed]":
-            continue
+            return None
         description = (article.get("description") or "").strip()
         outlet = (article.get("source") or {}).get("name") or "unknown"
-        texts.append(
-            RawText(
-                id=f"news:{url}",
-                source="news",
-                author=(article.get("author") or outlet).strip(),
-                url=url,
-                text=f"{title}. {description}".strip() if description else title,
-                published_at=datetime.fromisoformat(article["publishedAt"].replace("Z", "+00:00")),
-                outlet=outlet,
-                title=title,
-            )
+        return RawText(
+            id=f"news:{url}",
+            source="news",
+            author=(article.get("author") or outlet).strip(),
+            url=url,
+            text=f"{title}. {description}".strip() if description else title,
+            published_at=datetime.fromisoformat(article["publishedAt"].replace("Z", "+00:00")),
+            outlet=outlet,
+            title=title,
         )
-    return texts
+
+    return parse_each("news", payload.get("articles", []), parse)
 
 
 class NewsCollector(TextCollector):
@@ -108,19 +120,20 @@ class NewsCollector(TextCollector):
             "remaining": max(self.settings.daily_quota - self.requests_today, 0),
         }
 
-    def fetch(self) -> list[RawText]:
+    def fetch(self) -> list[Fetched]:
         since = self.newest
-        texts: list[RawText] = []
+        texts: list[Fetched] = []
         for query in self.queries:
             texts.extend(self._everything(query, since))
         texts.extend(parse_articles(self._call(self.client.get_top_headlines, category="business", country="us")))
-        fresh = [text for text in texts if since is None or text.published_at >= since]
-        if texts:
-            self.newest = max(text.published_at for text in texts)
+        read = [text for text in texts if isinstance(text, RawText)]
+        fresh = [text for text in texts if not isinstance(text, RawText) or is_since(text, since)]
+        if read:
+            self.newest = max(text.published_at for text in read)
         return fresh
 
-    def _everything(self, query: str, since: datetime | None) -> list[RawText]:
-        texts: list[RawText] = []
+    def _everything(self, query: str, since: datetime | None) -> list[Fetched]:
+        texts: list[Fetched] = []
         for page in range(1, self.settings.max_pages + 1):
             params: dict[str, Any] = {
                 "q": query,

@@ -13,7 +13,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from marketpulse.errors import ConfigError
-from marketpulse.ingest.social.base import AccessDenied, ProviderUnavailable, RateLimited, RawText, TextCollector
+from marketpulse.ingest.social.base import (
+    AccessDenied,
+    Fetched,
+    ProviderUnavailable,
+    RateLimited,
+    RawText,
+    TextCollector,
+    is_since,
+    parse_each,
+)
 from marketpulse.sections.text import RedditSettings
 
 REDDIT_HOST = "https://www.reddit.com"
@@ -82,12 +91,12 @@ class RedditCollector(TextCollector):
         limits = self.reddit.auth.limits
         return {key: value for key, value in limits.items() if value is not None}
 
-    def fetch(self) -> list[RawText]:
+    def fetch(self) -> list[Fetched]:
         import prawcore
 
         listing = self.reddit.subreddit("+".join(self.settings.subreddits)).new(limit=self.settings.limit)
         try:
-            texts = [text for text in (parse_submission(s) for s in listing) if text is not None]
+            texts = parse_each("reddit", list(listing), parse_submission)
         except prawcore.TooManyRequests as exc:
             raise RateLimited("Reddit: 429 Too Many Requests", retry_at=_reset_time(exc.response)) from exc
         except (prawcore.Forbidden, prawcore.OAuthException) as exc:
@@ -100,9 +109,10 @@ class RedditCollector(TextCollector):
         except (prawcore.ServerError, prawcore.RequestException) as exc:
             raise ProviderUnavailable(f"Reddit is unavailable: {exc}") from exc
         # >= : a submission in the same second as the last round's newest may be new; the id dedup catches repeats.
-        fresh = [text for text in texts if self.newest is None or text.published_at >= self.newest]
-        if texts:
-            self.newest = max([text.published_at for text in texts] + ([self.newest] if self.newest else []))
+        read = [text for text in texts if isinstance(text, RawText)]
+        fresh = [text for text in texts if not isinstance(text, RawText) or is_since(text, self.newest)]
+        if read:
+            self.newest = max([text.published_at for text in read] + ([self.newest] if self.newest else []))
         return fresh
 
 

@@ -26,7 +26,7 @@ from marketpulse.contracts.text import TextItem
 from marketpulse.errors import ConfigError
 from marketpulse.ingest.pacing import Stoppable
 from marketpulse.ingest.replay import SESSION_US, load_daily_bars, session_open_us
-from marketpulse.ingest.social.base import RawText, build_item
+from marketpulse.ingest.social.base import Fetched, RawText, build_item
 from marketpulse.ingest.social.linking import SymbolLinker
 from marketpulse.ingest.social.news import parse_articles
 from marketpulse.ingest.social.reddit import parse_submission
@@ -216,6 +216,8 @@ def _wrap(provider: str, item_id: str, fields: dict[str, str], published_at: dat
     return _replayed(raw, f"news:replay-{item_id}")
 
 
-def _replayed(raw: RawText, item_id: str) -> RawText:
+def _replayed(raw: Fetched, item_id: str) -> RawText:
     """The parsed text under a replay id (so replayed and live ids never collide); publish time kept exact."""
+    if not isinstance(raw, RawText):
+        raise ValueError(f"the sample text {item_id} does not parse: {raw.reason}")
     return replace(raw, id=item_id)

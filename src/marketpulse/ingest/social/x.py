@@ -16,7 +16,16 @@ from typing import Any
 import requests
 
 from marketpulse.errors import ConfigError
-from marketpulse.ingest.social.base import AccessDenied, ProviderUnavailable, RateLimited, RawText, TextCollector
+from marketpulse.ingest.social.base import (
+    AccessDenied,
+    Fetched,
+    Malformed,
+    ProviderUnavailable,
+    RateLimited,
+    RawText,
+    TextCollector,
+    parse_each,
+)
 from marketpulse.ingest.social.http import RewritingSession
 from marketpulse.sections.text import XSettings
 
@@ -42,28 +51,31 @@ def build_queries(symbols: Sequence[str], suffix: str, limit: int = MAX_QUERY_CH
     return queries
 
 
-def parse_search_page(payload: dict[str, Any]) -> list[RawText]:
-    """The posts of one recent-search page (users come from `includes.users`)."""
-    users = {user["id"]: user for user in payload.get("includes", {}).get("users", [])}
-    texts: list[RawText] = []
-    for tweet in payload.get("data", []):
+def parse_search_page(payload: Any) -> list[Fetched]:
+    """The posts of one recent-search page (users come from `includes.users`); an unreadable post is `Malformed`."""
+    if not isinstance(payload, dict):
+        return [Malformed("x", f"the page is a {type(payload).__name__}, not a JSON object")]
+    included = payload.get("includes", {})
+    listed = included.get("users", []) if isinstance(included, dict) else []
+    users = {user.get("id"): user for user in listed if isinstance(user, dict)}
+
+    def parse(tweet: dict[str, Any]) -> RawText:
         user = users.get(tweet.get("author_id"), {})
         username = user.get("username") or tweet.get("author_id") or "unknown"
-        metrics = tweet.get("public_metrics", {})
-        texts.append(
-            RawText(
-                id=f"x:{tweet['id']}",
-                source="x",
-                author=username,
-                url=f"https://x.com/{username}/status/{tweet['id']}",
-                text=tweet["text"],
-                published_at=datetime.fromisoformat(tweet["created_at"].replace("Z", "+00:00")),
-                engagement=metrics.get("like_count"),
-                lang=tweet.get("lang"),
-                extra={"followers": user.get("public_metrics", {}).get("followers_count")},
-            )
+        metrics = tweet.get("public_metrics") or {}
+        return RawText(
+            id=f"x:{tweet['id']}",
+            source="x",
+            author=username,
+            url=f"https://x.com/{username}/status/{tweet['id']}",
+            text=tweet["text"],
+            published_at=datetime.fromisoformat(tweet["created_at"].replace("Z", "+00:00")),
+            engagement=metrics.get("like_count"),
+            lang=tweet.get("lang"),
+            extra={"followers": (user.get("public_metrics") or {}).get("followers_count")},
         )
-    return texts
+
+    return parse_each("x", payload.get("data", []), parse)
 
 
 def runner_error(exc: Exception, what: str) -> Exception:
@@ -109,14 +121,14 @@ class XCollector(TextCollector):
     def quota(self) -> dict[str, Any]:
         return dict(self._quota)
 
-    def fetch(self) -> list[RawText]:
-        texts: list[RawText] = []
+    def fetch(self) -> list[Fetched]:
+        texts: list[Fetched] = []
         for query in self.queries:
             texts.extend(self._search(query))
         return texts
 
-    def _search(self, query: str) -> list[RawText]:
-        texts: list[RawText] = []
+    def _search(self, query: str) -> list[Fetched]:
+        texts: list[Fetched] = []
         next_token: str | None = None
         newest: str | None = None
         for _ in range(self.settings.max_pages):

@@ -22,9 +22,9 @@ import requests
 from marketpulse.errors import ConfigError
 from marketpulse.ingest.social.base import (
     AccessDenied,
+    Fetched,
     ProviderUnavailable,
     RateLimited,
-    RawText,
     TextCollector,
 )
 from marketpulse.ingest.social.http import RewritingSession
@@ -81,7 +81,7 @@ class XStreamCollector(TextCollector):
             settings.bearer_token.get_secret_value(), return_type=requests.Response, wait_on_rate_limit=False
         )
         self.client.session = self.session
-        self._queue: queue.Queue[RawText] = queue.Queue()
+        self._queue: queue.Queue[Fetched] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._error: Exception | None = None
         self._stop = threading.Event()
@@ -94,7 +94,7 @@ class XStreamCollector(TextCollector):
         # A stream delivers continuously; rounds only drain the queue, so they can be frequent.
         return min(self.settings.poll_interval_s, 5.0)
 
-    def fetch(self) -> list[RawText]:
+    def fetch(self) -> list[Fetched]:
         if self._thread is not None and not self._thread.is_alive():
             drained = self._drain()
             if drained:
@@ -125,8 +125,8 @@ class XStreamCollector(TextCollector):
         if self._response is not None:
             self._response.close()
 
-    def _drain(self) -> list[RawText]:
-        texts: list[RawText] = []
+    def _drain(self) -> list[Fetched]:
+        texts: list[Fetched] = []
         while True:
             try:
                 texts.append(self._queue.get_nowait())
@@ -219,7 +219,7 @@ class XAutoCollector(TextCollector):
         if self.stream is not None:
             self.stream.close()
 
-    def fetch(self) -> list[RawText]:
+    def fetch(self) -> list[Fetched]:
         if self.stream is None:
             return self.search.fetch()
         try:
