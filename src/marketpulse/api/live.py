@@ -25,7 +25,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from marketpulse.api.metrics import ApiMetrics
 from marketpulse.config import ApiSettings
-from marketpulse.stores.pubsub import ALERTS_PATTERN, LIVE_PATTERN, split_update
+from marketpulse.stores.pubsub import ALERTS_PATTERN, LIVE_PATTERN, alerts_key_of, split_update
 
 log = logging.getLogger(__name__)
 
@@ -163,8 +163,8 @@ class LiveHub:
         published_at = body.get("published_at")
         if not isinstance(published_at, int | float):
             published_at = None
-        if redis_channel.startswith("mp:alerts:"):
-            key_id = redis_channel.removeprefix("mp:alerts:")
+        key_id = alerts_key_of(redis_channel)
+        if key_id is not None:
             self._fan_out("alerts", str(body.get("symbol", "")), body, published_at, only_key=key_id)
             return
         for channel, symbol, data in split_update(body):

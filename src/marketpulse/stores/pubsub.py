@@ -8,7 +8,8 @@ from typing import Any
 from marketpulse.stores.redis_store import SECTIONS, parse_value
 
 LIVE_PATTERN = "mp:live:*"
-ALERTS_PATTERN = "mp:alerts:*"
+_ALERTS_PREFIX = "mp:alerts:"
+ALERTS_PATTERN = f"{_ALERTS_PREFIX}*"
 
 #: latest-state section -> (WebSocket channel, extra fields that tell same-channel sections apart).
 _SECTION_CHANNELS: dict[str, tuple[str, dict[str, str]]] = {
@@ -23,7 +24,12 @@ _SECTION_CHANNELS: dict[str, tuple[str, dict[str, str]]] = {
 
 def alerts_channel(key_id: str) -> str:
     """Where the alert engine publishes the firings of one API key's rules (its WebSocket clients get them)."""
-    return f"mp:alerts:{key_id}"
+    return f"{_ALERTS_PREFIX}{key_id}"
+
+
+def alerts_key_of(channel: str) -> str | None:
+    """The API key whose alerts a channel carries (`alerts_channel`), or None for another channel."""
+    return channel.removeprefix(_ALERTS_PREFIX) if channel.startswith(_ALERTS_PREFIX) else None
 
 
 def split_update(update: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
