@@ -611,22 +611,24 @@ def run_texts(spark: Any, settings: Settings, bad_count: int, run_id: str, valid
     )
 
 
-def run_scenario(settings: Settings, count: int, only: str | None = None) -> list[Row]:
-    """Scenario 5 on a running stack: `count` bad records per job (ticks; posts + articles). For `make chaos`."""
+def run_scenario(settings: Settings, count: int, only: str | None = None, rounds: int = 1) -> list[Row]:
+    """Scenario 5 on a running stack: `count` bad records per job (ticks; posts + articles), `rounds` times in the
+    same Spark session (each round its own topics: memory that keeps growing round after round is a leak)."""
     from marketpulse.stream.session import spark_session
 
-    run_id = uuid.uuid4().hex[:10]
     spark = spark_session(settings, "marketpulse-hostile-input")
     try:
         rows = []
-        if only in (None, "ticks"):
-            before = tree_rss_gib()
-            row = run_ticks(spark, settings, count, run_id, valid_per_symbol=max(120, count // 50))
-            rows.append(replace(row, rss_gib_before=before, rss_gib_after=tree_rss_gib()))
-        if only in (None, "texts"):
-            before = tree_rss_gib()
-            row = run_texts(spark, settings, count, run_id, valid_per_symbol=max(20, count // 500))
-            rows.append(replace(row, rss_gib_before=before, rss_gib_after=tree_rss_gib()))
+        for _ in range(rounds):
+            run_id = uuid.uuid4().hex[:10]
+            if only in (None, "ticks"):
+                before = tree_rss_gib()
+                row = run_ticks(spark, settings, count, run_id, valid_per_symbol=max(120, count // 50))
+                rows.append(replace(row, rss_gib_before=before, rss_gib_after=tree_rss_gib()))
+            if only in (None, "texts"):
+                before = tree_rss_gib()
+                row = run_texts(spark, settings, count, run_id, valid_per_symbol=max(20, count // 500))
+                rows.append(replace(row, rss_gib_before=before, rss_gib_after=tree_rss_gib()))
         return rows
     finally:
         spark.stop()
@@ -636,6 +638,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=100_000, help="Bad records per job (default 100000).")
     parser.add_argument("--only", choices=["ticks", "texts"], help="Run one job only.")
+    parser.add_argument("--rounds", type=int, default=1, help="Floods in a row in one Spark session (memory trend).")
     parser.add_argument("--keep-stack", action="store_true", help="Leave the hostile stack running afterwards.")
     args = parser.parse_args(argv)
 
@@ -648,7 +651,7 @@ def main(argv: list[str] | None = None) -> int:
     if started_here:
         stack.up()
     try:
-        rows = run_scenario(settings, args.count, args.only)
+        rows = run_scenario(settings, args.count, args.only, args.rounds)
     finally:
         if started_here and not args.keep_stack:
             stack.down()
