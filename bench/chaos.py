@@ -62,10 +62,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import psutil
+from tests.factories import sample_text
 
 from marketpulse.config import Settings, StreamSettings
 from marketpulse.contracts import Topics, to_wire
-from marketpulse.contracts.text import NewsArticle, SocialPost, TextItem
+from marketpulse.contracts.text import NewsArticle, TextItem
 from marketpulse.features.bars import ticks_to_bars
 from marketpulse.ingest.synthetic import tick_wire
 from marketpulse.stack.manager import Stack
@@ -731,36 +732,13 @@ def wait_for_new_driver_batch(
 
 # --- the sentiment job ------------------------------------------------------------------------------------------
 
-TEXTS = (
-    "{s} beats estimates and raises guidance, bullish",
-    "{s} downgraded to sell, weak outlook, shares plunge",
-    "{s} trading flat today",
-    "Great quarter for {s}, strong growth and record profit",
-    "{s} misses revenue, disappointing results, bearish",
-)
-
 
 def synthetic_texts(symbols: list[str], count: int) -> list[TextItem]:
     """`count` posts and headlines, one symbol each, published 5 s apart (event time) in one trading day."""
-    items: list[TextItem] = []
+    items = []
     for k in range(count):
-        symbol = symbols[k % len(symbols)]
         published = START + timedelta(seconds=5 * k)
-        text = TEXTS[k % len(TEXTS)].format(s=f"${symbol}")
-        source = ("x", "reddit", "news")[k % 3]
-        common = {
-            "id": f"{source}:{symbol}-{k}",
-            "author": f"a{k % 7}",
-            "url": f"https://example.invalid/{symbol}/{k}",
-            "text": text,
-            "published_at": published,
-            "ingested_at": published + timedelta(seconds=2),
-            "symbols": [symbol],
-        }
-        if source == "news":
-            items.append(NewsArticle(source="news", outlet="Wire", title=text, **common))
-        else:
-            items.append(SocialPost(source=source, **common))
+        items.append(sample_text(k, [symbols[k % len(symbols)]], published, published + timedelta(seconds=2)))
     return items
 
 

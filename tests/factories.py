@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
+
+from marketpulse.contracts.text import NewsArticle, SocialPost, TextItem
 
 
 def random_walk_ticks(
@@ -49,3 +52,33 @@ def wait_until(predicate: Callable[[], object], timeout_s: float = 10.0, poll_s:
     while not predicate():
         assert time.monotonic() < deadline, f"condition not reached in {timeout_s:g}s"
         time.sleep(poll_s)
+
+
+#: Sample finance sentences ({s}: a cashtag), bullish, bearish and neutral in turn.
+TEXT_TEMPLATES = (
+    "{s} beats estimates and raises guidance, bullish",
+    "{s} downgraded to sell, weak outlook, shares plunge",
+    "{s} trading flat today",
+    "Great quarter for {s}, strong growth and record profit",
+    "{s} misses revenue, disappointing results, bearish",
+)
+
+
+def sample_text(k: int, symbols: list[str], published: datetime, ingested: datetime) -> TextItem:
+    """The k-th sample text about symbols[0] (linked to all of `symbols`): a post on X, one on Reddit, a headline,
+    in turn; its id, author and URL follow from k and the symbol."""
+    symbol = symbols[0]
+    text = TEXT_TEMPLATES[k % len(TEXT_TEMPLATES)].format(s=f"${symbol}")
+    source = ("x", "reddit", "news")[k % 3]
+    common = {
+        "id": f"{source}:{symbol}-{k}",
+        "author": f"a{k % 7}",
+        "url": f"https://example.invalid/{symbol}/{k}",
+        "text": text,
+        "published_at": published,
+        "ingested_at": ingested,
+        "symbols": symbols,
+    }
+    if source == "news":
+        return NewsArticle(source="news", outlet="Wire", title=text, **common)
+    return SocialPost(source=source, **common)

@@ -17,10 +17,11 @@ import pandas as pd
 import pytest
 from pyspark.sql import SparkSession
 
+from factories import sample_text
 from kafka_helpers import consume, dead_letters, produce
 from marketpulse.config import Settings, StreamSettings
 from marketpulse.contracts import from_wire, to_wire
-from marketpulse.contracts.text import NewsArticle, SentimentScore, SocialPost, TextItem
+from marketpulse.contracts.text import NewsArticle, SentimentScore, TextItem
 from marketpulse.features.sentiment import sentiment_windows
 from marketpulse.models.sentiment import load_sentiment_model, polarity
 from marketpulse.sections.text import SentimentSettings
@@ -34,13 +35,6 @@ from marketpulse.stream.session import spark_session
 pytestmark = pytest.mark.slow
 
 START = datetime(2013, 1, 2, 14, 30, tzinfo=UTC)
-TEXTS = [
-    "{s} beats estimates and raises guidance, bullish",
-    "{s} downgraded to sell, weak outlook, shares plunge",
-    "{s} trading flat today",
-    "Great quarter for {s}, strong growth and record profit",
-    "{s} misses revenue, disappointing results, bearish",
-]
 
 
 def _texts(symbols: list[str], per_symbol: int, seed: int = 5) -> list[TextItem]:
@@ -50,21 +44,8 @@ def _texts(symbols: list[str], per_symbol: int, seed: int = 5) -> list[TextItem]
         for k in range(per_symbol):
             published = START + timedelta(seconds=int(rng.integers(0, 3 * 3600)))
             ingested = published + timedelta(seconds=int(rng.integers(1, 900)))
-            text = TEXTS[k % len(TEXTS)].format(s=f"${symbol}")
-            source = ("x", "reddit", "news")[k % 3]
-            common = {
-                "id": f"{source}:{symbol}-{k}",
-                "author": f"a{k % 7}",
-                "url": f"https://example.invalid/{symbol}/{k}",
-                "text": text,
-                "published_at": published,
-                "ingested_at": ingested,
-                "symbols": [symbol] if k % 10 else [symbol, symbols[0]],
-            }
-            if source == "news":
-                items.append(NewsArticle(source="news", outlet="Wire", title=text, **common))
-            else:
-                items.append(SocialPost(source=source, **common))
+            linked = [symbol] if k % 10 else [symbol, symbols[0]]
+            items.append(sample_text(k, linked, published, ingested))
     return sorted(items, key=lambda item: item.ingested_at)
 
 
