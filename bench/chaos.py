@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import multiprocessing
 import os
 import random
@@ -75,6 +74,7 @@ from marketpulse.stores.redis_store import heartbeat_key, latest_key, read_heart
 from marketpulse.stream.market_job import LIVE_QUERY
 from marketpulse.stream.supervisor import (
     MARKET_JOB,
+    batch_offsets,
     check_job,
     driver_started_at,
     is_keeper,
@@ -858,9 +858,7 @@ def planned_totals(checkpoint: str, known: dict[int, int]) -> None:
         if not path.name.isdigit() or int(path.name) in known:
             continue
         with contextlib.suppress(OSError, ValueError):
-            sources = [json.loads(line) for line in path.read_text().splitlines()[2:]]
-            ends = [o for source in sources if isinstance(source, dict) for p in source.values() for o in p.values()]
-            known[int(path.name)] = sum(ends)
+            known[int(path.name)] = sum(sum(ends.values()) for ends in batch_offsets(path).values())
 
 
 class LagSampler:

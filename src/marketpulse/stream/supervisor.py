@@ -49,6 +49,7 @@ from marketpulse.kafka_config import client_config
 from marketpulse.stack.process import find_process, start_process, stop_process, tail
 from marketpulse.stack.services import SparkService
 from marketpulse.stores.redis_store import read_heartbeat, read_started, redis_client, write_started
+from marketpulse.stream import keeper
 from marketpulse.stream.keeper import report_running
 
 if TYPE_CHECKING:
@@ -181,9 +182,14 @@ def checkpoint_offsets(checkpoint: str) -> dict[str, dict[int, int]] | None:
     commits = [int(p.name) for p in (root / "commits").glob("[0-9]*") if p.name.isdigit()]
     if not commits:
         return None
-    lines = (root / "offsets" / str(max(commits))).read_text().splitlines()
+    return batch_offsets(root / "offsets" / str(max(commits)))
+
+
+def batch_offsets(path: Path) -> dict[str, dict[int, int]]:
+    """End offsets {topic: {partition: offset}} one offset-log file of a checkpoint names (after its version and
+    metadata lines, one line per source; a source without offsets, such as a rate source, is not a JSON object)."""
     offsets: dict[str, dict[int, int]] = {}
-    for line in lines[2:]:
+    for line in path.read_text().splitlines()[2:]:
         source = json.loads(line)
         if isinstance(source, dict):
             for topic, partitions in source.items():
@@ -284,7 +290,7 @@ def started_since(settings: Settings, job: str, since: float) -> bool:
 
 
 #: The module a job's keeper runs (`python -m`): it starts the job's driver again when it dies.
-KEEPER_MODULE = "marketpulse.stream.keeper"
+KEEPER_MODULE = keeper.__name__
 
 
 def is_keeper(argv: list[str]) -> bool:
